@@ -81,7 +81,7 @@ def check_vocab(config: ModelConfig, ids: Sequence[int] | np.ndarray) -> None:
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU, tanh approximation (GPT-2 / minGPT)."""
-    return np.float32(0.5) * x * (np.float32(1.0) + np.tanh(_GELU_C * (x + np.float32(0.044715) * x ** 3)))
+    return np.float32(0.5) * x * (np.float32(1.0) + np.tanh(_GELU_C * (x + np.float32(0.044715) * (x * x * x))))
 
 
 def _layer_norm(out: dict, name: str, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:

@@ -6,10 +6,8 @@ Parameters are held under their minGPT names and shapes (nn.Linear weights [out,
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from ..files import atomic_path
 from .config import ModelConfig, param_count
 from .errors import ModelError
 
@@ -273,12 +272,6 @@ def save_weights(weights: Weights, path: str | Path, naming: str = "mingpt") -> 
         metadata["vocab"] = json.dumps(list(config.vocab))
     if config.default_input is not None:
         metadata["default_input"] = config.default_input
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path

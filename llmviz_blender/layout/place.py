@@ -1,0 +1,210 @@
+"""Where every block sits: bands stacked downward, layers wrapped into columns, heads in depth,
+and several models side by side for comparisons."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import ModelConfig
+from .blocks import CELL, PITCH, Band, Block, bands
+
+LAYERS_PER_COLUMN = 12
+
+
+def margin(config: ModelConfig) -> float:
+    """Gap between blocks, world units: max(12, C / 10)."""
+    return max(12.0, config.n_embd / 10)
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """One cell of one block."""
+
+    block: Block
+    row: int
+    col: int
+
+    @property
+    def src_index(self) -> int:
+        return int(self.block.src_index(np.int64(self.row), np.int64(self.col)))
+
+
+class Layout:
+    """A placed model: its blocks in computation order, with lookups between cells and world space."""
+
+    def __init__(self, config: ModelConfig, n_tokens: int, blocks: list[Block]):
+        self.config, self.n_tokens, self.blocks = config, n_tokens, blocks
+        self.by_key = {b.key: b for b in blocks}
+        if len(self.by_key) != len(blocks):
+            raise ValueError("duplicate block keys")
+        origin = np.array([b.origin for b in blocks], float).reshape(-1, 3)
+        shape = np.array([b.shape for b in blocks], float).reshape(-1, 2)
+        self.lo = origin - [CELL / 2, CELL / 2, CELL / 2]
+        self.lo[:, 2] -= (shape[:, 0] - 1) * PITCH
+        self.hi = origin + [CELL / 2, CELL / 2, CELL / 2]
+        self.hi[:, 0] += (shape[:, 1] - 1) * PITCH
+
+    def __getitem__(self, key: str) -> Block:
+        return self.by_key[key]
+
+    def bounds(self, blocks: list[Block] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Box enclosing all blocks (or the given ones)."""
+        if blocks is None:
+            return self.lo.min(axis=0), self.hi.max(axis=0)
+        idx = [self.blocks.index(b) for b in blocks] if len(blocks) < 64 else \
+            np.flatnonzero(np.isin([b.key for b in self.blocks], [b.key for b in blocks]))
+        return self.lo[idx].min(axis=0), self.hi[idx].max(axis=0)
+
+    def regions(self, attr: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Bounding box of each section (attr='section') or each (section, group) (attr='group')."""
+        members: dict[str, list[int]] = defaultdict(list)
+        for i, b in enumerate(self.blocks):
+            members[b.section if attr == "section" else f"{b.section}/{b.group}"].append(i)
+        return {k: (self.lo[v].min(axis=0), self.hi[v].max(axis=0)) for k, v in members.items()}
+
+    def translate(self, delta) -> None:
+        delta = np.asarray(delta, float)
+        dx, dy, dz = (float(v) for v in delta)
+        for b in self.blocks:
+            x, y, z = b.origin
+            b.origin = (x + dx, y + dy, z + dz)
+        self.lo += delta
+        self.hi += delta
+
+    def cell_position(self, key: str, row: int, col: int) -> np.ndarray:
+        block = self.by_key[key]
+        if not block.has_cell(row, col):
+            raise IndexError(f"{key} has no cell ({row}, {col})")
+        return block.positions(np.array([row]), np.array([col]))[0]
+
+    def cell_at(self, point, tolerance: float = 1e-6) -> CellRef | None:
+        """The cell whose cube contains `point`, or None (gaps between cells count as outside)."""
+        p = np.asarray(point, float)
+        inside = np.flatnonzero(np.all((self.lo - tolerance <= p) & (p <= self.hi + tolerance), axis=1))
+        for i in inside:
+            block = self.blocks[i]
+            col = int(round((p[0] - block.origin[0]) / PITCH))
+            row = int(round((block.origin[2] - p[2]) / PITCH))
+            centre = np.add(block.origin, [col * PITCH, 0.0, -row * PITCH])
+            if block.has_cell(row, col) and np.all(np.abs(p - centre) <= CELL / 2 + tolerance):
+                return CellRef(block, row, col)
+        return None
+
+    def pick(self, origin, direction) -> CellRef | None:
+        """The first cell cube a ray hits (ray against block boxes, then along the ray inside them)."""
+        o = np.asarray(origin, float)
+        d = np.asarray(direction, float)
+        d = d / np.linalg.norm(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = 1.0 / d
+            t1, t2 = (self.lo - o) * inv, (self.hi - o) * inv
+        t1 = np.where(np.isnan(t1), -np.inf, t1)
+        t2 = np.where(np.isnan(t2), np.inf, t2)
+        near = np.maximum(np.minimum(t1, t2).max(axis=1), 0.0)
+        far = np.maximum(t1, t2).min(axis=1)
+        hits = np.flatnonzero(near <= far)
+        for i in hits[np.argsort(near[hits])]:
+            block = self.blocks[i]
+            step = CELL / 8
+            for t in np.arange(near[i], far[i] + step, step):
+                ref = self._cell_in(block, o + d * min(t, far[i]))
+                if ref is not None:
+                    return ref
+        return None
+
+    @staticmethod
+    def _cell_in(block: Block, p: np.ndarray) -> CellRef | None:
+        col = int(round((p[0] - block.origin[0]) / PITCH))
+        row = int(round((block.origin[2] - p[2]) / PITCH))
+        centre = np.add(block.origin, [col * PITCH, 0.0, -row * PITCH])
+        if block.has_cell(row, col) and np.all(np.abs(p - centre) <= CELL / 2 + 1e-9):
+            return CellRef(block, row, col)
+        return None
+
+
+def _width(b: Block) -> float:
+    return (b.cols.size - 1) * PITCH + CELL
+
+
+def _height(b: Block) -> float:
+    return (b.rows.size - 1) * PITCH + CELL
+
+
+def _place_band(band: Band, cx: float, top: float, gap: float, head_gap: float, t: int) -> float:
+    """Place one band with its centre lane centred on x = cx and its top at z = top; return its height."""
+    centre_left = cx - ((t - 1) * PITCH + CELL) / 2
+    centre_right = centre_left + (t - 1) * PITCH + CELL
+    for blocks, side in ((band.centre, 0), (band.left, -1), (band.right, 1)):
+        by_head: dict[int, list[Block]] = defaultdict(list)
+        for b in blocks:
+            by_head[b.head].append(b)
+        for head, seq in by_head.items():
+            x = {0: centre_left, -1: centre_left - gap, 1: centre_right + gap}[side]
+            for b in seq:
+                w = _width(b)
+                left = x - w if side < 0 else x
+                b.origin = (left + CELL / 2, max(head, 0) * head_gap, top - CELL / 2)
+                x = left - gap if side < 0 else left + w + gap
+    return max(_height(b) for b in band.blocks())
+
+
+def _extent(band: Band, gap: float, t: int) -> tuple[float, float]:
+    """Width of a band left and right of its centre lane's centre."""
+    half = ((t - 1) * PITCH + CELL) / 2
+    def side(blocks: list[Block]) -> float:
+        heads = {b.head for b in blocks}
+        seq = [b for b in blocks if b.head == min(heads)] if heads else []
+        return sum(_width(b) + gap for b in seq)
+    return half + side(band.left), half + side(band.right)
+
+
+def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0)) -> Layout:
+    """Place every block of `config` for `n_tokens` tokens; the top centre of the model sits at `origin`."""
+    if not 1 <= n_tokens <= config.block_size:
+        raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
+    gap = margin(config)
+    head_gap = gap
+    groups = bands(config, n_tokens)
+    layer_bands = [b for _, layer, bs in groups if layer >= 0 for b in bs]
+    lefts, rights = zip(*(_extent(b, gap, n_tokens) for b in layer_bands)) if layer_bands else ((0,), (0,))
+    column_pitch = max(lefts) + max(rights) + 4 * gap
+    blocks: list[Block] = []
+    z = 0.0
+    layers_top = None
+    bottom = 0.0
+    for section, layer, bs in groups:
+        if layer >= 0:
+            column = layer // LAYERS_PER_COLUMN
+            if layers_top is None:
+                layers_top = z
+            if layer % LAYERS_PER_COLUMN == 0:
+                z = layers_top
+            cx = column * column_pitch
+        elif section == "Output":
+            z = bottom
+            cx = ((config.n_layer - 1) // LAYERS_PER_COLUMN) * column_pitch
+        else:
+            cx = 0.0
+        for band in bs:
+            z -= _place_band(band, cx, z, gap, head_gap, n_tokens) + gap
+            blocks += band.blocks()
+        bottom = min(bottom, z)
+    layout = Layout(config, n_tokens, blocks)
+    layout.translate(np.asarray(origin, float))
+    return layout
+
+
+def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int) -> list[Layout]:
+    """Several models side by side at one cell scale, tops aligned at z = 0, left to right."""
+    counts = [n_tokens] * len(configs) if isinstance(n_tokens, int) else list(n_tokens)
+    layouts = [model_layout(c, n) for c, n in zip(configs, counts)]
+    x = 0.0
+    for layout in layouts:
+        lo, hi = layout.bounds()
+        gap = 0.1 * (hi[0] - lo[0]) + 8 * margin(layout.config)
+        layout.translate([x + gap / 2 - lo[0], 0.0, 0.0])
+        x += (hi[0] - lo[0]) + gap
+    return layouts

@@ -1,0 +1,37 @@
+"""The numbers a block shows: its cells' values from the trace or the weights, and their shading."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..model import Weights
+from .blocks import Block
+
+
+def source_array(source: str, trace: Mapping[str, np.ndarray] | None, weights: Weights | None) -> np.ndarray | None:
+    """The array a block's `source` names, or None when the trace/weights are not given."""
+    if source.startswith("param:"):
+        return None if weights is None else weights.params[source[len("param:"):]]
+    return None if trace is None else trace[source]
+
+
+def block_values(block: Block, trace: Mapping[str, np.ndarray] | None, weights: Weights | None,
+                 rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> np.ndarray | None:
+    """float32 value of each cell (all cells in `block.cells()` order unless rows/cols are given)."""
+    array = source_array(block.source, trace, weights)
+    if array is None:
+        return None
+    if rows is None or cols is None:
+        rows, cols = block.cells()
+    return np.ascontiguousarray(array.reshape(-1)[block.src_index(rows, cols)], dtype=np.float32)
+
+
+def shade(values: np.ndarray) -> np.ndarray:
+    """Values scaled into [-1, 1] by the block's largest finite magnitude (0 stays 0)."""
+    finite = values[np.isfinite(values)]
+    scale = float(np.abs(finite).max()) if finite.size else 0.0
+    if scale == 0.0:
+        return np.zeros(values.shape, np.float32)
+    return np.clip(np.nan_to_num(values / scale, nan=0.0), -1.0, 1.0).astype(np.float32)
