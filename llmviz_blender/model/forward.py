@@ -110,7 +110,7 @@ def forward(weights: Weights, tokens: Sequence[int] | np.ndarray) -> Trace:
     t, c, nh, a = idx.size, cfg.n_embd, cfg.n_head, cfg.head_size
     out: dict[str, np.ndarray] = {"tokens": idx}
     out["tok_emb"] = w["transformer.wte.weight"][idx]
-    out["pos_emb"] = w["transformer.wpe.weight"][:t]
+    out["pos_emb"] = w["transformer.wpe.weight"][:t].copy()  # a copy: traces never alias weights
     x = out["x"] = out["tok_emb"] + out["pos_emb"]
     causal = np.triu(np.ones((t, t), dtype=bool), k=1)
     scale = np.float32(1.0 / np.sqrt(a))
