@@ -1,0 +1,173 @@
+"""Shared materials: one per block kind for per-cell cubes, one per kind for LOD grid boxes.
+
+Per-cell material ``LLMViz <Kind>`` reads (Attribute nodes):
+
+- INSTANCER ``shade`` in [-1, 1]: > 0 mixes grey toward the kind colour, < 0 toward dark;
+- INSTANCER ``state`` (0 = not yet computed: dark desaturated ghost; missing counts as 1);
+- INSTANCER ``highlight`` in [0, 1]: emissive glow for cells being computed or read;
+- OBJECT ``llmviz_dim`` (object custom property, keyframable) in [0, 1]: fades toward the
+  background.
+
+Grid material ``LLMViz <Kind> Grid`` (for :func:`nodes.add_box_object`) reads GEOMETRY
+``cell_uv`` (column, row in cells), OBJECT ``llmviz_pitch`` / ``llmviz_gap`` / ``llmviz_dim`` and
+the Camera Data node's View Distance, and draws lines at every 1 / 16 / 256 / 4096 cells, each
+level faded in once its spacing is a few pixels wide on screen.
+
+Only Principled BSDF, Math, Mix and Map Range nodes: identical in Cycles and EEVEE. Workbench
+uses ``diffuse_color`` (the kind colour).
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import compat, datablocks
+from .compat import NodeBuilder, socket
+from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
+
+KINDS = ("weight", "intermediate", "aggregate")
+KIND_COLORS: dict[str, tuple[float, float, float]] = {
+    "weight": (0.3, 0.3, 1.0),
+    "intermediate": (0.4, 0.8, 0.4),
+    "aggregate": (1.0, 0.8, 0.3),
+}
+GREY = (0.2, 0.2, 0.2)             # shade 0
+DARK = (0.012, 0.012, 0.016)       # shade -1
+GHOST = (0.035, 0.035, 0.04)       # state 0: not yet computed
+DIM_COLOR = (0.08, 0.08, 0.08)     # llmviz_dim 1
+DIM_AMOUNT = 0.8
+EMISSION = 0.25                    # base self-illumination, keeps colours readable in shadow
+HIGHLIGHT_EMISSION = 1.0
+DEFAULT_PITCH = 1.5
+PIXEL_ANGLE = 1.0e-3               # ~ one pixel (radians) at 1280-1920 px wide, 40-50 deg lens
+PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
+GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
+MATERIAL_VERSION = 1
+
+
+def _rgba(c: tuple[float, float, float], a: float = 1.0) -> tuple[float, float, float, float]:
+    return (c[0], c[1], c[2], a)
+
+
+def _lerp(a: tuple[float, ...], b: tuple[float, ...], t: float) -> tuple[float, float, float]:
+    return tuple(x + (y - x) * t for x, y in zip(a, b))[:3]  # type: ignore[return-value]
+
+
+def _attribute(b: NodeBuilder, name: str, type_: str) -> bpy.types.Node:
+    return b.node("ShaderNodeAttribute", attribute_type=type_, attribute_name=name)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KIND_COLORS:
+        raise ValueError(f"unknown block kind {kind!r} (expected one of {', '.join(KINDS)})")
+
+
+def _finish(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
+            emit_strength: bpy.types.NodeSocket | float) -> None:
+    """Apply the object dim factor and feed a Principled BSDF into the material output."""
+    dim = socket(_attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
+    base = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), base, _rgba(DIM_COLOR))
+    strength = b.math("MULTIPLY", emit_strength, b.math("SUBTRACT", 1.0, dim, clamp=True))
+    bsdf = b.node("ShaderNodeBsdfPrincipled")
+    b.feed(socket(bsdf.inputs, "Base Color"), base)
+    socket(bsdf.inputs, "Roughness").default_value = 0.55
+    b.feed(socket(bsdf.inputs, "Emission Color"), emit_color)
+    b.feed(socket(bsdf.inputs, "Emission Strength"), strength)
+    out = b.node("ShaderNodeOutputMaterial", target="ALL")
+    b.links.new(socket(bsdf.outputs, "BSDF"), socket(out.inputs, "Surface"))
+
+
+def _reset(mat: bpy.types.Material, kind: str) -> NodeBuilder:
+    tree = compat.ensure_node_tree(mat)
+    tree.nodes.clear()
+    mat.diffuse_color = _rgba(KIND_COLORS[kind])
+    mat.roughness = 0.55
+    mat["llmviz_kind"] = kind
+    return NodeBuilder(tree)
+
+
+def _build_kind(mat: bpy.types.Material) -> None:
+    kind = mat["llmviz_kind"]
+    b = _reset(mat, kind)
+    color = _rgba(KIND_COLORS[kind])
+    shade = socket(_attribute(b, "shade", "INSTANCER").outputs, "Fac")
+    st = _attribute(b, "state", "INSTANCER")
+    hl = socket(_attribute(b, "highlight", "INSTANCER").outputs, "Fac")
+    # A missing attribute reads as 0 with Alpha 0; present float attributes have Alpha 1,
+    # so state = Fac * Alpha + (1 - Alpha) treats "no state attribute" as computed.
+    alpha = socket(st.outputs, "Alpha")
+    state = b.math("MULTIPLY_ADD", socket(st.outputs, "Fac"), alpha, b.math("SUBTRACT", 1.0, alpha))
+
+    pos = b.math("MAXIMUM", shade, 0.0, clamp=True)
+    neg = b.math("MULTIPLY", shade, -1.0, clamp=True)
+    c = b.mix_color(pos, _rgba(GREY), color)
+    c = b.mix_color(neg, c, _rgba(DARK))
+    c = b.mix_color(state, _rgba(GHOST), c)
+    glow = _rgba(_lerp(KIND_COLORS[kind], (1.0, 1.0, 1.0), 0.15))
+    emit_color = b.mix_color(hl, c, glow)
+    strength = b.math("MULTIPLY_ADD", hl, HIGHLIGHT_EMISSION, b.math("MULTIPLY", state, EMISSION))
+    _finish(b, c, emit_color, strength)
+
+
+def _build_grid(mat: bpy.types.Material) -> None:
+    kind = mat["llmviz_kind"]
+    b = _reset(mat, kind)
+    fill = _lerp(GREY, KIND_COLORS[kind], 0.55)
+    line = _lerp(fill, DARK, 0.7)
+
+    uv = b.node("ShaderNodeSeparateXYZ")
+    b.feed(socket(uv.inputs, "Vector"), socket(_attribute(b, "cell_uv", "GEOMETRY").outputs, "Vector"))
+    u, v = socket(uv.outputs, "X"), socket(uv.outputs, "Y")
+    pitch = socket(_attribute(b, PITCH_PROP, "OBJECT").outputs, "Fac")
+    pitch = b.math("MULTIPLY_ADD", b.math("LESS_THAN", pitch, 1e-6), DEFAULT_PITCH, pitch)
+    gap = socket(_attribute(b, GAP_PROP, "OBJECT").outputs, "Fac")
+    dist = socket(b.node("ShaderNodeCameraData").outputs, "View Distance")
+    angle = b.node("ShaderNodeValue", name=PIXEL_ANGLE_NODE, label="Pixel Angle")
+    socket(angle.outputs, "Value").default_value = PIXEL_ANGLE
+    px = b.math("DIVIDE", b.math("MULTIPLY", dist, socket(angle.outputs, "Value")), pitch)  # 1 px in cells
+
+    darkness: bpy.types.NodeSocket | float = 0.0
+    for level, (n, strength) in enumerate(GRID_LEVELS):
+        # distance (in cells) to the nearest multiple of n, along either axis
+        d = b.math("MINIMUM", b.math("PINGPONG", u, 0.5 * n), b.math("PINGPONG", v, 0.5 * n))
+        # half width: ~1 px, never thinner than half the gap between cubes (wider per level)
+        half = b.math("MAXIMUM", b.math("MULTIPLY", px, 0.6 + 0.3 * level),
+                      b.math("MULTIPLY", gap, 0.5 + 0.25 * level))
+        on = b.math("LESS_THAN", d, half)
+        fade = b.map_range(b.math("DIVIDE", n, px), 4.0, 12.0, 0.0, strength)  # spacing in px
+        darkness = b.math("MAXIMUM", darkness, b.math("MULTIPLY", on, fade))
+    c = b.mix_color(darkness, _rgba(fill), _rgba(line))
+    _finish(b, c, c, EMISSION)
+
+
+def _material(key: str, kind: str, build) -> bpy.types.Material:
+    def make(name: str) -> bpy.types.Material:
+        mat = bpy.data.materials.new(name)
+        mat["llmviz_kind"] = kind
+        build(mat)
+        return mat
+
+    return datablocks.get_or_create("materials", key, make, version=MATERIAL_VERSION, update=build)
+
+
+def kind_material(kind: str) -> bpy.types.Material:
+    """The shared per-cell material of a block kind (``weight`` | ``intermediate`` | ``aggregate``)."""
+    _check_kind(kind)
+    return _material(f"{datablocks.PREFIX} {kind.capitalize()}", kind, _build_kind)
+
+
+def grid_material(kind: str) -> bpy.types.Material:
+    """The shared LOD-box material of a block kind: procedural cell grid from ``cell_uv``."""
+    _check_kind(kind)
+    return _material(f"{datablocks.PREFIX} {kind.capitalize()} Grid", kind, _build_grid)
+
+
+def set_grid_pixel_angle(angle: float) -> None:
+    """Tell every grid material the angle (radians) one pixel covers: camera FOV / image width.
+
+    Grid levels fade in by their on-screen spacing; the default suits 1280-1920 px wide renders.
+    """
+    for mat in datablocks.owned("materials"):
+        node = mat.node_tree.nodes.get(PIXEL_ANGLE_NODE) if mat.node_tree else None
+        if node is not None:
+            node.outputs[0].default_value = float(angle)

@@ -1,0 +1,256 @@
+"""Geometry: the shared cell cube, the "LLMViz Cells" instancer node group, and block objects.
+
+A per-cell block is one MESH object whose vertices are the cell centres, carrying point
+attributes (see :data:`POINT_ATTRIBUTES`). The node group instances a cube on every point and
+stores two attributes the materials read through INSTANCER Attribute nodes:
+
+- ``state``: 1 once the scene frame reaches the cell's ``reveal`` frame, else 0 (linear over the
+  one frame before, so motion blur and sub-frames blend); cells without ``reveal`` are always 1;
+- ``highlight``: 1 for ``reveal <= frame < reveal + Highlight Frames``, else 0.
+
+Not-yet-computed cells are drawn at :data:`GHOST_SCALE`. Everything is evaluated from the Scene
+Time node: no drivers or handlers, so a saved .blend animates without the add-on.
+
+LOD boxes (one box per big block) carry the corner attribute ``cell_uv`` = (column, row) in cell
+units; the grid material draws the cell lines from it.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import bpy
+import numpy as np
+
+from . import compat, datablocks
+from .compat import NodeBuilder, socket
+
+CELL_MESH = "LLMViz Cell"
+INSTANCER_GROUP = "LLMViz Cells"
+INSTANCER_VERSION = 1
+MODIFIER_NAME = "LLMViz Cells"
+GHOST_SCALE = 0.6
+HIGHLIGHT_FRAMES = 6.0
+#: ``reveal`` value for cells that exist from the start (weights).
+ALWAYS = -1.0e9
+
+#: Point attributes the node group and materials understand (name -> Blender type).
+POINT_ATTRIBUTES: dict[str, str] = {
+    "value": "FLOAT",      # the number the cell shows
+    "src_index": "INT",    # flat index into the source array
+    "shade": "FLOAT",      # value / block scale, in [-1, 1]
+    "reveal": "FLOAT",     # frame at which the cell is computed (ALWAYS for weights)
+    "col": "INT",          # optional: column index (animation grouping)
+}
+#: Attributes the node group stores on the points for the materials.
+STORED_ATTRIBUTES = ("state", "highlight")
+
+# Object custom properties read by the materials (Attribute node, type OBJECT).
+DIM_PROP = "llmviz_dim"
+PITCH_PROP = "llmviz_pitch"
+GAP_PROP = "llmviz_gap"
+
+
+# --- shared cube ---------------------------------------------------------------------------
+
+def cell_mesh(cell_size: float = 1.0) -> bpy.types.Mesh:
+    """The shared cube mesh (8 vertices, 6 flat quads, centred, edge ``cell_size``).
+
+    Named ``LLMViz Cell`` for edge 1, ``LLMViz Cell <size>`` otherwise.
+    """
+    key = CELL_MESH if cell_size == 1.0 else f"{CELL_MESH} {cell_size:g}"
+
+    def make(name: str) -> bpy.types.Mesh:
+        h = 0.5 * cell_size
+        verts = [(x, y, z) for x in (-h, h) for y in (-h, h) for z in (-h, h)]
+        faces = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+        me = bpy.data.meshes.new(name)
+        me.from_pydata(verts, [], faces)
+        me.polygons.foreach_set("use_smooth", [False] * 6)
+        me.update()
+        return me
+
+    return datablocks.get_or_create("meshes", key, make)
+
+
+# --- instancer node group ------------------------------------------------------------------
+
+def _build_instancer(tree: bpy.types.GeometryNodeTree) -> None:
+    """(Re)build the contents of the instancer group in place."""
+    tree.nodes.clear()
+    tree.interface.clear()
+    iface = tree.interface
+    iface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    iface.new_socket("Material", in_out="INPUT", socket_type="NodeSocketMaterial")
+    size = iface.new_socket("Cell Size", in_out="INPUT", socket_type="NodeSocketFloat")
+    size.default_value, size.min_value = 1.0, 0.0
+    hl = iface.new_socket("Highlight Frames", in_out="INPUT", socket_type="NodeSocketFloat")
+    hl.default_value, hl.min_value = HIGHLIGHT_FRAMES, 0.0
+    iface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    if hasattr(tree, "is_modifier"):
+        tree.is_modifier = True
+
+    b = NodeBuilder(tree)
+    gin = b.node("NodeGroupInput")
+    time = b.node("GeometryNodeInputSceneTime")
+    reveal = b.node("GeometryNodeInputNamedAttribute", data_type="FLOAT")
+    socket(reveal.inputs, "Name").default_value = "reveal"
+    frame = socket(time.outputs, "Frame")
+    rv = socket(reveal.outputs, "Attribute")
+    missing = b.math("SUBTRACT", 1.0, socket(reveal.outputs, "Exists"))
+
+    since = b.math("SUBTRACT", frame, rv)                              # frames since reveal
+    state = b.math("MAXIMUM", b.math("ADD", since, 1.0, clamp=True), missing)
+    before_end = b.math("SUBTRACT", socket(gin.outputs, "Highlight Frames"), since, clamp=True)
+    highlight = b.math("MULTIPLY", b.math("ADD", since, 1.0, clamp=True), before_end)
+    highlight = b.math("MULTIPLY", highlight, b.math("SUBTRACT", 1.0, missing))
+    scale = b.math("MULTIPLY", b.math("MULTIPLY_ADD", state, 1.0 - GHOST_SCALE, GHOST_SCALE),
+                   socket(gin.outputs, "Cell Size"))
+
+    geo = socket(gin.outputs, "Geometry")
+    for name, field in (("state", state), ("highlight", highlight)):
+        store = b.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT")
+        b.feed(socket(store.inputs, "Geometry"), geo)
+        socket(store.inputs, "Name").default_value = name
+        b.feed(socket(store.inputs, "Value"), field)
+        geo = socket(store.outputs, "Geometry")
+
+    cube = b.node("GeometryNodeMeshCube")
+    socket(cube.inputs, "Size").default_value = (1.0, 1.0, 1.0)
+    setmat = b.node("GeometryNodeSetMaterial")
+    b.feed(socket(setmat.inputs, "Geometry"), socket(cube.outputs, "Mesh"))
+    b.feed(socket(setmat.inputs, "Material"), socket(gin.outputs, "Material"))
+
+    inst = b.node("GeometryNodeInstanceOnPoints")
+    b.feed(socket(inst.inputs, "Points"), geo)
+    b.feed(socket(inst.inputs, "Instance"), socket(setmat.outputs, "Geometry"))
+    b.feed(socket(inst.inputs, "Scale"), scale)
+    gout = b.node("NodeGroupOutput")
+    b.feed(socket(gout.inputs, "Geometry"), socket(inst.outputs, "Instances"))
+
+
+def instancer_group() -> bpy.types.GeometryNodeTree:
+    """The shared geometry-nodes group ``LLMViz Cells`` (built once, rebuilt if outdated).
+
+    Inputs: Geometry, Material, Cell Size (float, 1), Highlight Frames (float, 6).
+    """
+    def make(name: str) -> bpy.types.GeometryNodeTree:
+        tree = bpy.data.node_groups.new(name, "GeometryNodeTree")
+        _build_instancer(tree)
+        return tree
+
+    return datablocks.get_or_create("node_groups", INSTANCER_GROUP, make,
+                                    version=INSTANCER_VERSION, update=_build_instancer)
+
+
+# --- block objects -------------------------------------------------------------------------
+
+def _attr_array(arr: np.ndarray, n: int, name: str) -> tuple[str, np.ndarray]:
+    """Blender attribute type and a contiguous array of the exact dtype for it."""
+    a = np.asarray(arr)
+    if a.shape != (n,):
+        a = a.reshape(-1)
+        if a.shape != (n,):
+            raise ValueError(f"attribute {name!r}: expected {n} values, got shape {np.shape(arr)}")
+    if a.dtype.kind in "iub":
+        return "INT", np.ascontiguousarray(a, dtype=np.int32)
+    return "FLOAT", np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _new_object(name: str, data: bpy.types.ID, collection: bpy.types.Collection) -> bpy.types.Object:
+    obj = datablocks.tag(bpy.data.objects.new(name, data))
+    obj[DIM_PROP] = 0.0
+    collection.objects.link(obj)
+    return obj
+
+
+def add_cell_object(name: str, positions: np.ndarray, attrs: Mapping[str, np.ndarray],
+                    material: bpy.types.Material | None, collection: bpy.types.Collection, *,
+                    cell_size: float = 1.0,
+                    highlight_frames: float = HIGHLIGHT_FRAMES) -> bpy.types.Object:
+    """A per-cell block: N vertices at ``positions`` (N, 3) with point attributes ``attrs``.
+
+    Integer arrays become INT attributes, others FLOAT. ``shade`` defaults to
+    ``value / max|value|`` when only ``value`` is given. The object gets the instancer modifier
+    with ``material``, and the custom property ``llmviz_dim = 0``.
+    """
+    pos = np.ascontiguousarray(positions, dtype=np.float32).reshape(-1, 3)
+    n = len(pos)
+    attrs = dict(attrs)
+    if "shade" not in attrs and "value" in attrs:
+        v = np.asarray(attrs["value"], dtype=np.float32)
+        m = float(np.abs(v).max()) if n else 0.0
+        attrs["shade"] = v / m if m > 0 else np.zeros(n, np.float32)
+
+    mesh = datablocks.tag(bpy.data.meshes.new(name))
+    mesh.vertices.add(n)
+    # the generic attribute path is ~80x faster than vertices.foreach_set("co") (0.003 s vs 0.23 s
+    # for 1M points on 4.5); both take the same contiguous float32 buffer
+    mesh.attributes["position"].data.foreach_set("vector", pos.ravel())
+    for key, arr in attrs.items():
+        kind, data = _attr_array(arr, n, key)
+        mesh.attributes.new(key, kind, "POINT").data.foreach_set("value", data)
+    mesh.update()
+
+    obj = _new_object(name, mesh, collection)
+    mod = obj.modifiers.new(MODIFIER_NAME, "NODES")
+    mod.node_group = instancer_group()
+    compat.set_modifier_input(mod, "Material", material)
+    compat.set_modifier_input(mod, "Cell Size", float(cell_size))
+    compat.set_modifier_input(mod, "Highlight Frames", float(highlight_frames))
+    return obj
+
+
+def lod_box_mesh(rows: int, cols: int, pitch: float, cell_size: float,
+                 name: str = "LLMViz Box") -> bpy.types.Mesh:
+    """A box covering a rows x cols block, with ``cell_uv`` = (column, row) in cells per corner.
+
+    Local frame as in ``layout.blocks``: cell (r, c) is centred at ``(c * pitch, 0, -r * pitch)``;
+    columns run along +X, rows down along -Z, one cell deep along Y. The box is the block's
+    bounding box (cube faces, not pitch); ``cell_uv`` = ``(x / pitch + 0.5, -z / pitch + 0.5)``,
+    so integer values fall mid-gap between cubes. Front (-Y) and back faces carry (col, row);
+    top and bottom (col, depth 0..1); the sides (depth 0..1, row).
+    """
+    h = 0.5 * cell_size
+    x0, x1 = -h, (cols - 1) * pitch + h
+    z0, z1 = h, -(rows - 1) * pitch - h
+    verts = [(x, y, z) for x in (x0, x1) for y in (-h, h) for z in (z0, z1)]  # index = 4x+2y+z
+    edge = 0.5 - h / pitch    # cell_uv of the outer faces: cell boundaries sit mid-gap
+    faces = [(1, 5, 4, 0), (6, 7, 3, 2), (4, 6, 2, 0), (3, 7, 5, 1), (2, 3, 1, 0), (5, 7, 6, 4)]
+
+    def uv(i: int, face: int) -> tuple[float, float]:
+        ix, iy, iz = (i >> 2) & 1, (i >> 1) & 1, i & 1
+        col = cols - edge if ix else edge
+        row = rows - edge if iz else edge
+        depth = float(iy)
+        if face < 2:        # front, back
+            return col, row
+        if face < 4:        # top, bottom
+            return col, depth
+        return depth, row   # sides
+
+    me = datablocks.tag(bpy.data.meshes.new(name))
+    me.from_pydata(verts, [], faces)
+    me.polygons.foreach_set("use_smooth", [False] * 6)
+    data = [uv(i, f) for f, face in enumerate(faces) for i in face]
+    layer = me.uv_layers.new(name="cell_uv")
+    layer.data.foreach_set("uv", np.asarray(data, np.float32).ravel())
+    me.update()
+    return me
+
+
+def add_box_object(name: str, rows: int, cols: int, pitch: float, cell_size: float,
+                   material: bpy.types.Material | None,
+                   collection: bpy.types.Collection) -> bpy.types.Object:
+    """A level-of-detail block drawn as one box (see :func:`lod_box_mesh`) with the grid material.
+
+    Sets the object properties the grid shader reads: ``llmviz_pitch`` (world units per cell),
+    ``llmviz_gap`` (gap between cubes as a fraction of the pitch) and ``llmviz_dim``.
+    """
+    me = lod_box_mesh(rows, cols, pitch, cell_size, name=name)
+    if material is not None:
+        me.materials.append(material)
+    obj = _new_object(name, me, collection)
+    obj[PITCH_PROP] = float(pitch)
+    obj[GAP_PROP] = float(max(0.0, 1.0 - cell_size / pitch)) if pitch > 0 else 0.0
+    return obj
