@@ -33,7 +33,7 @@ KIND_COLORS: dict[str, tuple[float, float, float]] = {
 }
 GREY = (0.2, 0.2, 0.2)             # shade 0
 DARK = (0.012, 0.012, 0.016)       # shade -1
-GHOST = (0.035, 0.035, 0.04)       # state 0: not yet computed
+GHOST = (0.05, 0.05, 0.055)       # state 0: not yet computed
 DIM_COLOR = (0.08, 0.08, 0.08)     # llmviz_dim 1
 DIM_AMOUNT = 0.8
 EMISSION = 0.25                    # base self-illumination, keeps colours readable in shadow
