@@ -229,10 +229,17 @@ def _render_scene(engine, tmp_path, size=(96, 54)):
         r.engine = "BLENDER_WORKBENCH"
         scene.display.shading.color_type = "MATERIAL"
     bpy.ops.render.render(write_still=True)
-    img = bpy.data.images.load(r.filepath)
-    px = np.zeros(img.size[0] * img.size[1] * 4, np.float32)
+    return _load_png(r.filepath)
+
+
+def _load_png(path):
+    """RGB pixels as floats, top row first."""
+    img = bpy.data.images.load(path, check_existing=False)
+    w, h = img.size
+    px = np.zeros(w * h * 4, np.float32)
     img.pixels.foreach_get(px)
-    return px.reshape(img.size[1], img.size[0], 4)[::-1, :, :3]  # top row first
+    bpy.data.images.remove(img)
+    return px.reshape(h, w, 4)[::-1, :, :3]
 
 
 @pytest.mark.parametrize("engine", ["CYCLES", "WORKBENCH"])
@@ -251,3 +258,19 @@ def test_render_shows_kind_colours(fresh_blend, tmp_path, engine):
         assert mask[top, cols].mean() > 0.05, f"no {name} cells where expected ({engine})"
     assert blue[int(h * 0.8):].mean() > 0.3, "LOD box (weight grid) missing"
     assert not green[:, thirds[0]].any() and not blue[top, thirds[2]].any()
+
+
+def test_keyframed_dim_fades_blocks(fresh_blend, tmp_path):
+    """llmviz_dim is an ordinary animatable custom property read by the material."""
+    scene = bpy.context.scene
+    normal = _render_scene("CYCLES", tmp_path, size=(48, 27))
+    for obj in datablocks.owned("objects"):
+        if obj.type == "MESH":
+            for frame, dim in ((1, 0.0), (2, 1.0)):
+                obj[nodes.DIM_PROP] = dim
+                obj.keyframe_insert(f'["{nodes.DIM_PROP}"]', frame=frame)
+    scene.frame_set(2)
+    bpy.ops.render.render(write_still=True)
+    dimmed = _load_png(scene.render.filepath)
+    assert dimmed.std() < 0.6 * normal.std()
+    assert dimmed.max() < 0.6 * normal.max()

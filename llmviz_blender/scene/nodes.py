@@ -56,7 +56,9 @@ GAP_PROP = "llmviz_gap"
 def cell_mesh(cell_size: float = 1.0) -> bpy.types.Mesh:
     """The shared cube mesh (8 vertices, 6 flat quads, centred, edge ``cell_size``).
 
-    Named ``LLMViz Cell`` for edge 1, ``LLMViz Cell <size>`` otherwise.
+    Named ``LLMViz Cell`` for edge 1, ``LLMViz Cell <size>`` otherwise. The instancer group
+    does not need it (it makes the same cube with a Mesh Cube node, so no hidden carrier object
+    is required); it is for single cubes drawn outside the instancer.
     """
     key = CELL_MESH if cell_size == 1.0 else f"{CELL_MESH} {cell_size:g}"
 
