@@ -148,7 +148,14 @@ def test_values_and_shade():
         w["transformer.h.1.attn.c_attn.weight"][48 + 32:48 + 48])
     assert L.block_values(q, None, None) is None
     s = L.shade(np.array([-2.0, 0.0, 1.0, -np.inf], np.float32))
-    np.testing.assert_array_equal(s, [-1.0, 0.0, 0.5, -1.0])
+    assert s[0] == -1.0 and s[1] == 0.0 and 0.5 <= s[2] < 0.52 and s[3] == -1.0
+    ramp = np.linspace(-1, 1, 101, dtype=np.float32)
+    outlier = L.shade(np.append(ramp, 1000.0))  # one outlier does not grey out the rest
+    assert outlier[:101].min() <= -0.97 and outlier[:101].max() >= 0.97 and outlier[50] == 0
+    assert np.all(np.diff(outlier[:101]) >= 0)
+    assert outlier[-1] == 1.0
+    sparse = L.shade(np.array([0, 0, 0, 0, 3.0] * 10 + [0] * 500, np.float32))
+    assert sparse.max() == 1.0  # a percentile of 0 falls back to the maximum
     assert not L.shade(np.zeros(3, np.float32)).any()
 
 

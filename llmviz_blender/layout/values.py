@@ -28,10 +28,16 @@ def block_values(block: Block, trace: Mapping[str, np.ndarray] | None, weights: 
     return np.ascontiguousarray(array.reshape(-1)[block.src_index(rows, cols)], dtype=np.float32)
 
 
+SHADE_PERCENTILE = 98.0
+
+
 def shade(values: np.ndarray) -> np.ndarray:
-    """Values scaled into [-1, 1] by the block's largest finite magnitude (0 stays 0)."""
-    finite = values[np.isfinite(values)]
-    scale = float(np.abs(finite).max()) if finite.size else 0.0
+    """Values scaled into [-1, 1] per block (0 stays 0): divided by the 98th percentile of the
+    finite magnitudes, so a few outliers do not leave every other cell grey; beyond it, clipped."""
+    finite = np.abs(values[np.isfinite(values)])
+    scale = float(np.percentile(finite, SHADE_PERCENTILE)) if finite.size else 0.0
+    if scale == 0.0 and finite.size:
+        scale = float(finite.max())
     if scale == 0.0:
         return np.zeros(values.shape, np.float32)
     return np.clip(np.nan_to_num(values / scale, nan=0.0), -1.0, 1.0).astype(np.float32)

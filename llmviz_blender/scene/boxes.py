@@ -1,0 +1,64 @@
+"""Level-of-detail blocks: many blocks drawn as boxes in one mesh, the cell grid left to the shader."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..layout import CELL, PITCH, Block
+from . import datablocks
+from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
+
+# 6 quads over the 8 corners of a box, corner index = 4 * ix + 2 * iy + iz
+_FACES = np.array([(1, 5, 4, 0), (6, 7, 3, 2), (4, 6, 2, 0), (3, 7, 5, 1), (2, 3, 1, 0), (5, 7, 6, 4)], np.int32)
+_CORNER = np.array([((i >> 2) & 1, (i >> 1) & 1, i & 1) for i in range(8)], np.float64)  # (ix, iy, iz)
+
+
+def boxes_mesh(name: str, blocks: list[Block]) -> bpy.types.Mesh:
+    """One mesh holding a box per block; UV map `cell_uv` gives (column, row) in cells on the front
+    and back faces, (column, depth) on top and bottom, (depth, row) on the sides, with integer
+    values mid-gap between the cubes the box stands for (as the grid material expects)."""
+    n = len(blocks)
+    origin = np.array([b.origin for b in blocks], np.float64).reshape(n, 3)
+    shape = np.array([b.shape for b in blocks], np.float64).reshape(n, 2)  # rows, cols
+    h = CELL / 2
+    lo = origin + [-h, -h, 0.0]
+    span = np.stack([(shape[:, 1] - 1) * PITCH + CELL, np.full(n, CELL), np.zeros(n)], axis=1)
+    verts = lo[:, None, :] + _CORNER[None] * span[:, None, :]
+    # z: corner iz=0 is the top (origin z + h), iz=1 the bottom
+    verts[:, :, 2] = origin[:, None, 2] + h - _CORNER[None, :, 2] * ((shape[:, None, 0] - 1) * PITCH + CELL)
+    edge = 0.5 - h / PITCH
+    col = np.where(_CORNER[None, :, 0] > 0, shape[:, None, 1] - edge, edge)  # (n, 8)
+    row = np.where(_CORNER[None, :, 2] > 0, shape[:, None, 0] - edge, edge)
+    depth = np.broadcast_to(_CORNER[None, :, 1], (n, 8))
+    corner = _FACES.ravel()  # the corner of each loop of one box (24)
+    face = np.repeat(np.arange(6), 4)
+    u = np.where(face < 4, col[:, corner], depth[:, corner])
+    v = np.where((face < 2) | (face >= 4), row[:, corner], depth[:, corner])
+
+    mesh = datablocks.tag(bpy.data.meshes.new(name))
+    mesh.vertices.add(8 * n)
+    mesh.loops.add(24 * n)
+    mesh.polygons.add(6 * n)
+    mesh.attributes["position"].data.foreach_set("vector", verts.astype(np.float32).ravel())
+    vertex_index = (_FACES[None] + 8 * np.arange(n, dtype=np.int32)[:, None, None]).ravel()
+    mesh.polygons.foreach_set("loop_start", np.arange(0, 24 * n, 4, dtype=np.int32))
+    mesh.loops.foreach_set("vertex_index", vertex_index.astype(np.int32))
+    uv = mesh.uv_layers.new(name="cell_uv")
+    uv.data.foreach_set("uv", np.stack([u, v], axis=-1).astype(np.float32).ravel())
+    mesh.update(calc_edges=True)
+    return mesh
+
+
+def add_boxes_object(name: str, blocks: list[Block], material: bpy.types.Material | None,
+                     collection: bpy.types.Collection) -> bpy.types.Object:
+    """An object drawing `blocks` as boxes with the grid material (properties the shader reads set)."""
+    mesh = boxes_mesh(name, blocks)
+    if material is not None:
+        mesh.materials.append(material)
+    obj = datablocks.tag(bpy.data.objects.new(name, mesh))
+    obj[DIM_PROP] = 0.0
+    obj[PITCH_PROP] = PITCH
+    obj[GAP_PROP] = 1.0 - CELL / PITCH
+    collection.objects.link(obj)
+    return obj

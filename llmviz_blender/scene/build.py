@@ -1,0 +1,205 @@
+"""Turn a model (config + weights + tokens) into Blender objects: `build`, `build_comparison`, `clear`.
+
+Everything is validated before the file is touched; everything made lives in our own collections
+and is tagged as ours, so `clear` removes exactly what we made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from .. import layout as lay
+from .. import model
+from ..layout import Block, Layout
+from ..model import ModelConfig, ModelError, Trace, Weights
+from . import datablocks, environment, materials
+from .boxes import add_boxes_object
+from .labels import add_card, label_model
+from .nodes import ALWAYS, add_cell_object
+
+ROOT = "LLMViz"
+NO_VALUE_SHADE = 0.75  # blocks without numbers (shape-only presets) show their kind colour
+DEFAULT_TOKENS = 6  # shape-only presets without a default input show this many tokens
+
+
+@dataclass
+class Model:
+    """A resolved model: config, optional weights, tokens and their trace, and its layout."""
+
+    config: ModelConfig
+    weights: Weights | None
+    tokens: list[int]
+    trace: Trace | None
+    layout: Layout
+    plan: dict[str, str]
+
+
+def resolve_config(preset_or_config: str | Path | ModelConfig) -> ModelConfig:
+    if isinstance(preset_or_config, ModelConfig):
+        return preset_or_config.validate(preset_or_config.name)
+    return model.load_preset(preset_or_config)
+
+
+def resolve_weights(config: ModelConfig, weights: Weights | str | Path | None) -> Weights | None:
+    """Weights given, loaded from a path, "random" (seeded init), or the preset's own file; None
+    for shape-only presets (their blocks show kind colours)."""
+    if isinstance(weights, Weights):
+        return weights
+    if weights == "random":
+        return model.random_weights(config, seed=0)
+    if weights is not None:
+        return model.load_weights(weights, config)
+    return model.load_weights(config.weights, config) if config.weights is not None else None
+
+
+def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None) -> list[int]:
+    if tokens is None:
+        if config.default_input:
+            tokens = config.default_input
+        else:
+            return list(range(min(DEFAULT_TOKENS, config.block_size, config.vocab_size)))
+    ids = model.encode(config, tokens) if isinstance(tokens, str) else [int(t) for t in tokens]
+    return [int(t) for t in model.check_tokens(config, ids)]
+
+
+def prepare(preset_or_config, weights=None, tokens=None, lod: str = "auto", max_cells: int = lay.lod.DEFAULT_MAX_CELLS,
+            budget: int = lay.lod.DEFAULT_BUDGET) -> Model:
+    """Everything that can fail on bad input, done before the scene is touched."""
+    config = resolve_config(preset_or_config)
+    w = resolve_weights(config, weights)
+    ids = resolve_tokens(config, tokens)
+    trace = model.forward(w, ids) if w is not None else None
+    layout = lay.model_layout(config, len(ids))
+    plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
+    return Model(config, w, ids, trace, layout, plan)
+
+
+def _block_attributes(block: Block, trace: Trace | None, weights: Weights | None) -> dict[str, np.ndarray]:
+    rows, cols = block.cells()
+    values = lay.block_values(block, trace, weights, rows, cols)
+    n = len(rows)
+    attrs: dict[str, np.ndarray] = {"src_index": block.src_index(rows, cols).astype(np.int32)}
+    if values is None:
+        attrs["value"] = np.full(n, np.nan, np.float32)
+        attrs["shade"] = np.full(n, NO_VALUE_SHADE, np.float32)
+    else:
+        attrs["value"] = values
+        attrs["shade"] = lay.shade(values)
+    attrs["reveal"] = np.full(n, ALWAYS, np.float32)
+    attrs["row"] = rows.astype(np.int32)
+    attrs["col"] = cols.astype(np.int32)
+    return attrs
+
+
+def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: bool) -> bpy.types.Collection:
+    config = m.config
+    prefix = f"{ROOT} {config.name}"
+    coll = _collection(prefix, parent)
+    coll["llmviz_preset"] = config.name
+    coll["llmviz_tokens"] = list(m.tokens)
+    coll["llmviz_weights"] = "" if m.weights is None else m.weights.source
+    boxes: dict[str, list[Block]] = {k: [] for k in lay.KINDS}
+    for block in m.layout.blocks:
+        if m.plan[block.key] == "box":
+            boxes[block.kind].append(block)
+            continue
+        rows, cols = block.cells()
+        obj = add_cell_object(f"{prefix} {block.key}", block.positions(rows, cols),
+                              _block_attributes(block, m.trace, m.weights),
+                              materials.kind_material(block.kind), coll)
+        obj["llmviz_block"] = block.name
+        obj["llmviz_key"] = block.key
+        obj["llmviz_kind"] = block.kind
+        obj["llmviz_source"] = block.source
+    for kind, blocks in boxes.items():
+        if blocks:
+            obj = add_boxes_object(f"{prefix} {kind} boxes", blocks, materials.grid_material(kind), coll)
+            obj["llmviz_kind"] = kind
+            obj["llmviz_blocks"] = len(blocks)
+    if with_labels or card:
+        text = _collection(f"{prefix} Labels", coll)
+        if with_labels:
+            label_model(m.layout, text, prefix, m.trace)
+        if card:
+            add_card(m.layout, text, prefix)
+    return coll
+
+
+def _collection(name: str, parent: bpy.types.Collection) -> bpy.types.Collection:
+    coll = datablocks.tag(bpy.data.collections.new(name))
+    parent.children.link(coll)
+    return coll
+
+
+def clear() -> int:
+    """Remove everything llmviz made (objects, data, materials, node groups, collections, orphans
+    included); the user's own data is never touched. Returns the number of data-blocks removed."""
+    return datablocks.remove_all_owned()
+
+
+def build(preset_or_config: str | Path | ModelConfig, weights: Weights | str | Path | None = None,
+          tokens: Sequence[int] | str | None = None, *, lod: str = "auto",
+          max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int = lay.lod.DEFAULT_BUDGET,
+          labels: bool = True, card: bool = True, scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
+    """Build one model's scene (replacing any earlier llmviz content) and return its collection.
+
+    Raises ModelError / LayoutError on bad input before anything in the file changes.
+    """
+    m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget)
+    scene = scene or bpy.context.scene
+    clear()
+    try:
+        coll = _add_model(m, scene.collection, labels, card)
+        environment.setup(scene, [m.layout], coll)
+    except Exception:
+        clear()
+        raise
+    return coll
+
+
+def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_TOKENS, *, labels: bool = False,
+                     scene: bpy.types.Scene | None = None, budget: int = lay.lod.DEFAULT_BUDGET) -> bpy.types.Collection:
+    """Several models side by side at one cell scale, each with its card. Models with a weights
+    file show their numbers (per-cell where small); shape-only presets show kind colours as boxes."""
+    if not names:
+        raise ModelError("comparison: no models given")
+    configs = [resolve_config(n) for n in names]
+    counts = [min(tokens, c.block_size) for c in configs]
+    layouts = lay.comparison_layout(configs, counts)
+    models = []
+    for config, layout in zip(configs, layouts):
+        w = resolve_weights(config, None)
+        ids = resolve_tokens(config, None)[:layout.n_tokens] if w is not None else list(range(layout.n_tokens))
+        trace = model.forward(w, ids) if w is not None else None
+        if trace is not None and len(ids) != layout.n_tokens:
+            raise ModelError(f"{config.name}: default input has {len(ids)} tokens, comparison shows {layout.n_tokens}")
+        models.append(Model(config, w, ids, trace, layout, lay.plan_lod(layout.blocks, "auto", budget=budget)))
+    scene = scene or bpy.context.scene
+    clear()
+    try:
+        root = _collection(f"{ROOT} Comparison", scene.collection)
+        root["llmviz_compare"] = [c.name for c in configs]
+        card_size = comparison_card_size(layouts)
+        for m in models:
+            coll = _add_model(m, root, labels, card=False)
+            text = _collection(f"{ROOT} {m.config.name} Card", coll)
+            lo, hi = m.layout.bounds()
+            add_card(m.layout, text, f"{ROOT} {m.config.name}", size=card_size,
+                                location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + card_size])
+        environment.setup(scene, layouts, root)
+    except Exception:
+        clear()
+        raise
+    return root
+
+
+def comparison_card_size(layouts: list[Layout]) -> float:
+    """One card size for a comparison: readable at the scale of the whole picture."""
+    lo = np.min([l.bounds()[0] for l in layouts], axis=0)
+    hi = np.max([l.bounds()[1] for l in layouts], axis=0)
+    return 0.02 * float(max(hi[0] - lo[0], hi[2] - lo[2]))

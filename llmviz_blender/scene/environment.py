@@ -1,0 +1,83 @@
+"""Camera, lights and world: a rig that frames the model and reads well in Cycles and EEVEE."""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from ..layout import Layout
+from ..timeline.camera import DIRECTION, FOV_Y, frame_box
+from . import datablocks
+
+CAMERA = "LLMViz Camera"
+BACKGROUND = (0.012, 0.012, 0.016, 1.0)
+AMBIENT = 0.6
+
+
+def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.min([lay.bounds()[0] for lay in layouts], axis=0)
+    hi = np.max([lay.bounds()[1] for lay in layouts], axis=0)
+    return lo, hi
+
+
+def aim(obj: bpy.types.Object, location, target) -> None:
+    """Put `obj` at `location` looking at `target` (+Z up)."""
+    obj.location = Vector([float(v) for v in location])
+    direction = Vector([float(v) for v in target]) - obj.location
+    obj.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
+
+
+def _world(scene: bpy.types.Scene) -> None:
+    """Our dark world, unless the user already chose a world of their own."""
+    if scene.world is not None and not datablocks.is_owned(scene.world):
+        return
+    world = scene.world or datablocks.tag(bpy.data.worlds.new("LLMViz World"))
+    world.color = BACKGROUND[:3]
+    world.use_nodes = True
+    background = world.node_tree.nodes.get("Background")
+    if background is not None:
+        background.inputs["Color"].default_value = BACKGROUND
+        background.inputs["Strength"].default_value = AMBIENT
+    scene.world = world
+
+
+def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -> None:
+    light = datablocks.tag(bpy.data.lights.new(name, "SUN"))
+    light.energy = energy
+    light.angle = math.radians(10)
+    obj = datablocks.tag(bpy.data.objects.new(name, light))
+    obj.rotation_euler = rotation
+    collection.objects.link(obj)
+
+
+def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection) -> bpy.types.Object:
+    """Our camera framing the box lo..hi, made the scene camera; clip range fits the model's size."""
+    cam = datablocks.tag(bpy.data.cameras.new(CAMERA))
+    cam.sensor_fit = "VERTICAL"
+    cam.angle_y = FOV_Y
+    extent = float(np.linalg.norm(np.subtract(hi, lo)))
+    cam.clip_start = max(0.05, extent * 1e-5)
+    cam.clip_end = extent * 10
+    obj = datablocks.tag(bpy.data.objects.new(CAMERA, cam))
+    collection.objects.link(obj)
+    aspect = scene.render.resolution_x * scene.render.pixel_aspect_x / (
+        scene.render.resolution_y * scene.render.pixel_aspect_y)
+    location, target = frame_box(lo, hi, FOV_Y, aspect, DIRECTION)
+    aim(obj, location, target)
+    scene.camera = obj
+    return obj
+
+
+def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Collection) -> bpy.types.Object:
+    """World, a key and a fill light, and the overview camera for `layouts`."""
+    rig = datablocks.tag(bpy.data.collections.new("LLMViz Rig"))
+    parent.children.link(rig)
+    _world(scene)
+    _sun("LLMViz Key Light", (math.radians(50), math.radians(-20), math.radians(-30)), 3.0, rig)
+    _sun("LLMViz Fill Light", (math.radians(110), 0.0, math.radians(140)), 0.8, rig)
+    scene.view_settings.view_transform = "Standard"  # AgX washes the kind colours out
+    lo, hi = bounds(layouts)
+    return add_camera(scene, lo, hi, rig)

@@ -1,0 +1,170 @@
+"""Text in the scene: block names, dimension labels, section labels, input tokens, predictions, cards."""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+import numpy as np
+
+from ..layout import CELL, PITCH, Block, Layout, margin
+from ..model import ModelConfig, decode, param_count
+from . import compat, datablocks
+
+DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "A": "#d368a4", "n_vocab": "#7c3c8d",
+              "block_size": "#359da8"}
+TEXT_COLOR = "#d9d9de"
+SECTION_COLOR = "#f2f2f5"
+MUTED_COLOR = "#8c8c99"
+MAX_LABELLED_BLOCKS = 1000  # above this many blocks, only layer 0, the ends and the sections get names
+
+
+def _linear(hex_color: str) -> tuple[float, float, float, float]:
+    """sRGB hex -> linear RGBA (Blender colours are linear)."""
+    rgb = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return (*lin, 1.0)
+
+
+def text_material(hex_color: str) -> bpy.types.Material:
+    """Shared emissive material for text of one colour (reads the same in every engine)."""
+    def make(name: str) -> bpy.types.Material:
+        mat = bpy.data.materials.new(name)
+        tree = compat.ensure_node_tree(mat)
+        tree.nodes.clear()
+        emit = tree.nodes.new("ShaderNodeEmission")
+        compat.socket(emit.inputs, "Color").default_value = _linear(hex_color)
+        compat.socket(emit.inputs, "Strength").default_value = 1.0
+        out = tree.nodes.new("ShaderNodeOutputMaterial")
+        tree.links.new(compat.socket(emit.outputs, "Emission"), compat.socket(out.inputs, "Surface"))
+        mat.diffuse_color = _linear(hex_color)
+        return mat
+
+    return datablocks.get_or_create("materials", f"LLMViz Text {hex_color}", make)
+
+
+def add_text(name: str, body: str, location, size: float, color: str, collection: bpy.types.Collection,
+             align_x: str = "LEFT", align_y: str = "CENTER") -> bpy.types.Object:
+    """A flat text object facing the camera side (-Y), `size` world units tall."""
+    curve = datablocks.tag(bpy.data.curves.new(name, "FONT"))
+    curve.body = body
+    curve.size = size
+    curve.align_x, curve.align_y = align_x, align_y
+    curve.materials.append(text_material(color))
+    obj = datablocks.tag(bpy.data.objects.new(name, curve))
+    obj.location = tuple(float(v) for v in location)
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    collection.objects.link(obj)
+    return obj
+
+
+def _top_left(block: Block) -> np.ndarray:
+    return np.add(block.origin, [-CELL / 2, 0.0, CELL / 2])
+
+
+SHORT_NAMES = {"ln_mean": "μ", "ln_std": "σ", "softmax_max": "max", "softmax_sumexp": "Σexp"}
+CHAR_WIDTH = 0.6  # rough advance of one character, in text heights
+
+
+def short_name(block: Block, width: float, size: float) -> str:
+    """The block's name, or a short form when the name is wider than the block."""
+    if len(block.name) * CHAR_WIDTH * size <= width + 2 * size:
+        return block.name
+    if block.op in SHORT_NAMES:
+        return SHORT_NAMES[block.op]
+    if block.key.endswith((".gamma", ".beta")):
+        return "γ" if block.key.endswith(".gamma") else "β"
+    if block.name.endswith("Bias"):
+        return "b"
+    return block.name
+
+
+def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.Collection) -> None:
+    top_left = _top_left(block)
+    r, c = block.shape
+    width, height = (c - 1) * PITCH + CELL, (r - 1) * PITCH + CELL
+    front = -CELL  # a little in front of the cubes
+    if block.key == "tokens":  # the token letters stand above this row: name it on the left
+        add_text(f"{prefix} {block.key} name", block.name, top_left + [-size, front, -CELL / 2], size, TEXT_COLOR,
+                 collection, align_x="RIGHT")
+        return
+    name = short_name(block, width, size)
+    add_text(f"{prefix} {block.key} name", name, top_left + [width / 2 if len(name) <= 4 else 0, front, 0.9 * size],
+             size, TEXT_COLOR, collection, align_x="CENTER" if len(name) <= 4 else "LEFT", align_y="BOTTOM")
+    dim = 0.8 * size
+    if block.cols.label != "1":
+        add_text(f"{prefix} {block.key} cols", block.cols.label, top_left + [width / 2, front, -height - 0.8 * dim],
+                 dim, DIM_COLORS.get(block.cols.label, TEXT_COLOR), collection, align_x="CENTER", align_y="TOP")
+    if block.rows.label != "1":
+        add_text(f"{prefix} {block.key} rows", block.rows.label, top_left + [-0.6 * dim, front, -height / 2],
+                 dim, DIM_COLORS.get(block.rows.label, TEXT_COLOR), collection, align_x="RIGHT")
+
+
+def _labelled(layout: Layout) -> list[Block]:
+    """Blocks that get a name: all (first head only) for small models, else layer 0 and the ends."""
+    blocks = [b for b in layout.blocks if b.head <= 0]
+    if len(layout.blocks) > MAX_LABELLED_BLOCKS:
+        blocks = [b for b in blocks if b.layer <= 0]
+    return blocks
+
+
+def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None) -> None:
+    """Names and dimensions of blocks, section and group labels, tokens above, predictions below."""
+    config = layout.config
+    m = margin(config)
+    size = 0.22 * m
+    for block in _labelled(layout):
+        _label_block(block, prefix, size, collection)
+    lo, hi = layout.bounds()
+    # sections on the left of their region, groups on the right
+    for name, (rlo, rhi) in layout.regions("section").items():
+        add_text(f"{prefix} section {name}", name, [lo[0] - 2 * m if name != "Output" and name != "Embedding"
+                                                    else rlo[0] - m, -CELL, rhi[2]],
+                 0.8 * m, SECTION_COLOR, collection, align_x="RIGHT", align_y="TOP")
+    for key, (rlo, rhi) in layout.regions("group").items():
+        section, group = key.split("/")
+        if group in ("Self-attention", "Projection", "MLP"):
+            add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.5 * m, MUTED_COLOR,
+                     collection, align_y="TOP")
+    _label_tokens(layout, collection, prefix, trace, 1.2 * size)
+
+
+def _token_text(config: ModelConfig, token: int) -> str:
+    return decode(config, [token])
+
+
+def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str, trace, size: float) -> None:
+    """The input tokens above the Tokens row; below the Probabilities, each position's prediction."""
+    config = layout.config
+    tokens_block, probs_block = layout["tokens"], layout["probs"]
+    if trace is None:
+        return
+    for t, token in enumerate(trace["tokens"]):
+        pos = layout.cell_position("tokens", 0, t)
+        add_text(f"{prefix} token {t}", _token_text(config, int(token)), pos + [0, -CELL, CELL + 0.4 * size],
+                 size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="BOTTOM")
+    probs = trace["probs"]
+    bottom = probs_block.origin[2] - (probs_block.rows.size - 1) * PITCH - CELL
+    for t in range(probs.shape[0]):
+        best = int(np.argmax(probs[t]))
+        x = layout.cell_position("probs", 0, t)[0]
+        add_text(f"{prefix} predicted {t}", _token_text(config, best), [x, -CELL, bottom - 0.6 * size],
+                 size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="TOP")
+    last = probs[-1]
+    top = np.argsort(last)[::-1][:3]
+    summary = "  ".join(f"{_token_text(config, int(i))} {last[i]:.1%}" for i in top)
+    x0 = tokens_block.origin[0] - CELL / 2
+    add_text(f"{prefix} next", f"next token: {summary}", [x0, -CELL, bottom - 3.0 * size], size,
+             TEXT_COLOR, collection, align_y="TOP")
+
+
+def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size: float | None = None,
+             location=None) -> bpy.types.Object:
+    """The model card above the model: its title and parameter count."""
+    config = layout.config
+    lo, hi = layout.bounds()
+    size = size or 0.9 * margin(config)
+    where = location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 2.5 * size]
+    body = f"{config.title}\n{param_count(config):,} parameters"
+    return add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
+                    align_y="BOTTOM")
