@@ -1,0 +1,118 @@
+"""Close-ups: one value being computed, with the cells it comes from and its numbers (data only;
+the scene draws them)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .facts import Facts, num
+
+Cell = tuple[str, int, int]  # (block key, row, col)
+KINDS = ("embedding_sum", "q_value", "attention_row", "mlp_value")
+_TERMS = 3  # dot-product terms written out in a formula
+
+
+@dataclass
+class CloseUp:
+    """One value computed in close-up: `target` cell, the `sources` cells it reads, the numbers
+    involved (`numbers`, float64 arrays by role), the resulting `value` and a `formula` text."""
+
+    frame_start: int
+    frame_end: int
+    kind: str  # one of KINDS
+    target: Cell
+    sources: list[Cell]
+    numbers: dict[str, np.ndarray]
+    value: float
+    formula: str
+
+
+def _dot_text(bias: float, w: np.ndarray, x: np.ndarray, total: float) -> str:
+    terms = " + ".join(f"{num(a, 3)}*{num(b, 3)}" for a, b in zip(w[:_TERMS], x[:_TERMS]))
+    more = f" + ... {len(w) - _TERMS} more" if len(w) > _TERMS else ""
+    return f"{num(bias, 3)} + ({terms}{more}) = {num(total, 3)}"
+
+
+def _column(key: str, n: int, col: int) -> list[Cell]:
+    return [(key, i, col) for i in range(n)]
+
+
+def _row(key: str, row: int, n: int) -> list[Cell]:
+    return [(key, row, j) for j in range(n)]
+
+
+def embedding_sum(facts: Facts, t: int) -> CloseUp:
+    """Input column t = token embedding column of token t + position embedding column t."""
+    c = facts.config.n_embd
+    tok = facts.tokens[t]
+    te = facts.trace["tok_emb"][t].astype(np.float64)
+    pe = facts.trace["pos_emb"][t].astype(np.float64)
+    x = facts.cells("x", np.arange(c), t)
+    rows = ", ".join(f"{num(a, 3)} + {num(b, 3)} = {num(s, 3)}" for a, b, s in zip(te[:_TERMS], pe[:_TERMS], x))
+    formula = f"x = token column + position column: {rows}{', ...' if c > _TERMS else ''}"
+    sources = [("tokens", 0, t), *_column("wte", c, tok), *_column("wpe", c, t)]
+    return CloseUp(0, 0, "embedding_sum", ("x", 0, t), sources,
+                   {"token_embedding": te, "position_embedding": pe, "sum": x}, float(x[0]), formula)
+
+
+def q_value(facts: Facts, layer: int, head: int, row: int, t: int) -> CloseUp:
+    """Q[row, t] of one head = bias[row] + sum_i W[row, i] * ln1[i, t]."""
+    c = facts.config.n_embd
+    p = f"h{layer}.head{head}."
+    w = facts.cells(f"{p}q_weight", row, np.arange(c))
+    x = facts.cells(f"h{layer}.ln1", np.arange(c), t)
+    b = facts.cell(f"{p}q_bias", row, 0)
+    q = facts.cell(f"{p}q", row, t)
+    sources = [*_row(f"{p}q_weight", row, c), *_column(f"h{layer}.ln1", c, t), (f"{p}q_bias", row, 0)]
+    return CloseUp(0, 0, "q_value", (f"{p}q", row, t), sources,
+                   {"bias": np.float64(b), "weights": w, "inputs": x, "value": np.float64(q)}, q,
+                   f"q = b + sum w*x = {_dot_text(b, w, x, q)}")
+
+
+def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
+    """Row `row` of one head's attention: scores q.k / sqrt(A), the mask, max, sum-exp, softmax."""
+    a, t = facts.config.head_size, facts.layout.n_tokens
+    p = f"h{layer}.head{head}."
+    q = facts.cells(f"{p}q", np.arange(a), row)
+    keys = facts.cells(f"{p}k", np.arange(a)[None, :], np.arange(row + 1)[:, None])  # (row+1, A)
+    scores = np.full(t, -np.inf)
+    scores[:row + 1] = facts.cells(f"{p}att", row, np.arange(row + 1))
+    soft = np.zeros(t)
+    soft[:row + 1] = facts.cells(f"{p}att_sm", row, np.arange(row + 1))
+    top = int(np.argmax(soft))
+    zmax, sumexp = facts.cell(f"{p}att.max", row, 0), facts.cell(f"{p}att.sumexp", row, 0)
+    shown = ", ".join(num(s) if j <= row else "masked" for j, s in enumerate(scores))
+    weights = ", ".join(num(s) for s in soft)
+    formula = (f"scores = q.k / sqrt({a}) = [{shown}]; max {num(zmax)}; sum of exp(score - max) {num(sumexp)}; "
+               f"softmax = [{weights}]")
+    sources = [*_column(f"{p}q", a, row), *(cell for j in range(row + 1) for cell in _column(f"{p}k", a, j)),
+               *_row(f"{p}att", row, row + 1)]
+    numbers = {"query": q, "keys": keys, "scale": np.float64(math.sqrt(a)), "scores": scores,
+               "max": np.float64(zmax), "sumexp": np.float64(sumexp), "softmax": soft}
+    return CloseUp(0, 0, "attention_row", (f"{p}att_sm", row, top), sources, numbers, float(soft[top]), formula)
+
+
+def mlp_value(facts: Facts, layer: int, row: int, t: int) -> CloseUp:
+    """MLP[row, t] = bias + sum_i W[row, i] * ln2[i, t], then GELU of it."""
+    c = facts.config.n_embd
+    p = f"h{layer}."
+    w = facts.cells(f"{p}fc_weight", row, np.arange(c))
+    x = facts.cells(f"{p}ln2", np.arange(c), t)
+    b = facts.cell(f"{p}fc_bias", row, 0)
+    fc = facts.cell(f"{p}fc", row, t)
+    g = facts.cell(f"{p}gelu", row, t)
+    sources = [*_row(f"{p}fc_weight", row, c), *_column(f"{p}ln2", c, t), (f"{p}fc_bias", row, 0), (f"{p}fc", row, t)]
+    numbers = {"bias": np.float64(b), "weights": w, "inputs": x, "fc": np.float64(fc), "gelu": np.float64(g)}
+    formula = f"b + sum w*x = {_dot_text(b, w, x, fc)}; GELU({num(fc, 3)}) = {num(g, 3)}"
+    return CloseUp(0, 0, "mlp_value", (f"{p}gelu", row, t), sources, numbers, g, formula)
+
+
+def gelu_row(facts: Facts, layer: int, t: int) -> int:
+    """The MLP row the close-up shows for column t: the first negative value (GELU bends it), else 0."""
+    fc = facts.cells(f"h{layer}.fc", np.arange(4 * facts.config.n_embd), t)
+    negative = np.flatnonzero(fc < 0)
+    return int(negative[0]) if negative.size else 0
+
