@@ -1,0 +1,11 @@
+"""The walkthrough as data (pure, no bpy): chapters, steps with captions and camera targets,
+per-cell reveal frames, close-ups and camera keys for the scene to keyframe."""
+
+from .build import Chapter, Prediction, Step, Timeline, build_timeline
+from .camera import ease, frame_box
+from .closeups import CloseUp
+from .reveal import ALWAYS, NEVER
+from .timing import CHAPTERS, DEFAULT_DURATIONS, Timing, TimelineError
+
+__all__ = ["ALWAYS", "CHAPTERS", "DEFAULT_DURATIONS", "NEVER", "Chapter", "CloseUp", "Prediction", "Step",
+           "Timeline", "TimelineError", "Timing", "build_timeline", "ease", "frame_box"]

@@ -1,0 +1,301 @@
+"""build_timeline: chapters and steps with frames, per-cell reveal frames, camera keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..layout import Layout
+from ..model import Generation, Weights, decode
+from .camera import ASPECT, DIRECTION, FOV_Y, ease, frame_box
+from .closeups import CloseUp
+from .facts import Facts
+from .reveal import ALWAYS, NEVER, schedule
+from .story import Box, Plan, Story, home
+from .timing import CHAPTERS, Timing, TimelineError
+
+#: Chapters that compute blocks, in order ("overview" and "generation" only tell).
+COMPUTING = ("embedding", "layer_norm", "attention", "projection", "mlp", "stack", "output")
+CATCH_UP_SECONDS = 1.0  # a fast-forward step computing skipped chapters between chosen ones
+CAMERA_MOVE_SECONDS = 1.0  # camera travel at the start of a step (at most 40% of it)
+PUSH_IN = 0.04  # the camera creeps this much closer while a step holds
+_AGGREGATE_SHARE = 0.5  # aggregates take half the time per unit of other blocks
+
+CameraKey = tuple[int, tuple[float, float, float], tuple[float, float, float]]
+
+
+@dataclass
+class Step:
+    """A caption on screen from frame_start to frame_end (inclusive), with the camera on `target`
+    (a world box lo, hi), `focus` blocks emphasised, `sources` (blocks read) highlighted and
+    `computes` the blocks whose cells are revealed during the step."""
+
+    frame_start: int
+    frame_end: int
+    caption: str
+    target: Box
+    focus: list[str]
+    sources: list[str]
+    computes: list[str]
+
+
+@dataclass
+class Chapter:
+    """One chapter: its frames (inclusive), the blocks it computes, steps and close-ups."""
+
+    id: str
+    title: str
+    frame_start: int
+    frame_end: int
+    blocks: list[str]
+    steps: list[Step]
+    closeups: list[CloseUp]
+
+
+@dataclass
+class Prediction:
+    """One generation step: the context the model read, the token it chose and its probability."""
+
+    frame_start: int
+    frame_end: int
+    context: list[int]
+    token: int
+    probability: float
+    text: str
+
+
+@dataclass
+class Timeline:
+    """The walkthrough: chapters in order over frame_start..frame_end, the frame at which every cell
+    is computed (`reveal[block key]`, float32 in cells() order; ALWAYS for weights, NEVER for cells
+    not computed in range), camera keys (frame, location, target) and the generation steps."""
+
+    frame_start: int
+    frame_end: int
+    fps: int
+    chapters: list[Chapter]
+    reveal: dict[str, np.ndarray]
+    camera_keys: list[CameraKey]
+    predictions: list[Prediction]
+
+    @property
+    def steps(self) -> list[Step]:
+        return [s for c in self.chapters for s in c.steps]
+
+    @property
+    def closeups(self) -> list[CloseUp]:
+        return [u for c in self.chapters for u in c.closeups]
+
+    def chapter(self, chapter_id: str) -> Chapter:
+        for c in self.chapters:
+            if c.id == chapter_id:
+                return c
+        raise KeyError(chapter_id)
+
+    def camera_at(self, frame: float) -> tuple[np.ndarray, np.ndarray]:
+        """(location, target) at `frame`, eased between keys (as Bezier keys with flat handles)."""
+        frames = [k[0] for k in self.camera_keys]
+        i = int(np.searchsorted(frames, frame, side="right"))
+        if i == 0 or i == len(frames):
+            key = self.camera_keys[min(i, len(frames) - 1)]
+            return np.array(key[1]), np.array(key[2])
+        (f0, l0, t0), (f1, l1, t1) = self.camera_keys[i - 1], self.camera_keys[i]
+        w = ease((frame - f0) / (f1 - f0))
+        return np.add(l0, w * np.subtract(l1, l0)), np.add(t0, w * np.subtract(t1, t0))
+
+    def key_count_estimate(self) -> int:
+        """Upper bound of the keyframe points the scene needs: camera location and target (3 channels
+        each per key); per step, an emphasis on and off for each focus or source block and the
+        caption; per close-up, 3 channels x 2 keys for each block its cells fly from, and its text."""
+        camera = 6 * len(self.camera_keys)
+        steps = sum(2 * len({*s.focus, *s.sources}) + 2 for s in self.steps)
+        close = sum(6 * (len({c[0] for c in u.sources}) + 1) + 2 for u in self.closeups)
+        return camera + steps + close
+
+
+def _chosen(chapters: Sequence[str] | None, available: dict[str, str | None]) -> list[str]:
+    """Chapter ids in story order; `available` maps each id to None or why it cannot be shown."""
+    if chapters is None:
+        return [c for c, why in available.items() if why is None]
+    if isinstance(chapters, str) or not chapters:
+        raise TimelineError(f"chapters: expected a non-empty list of chapter ids, got {chapters!r}")
+    for c in chapters:
+        if c not in CHAPTERS:
+            raise TimelineError(f"chapters: unknown chapter {c!r} (known: {', '.join(CHAPTERS)})")
+        if available[c] is not None:
+            raise TimelineError(f"chapters: {c!r} {available[c]}")
+    return [c for c in CHAPTERS if c in chapters]
+
+
+def _check(layout: Layout, trace: Mapping[str, np.ndarray], start_layer: int, generation: Generation | None) -> None:
+    n_layer = layout.config.n_layer
+    if isinstance(start_layer, bool) or not isinstance(start_layer, (int, np.integer)) \
+            or not 0 <= start_layer < n_layer:
+        raise TimelineError(f"start_layer: must be an integer in 0..{n_layer - 1}, got {start_layer!r}")
+    tokens = np.asarray(trace["tokens"])
+    if tokens.size != layout.n_tokens:
+        raise TimelineError(f"trace: has {tokens.size} tokens but the layout is for {layout.n_tokens}")
+    if generation is not None:
+        if not generation.traces or list(generation.traces[0].tokens) != list(tokens):
+            raise TimelineError("generation: its first step must run the traced tokens")
+
+
+def _skipped(keys: list[str], homes: dict[str, str | None],
+             chosen: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Blocks of chapters not chosen: those computed before the first frame, and per chosen chapter
+    those it computes first (fast-forward). The rest (no chosen chapter after them) are never computed."""
+    order = list(CHAPTERS)
+    before: list[str] = []
+    catch_up: dict[str, list[str]] = {}
+    for key in keys:
+        h = homes[key]
+        if h == "before":
+            before.append(key)
+            continue
+        later = [c for c in chosen if order.index(c) > order.index(h)]
+        earlier = [c for c in chosen if c in COMPUTING and order.index(c) < order.index(h)]
+        if later and not earlier:
+            before.append(key)
+        elif later:
+            catch_up.setdefault(later[0], []).append(key)
+    return before, catch_up
+
+
+def _frames(timing: Timing, seconds: list[float]) -> list[int]:
+    """Boundaries frame_start..end+1 of consecutive spans: cumulative time rounded, >= 2 frames each
+    (so a step's compute window has room)."""
+    bounds = [timing.frame_start]
+    total = 0.0
+    for s in seconds:
+        total += s
+        bounds.append(max(timing.frame_start + round(timing.frames(total)), bounds[-1] + 2))
+    return bounds
+
+
+def _dedupe(keys) -> list[str]:
+    return list(dict.fromkeys(keys))
+
+
+def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int, end: int) -> Step:
+    """Time a plan over frames start..end (inclusive, end > start): reveal its work inside its window."""
+    lo, hi = (start + f * (end - start) for f in plan.window)
+    share = [(u1 - u0) * (_AGGREGATE_SHARE if layout[k].kind == "aggregate" else 1.0) for k, u0, u1 in plan.work]
+    edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(share)]) / max(sum(share), 1e-9)
+    for (key, u0, u1), a, b in zip(plan.work, edges[:-1], edges[1:]):
+        schedule(layout[key], reveal[key], u0, u1, float(a), float(b))
+    computes = _dedupe(k for k, _, _ in plan.work)
+    reads = _dedupe(r for k in computes for r in layout[k].reads)
+    focus = plan.focus if plan.focus is not None else _dedupe(
+        [*computes, *(r for r in reads if layout[r].kind == "weight")])
+    sources = plan.sources if plan.sources is not None else [r for r in reads if r not in computes]
+    box = plan.box if plan.box is not None else (
+        layout.bounds([layout[k] for k in focus]) if focus else layout.bounds())
+    return Step(start, end, plan.caption, box, list(focus), list(sources), computes)
+
+
+def _camera(steps: list[Step], timing: Timing, fov_y: float, aspect: float,
+            direction: Sequence[float]) -> list[CameraKey]:
+    """Per step: arrive at its view after the move, then creep closer until the step ends."""
+    keys: list[CameraKey] = []
+    move_frames = timing.frames(CAMERA_MOVE_SECONDS)
+    previous = None
+    for i, s in enumerate(steps):
+        n = s.frame_end - s.frame_start + 1
+        if previous is None or not all(np.array_equal(a, b) for a, b in zip(previous, s.target)):
+            loc, target = frame_box(*s.target, fov_y, aspect, direction)
+            arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * n)))
+            keys.append((arrive, tuple(loc.tolist()), tuple(target.tolist())))
+            previous, held = s.target, 0
+        if s.frame_end > keys[-1][0]:
+            held += 1
+            creep = target + (loc - target) * (1.0 - PUSH_IN) ** held
+            keys.append((s.frame_end, tuple(creep.tolist()), tuple(target.tolist())))
+    return keys
+
+
+def _available(n_layer: int, start_layer: int, generation: Generation | None) -> dict[str, str | None]:
+    """Each chapter id -> None, or why it cannot be told with these options."""
+    available: dict[str, str | None] = {c: None for c in CHAPTERS}
+    if start_layer > 0:
+        available["embedding"] = f"comes before start_layer {start_layer}"
+    if start_layer == n_layer - 1:
+        available["stack"] = f"has no layers after start_layer {start_layer}"
+    if generation is None:
+        available["generation"] = "needs a generation (model.generate)"
+    return available
+
+
+def _seconds(plans: dict[str, list[Plan]], timing: Timing, units: dict[str, int]) -> list[float]:
+    """Length of every step in story seconds: the chapter's duration (times its units: layers of
+    the stack, generated tokens) shared by weight; fixed-length steps on top."""
+    out: list[float] = []
+    for c, chapter in plans.items():
+        total = timing.durations[c] * units.get(c, 1)
+        weight = sum(p.weight for p in chapter if p.seconds is None)
+        out += [p.seconds if p.seconds is not None else total * p.weight / weight for p in chapter]
+    return out
+
+
+def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list[Prediction]:
+    steps = [s for s in chapter.steps if not s.computes]  # the fast-forward step computes
+    n_in = len(generation.tokens) - len(generation.traces)
+    out = []
+    for i, (trace, s) in enumerate(zip(generation.traces, steps)):
+        tok = generation.tokens[n_in + i]
+        out.append(Prediction(s.frame_start, s.frame_end, [int(t) for t in trace.tokens], tok,
+                              float(trace["probs"][-1][tok]), decode(facts.config, [tok])))
+    return out
+
+
+def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timing | None = None,
+                   chapters: Sequence[str] | None = None, start_layer: int = 0,
+                   generation: Generation | None = None, weights: Weights | None = None,
+                   fov_y: float = FOV_Y, aspect: float = ASPECT,
+                   direction: Sequence[float] = DIRECTION) -> Timeline:
+    """The walkthrough of `trace` (a model.forward Trace for layout's tokens) over `layout`.
+
+    chapters: ids from CHAPTERS (None: all that apply), always told in story order. start_layer:
+    the layer told in detail (earlier layers and the embedding are computed before the first frame;
+    the stack chapter runs the layers after it). generation: model.generate's result, for the
+    generation chapter. weights: for the Q and MLP close-ups and the layer norm formula.
+    Skipped chapters' blocks are computed before frame_start when no chosen chapter computes before
+    them, in a fast-forward step opening the next chosen chapter when one does, and never when no
+    chosen chapter follows them. fov_y, aspect, direction: the camera (see frame_box).
+    """
+    timing = timing or Timing()
+    _check(layout, trace, start_layer, generation)
+    n_layer = layout.config.n_layer
+    chosen = _chosen(chapters, _available(n_layer, start_layer, generation))
+    facts = Facts(layout, trace, weights)
+    story = Story(facts, start_layer, generation)
+    homes = {b.key: home(b, start_layer) for b in layout.blocks}
+    plans = {c: story.chapter(c) for c in chosen}
+    skipped = [b.key for b in layout.blocks if homes[b.key] is not None and homes[b.key] not in chosen]
+    before, catch_up = _skipped(skipped, homes, chosen)
+    for c, keys in catch_up.items():
+        titles = _dedupe(CHAPTERS[homes[k]] for k in keys)
+        plans[c].insert(0, Plan(f"Fast-forward: {', '.join(titles)} computed.", story.whole(*keys),
+                                seconds=CATCH_UP_SECONDS, window=(0.05, 0.95)))
+    units = {"stack": n_layer - 1 - start_layer, "generation": len(generation.traces) if generation else 0}
+    frames = _frames(timing, _seconds(plans, timing, units))
+    spans = iter(zip(frames[:-1], frames[1:]))
+
+    reveal = {b.key: np.full(b.n_cells, ALWAYS if b.kind == "weight" else NEVER, np.float32) for b in layout.blocks}
+    for key in before:
+        reveal[key][:] = timing.frame_start - 1
+    out: list[Chapter] = []
+    for c in chosen:
+        steps, ups = [], []
+        for p in plans[c]:
+            start, end = next(spans)
+            steps.append(_step(p, layout, reveal, start, end - 1))
+            if p.closeup is not None:
+                ups.append(replace(p.closeup, frame_start=start, frame_end=end - 1))
+        blocks = _dedupe(key for s in steps for key in s.computes)
+        out.append(Chapter(c, CHAPTERS[c], steps[0].frame_start, steps[-1].frame_end, blocks, steps, ups))
+    predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []
+    all_steps = [s for ch in out for s in ch.steps]
+    return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal,
+                    _camera(all_steps, timing, fov_y, aspect, direction), predictions)

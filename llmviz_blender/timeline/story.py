@@ -1,0 +1,246 @@
+"""What each chapter tells: its steps (caption, blocks computed, focus, close-up) before timing.
+
+One layer (`Story.layer`) is told in detail: layer norm 1, the attention heads in turn,
+projection, layer norm 2 and the MLP. The stack chapter runs the later layers one step each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..layout import Block, Layout
+from ..model import Generation, param_count
+from . import closeups
+from .closeups import CloseUp
+from .facts import Facts, num
+from .reveal import n_units
+
+Work = tuple[str, int, int]  # (block key, first unit, end unit): columns or rows computed
+Box = tuple[np.ndarray, np.ndarray]
+
+#: Chapter of each group of the layer told in detail.
+_DETAIL_GROUPS = {"Layer Norm 1": "layer_norm", "Self-attention": "attention", "Projection": "projection",
+                  "Layer Norm 2": "mlp", "MLP": "mlp"}
+#: Compute window of a step (fractions of its frames): after the camera arrives, before it leaves.
+WINDOW = (0.15, 0.9)
+#: A close-up step computes late: the formula builds up first, then the value lands.
+CLOSEUP_WINDOW = (0.6, 0.92)
+
+
+@dataclass
+class Plan:
+    """One step before timing. `weight` is its share of the chapter's duration (unless `seconds`
+    fixes it); focus / sources / box default to what the work computes and reads."""
+
+    caption: str
+    work: list[Work] = field(default_factory=list)
+    weight: float = 1.0
+    focus: list[str] | None = None
+    sources: list[str] | None = None
+    box: Box | None = None
+    closeup: CloseUp | None = None
+    window: tuple[float, float] = WINDOW
+    seconds: float | None = None
+
+
+def home(block: Block, start_layer: int) -> str | None:
+    """The chapter that computes `block` ("before" when it precedes start_layer; None for weights)."""
+    if block.kind == "weight":
+        return None
+    if block.section == "Output":
+        return "output"
+    if block.layer < 0:
+        return "embedding" if start_layer == 0 else "before"
+    if block.layer < start_layer:
+        return "before"
+    return _DETAIL_GROUPS[block.group] if block.layer == start_layer else "stack"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@dataclass
+class Story:
+    """The chapters' plans for one traced layout; `layer` is the layer told in detail."""
+
+    facts: Facts
+    layer: int
+    generation: Generation | None = None
+
+    @property
+    def layout(self) -> Layout:
+        return self.facts.layout
+
+    def whole(self, *keys: str) -> list[Work]:
+        return [(k, 0, n_units(self.layout[k])) for k in keys]
+
+    def box(self, keys: list[str]) -> Box:
+        return self.layout.bounds([self.layout[k] for k in keys])
+
+    def region(self, *sections: str) -> Box:
+        regions = self.layout.regions("section")
+        boxes = [regions[s] for s in sections]
+        return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+
+    def chapter(self, chapter_id: str) -> list[Plan]:
+        plans: dict[str, Callable[[], list[Plan]]] = {
+            "overview": self.overview, "embedding": self.embedding, "layer_norm": self.layer_norm,
+            "attention": self.attention, "projection": self.projection, "mlp": self.mlp, "stack": self.stack,
+            "output": self.output, "generation": self.generations}
+        out = []
+        for plan in plans[chapter_id]():  # with one token, "the other columns" are none: drop such steps
+            work = [w for w in plan.work if w[2] > w[1]]
+            if work or not plan.work:
+                out.append(replace(plan, work=work))
+        return out
+
+    def overview(self) -> list[Plan]:
+        cfg, f = self.facts.config, self.facts
+        layers = [f"Transformer {i}" for i in range(cfg.n_layer)]
+        t = self.layout.n_tokens
+        return [
+            Plan(f"This is {cfg.title}: {_plural(cfg.n_layer, 'layer')}, {_plural(cfg.n_head, 'head')} per layer, "
+                 f"{param_count(cfg):,} parameters.", focus=[], box=self.layout.bounds()),
+            Plan(f"The input {f.text(f.tokens)} enters at the top as {_plural(t, 'token')}.", focus=[],
+                 box=self.region("Embedding")),
+            Plan(f"It flows down through {_plural(cfg.n_layer, 'transformer layer')}.", weight=1.5, focus=[],
+                 box=self.region(*layers)),
+            Plan(f"At the bottom, {cfg.vocab_size} probabilities per position say which token comes next.",
+                 focus=[], box=self.region("Output")),
+        ]
+
+    def embedding(self) -> list[Plan]:
+        f, cfg = self.facts, self.facts.config
+        t, tok = self.layout.n_tokens, f.tokens[0]
+        ids = " ".join(str(i) for i in f.tokens[:16]) + (" ..." if t > 16 else "")
+        first = f"The input {f.text(f.tokens)} becomes token ids: {ids}." if cfg.vocab else \
+            f"The input is {_plural(t, 'token id')}: {ids}."
+        close = closeups.embedding_sum(f, 0)
+        return [
+            Plan(first, self.whole("tokens"), focus=["tokens"]),
+            Plan(f"Token {f.token(tok)} picks column {tok} of the token embedding. Position 0 picks column 0 "
+                 f"of the position embedding. Their sum is the first input column; its top value is "
+                 f"{num(close.value)}.", [("x", 0, 1)], weight=2.0, focus=["x", "wte", "wpe"],
+                 sources=["tokens", "wte", "wpe"], closeup=close, window=CLOSEUP_WINDOW),
+            Plan(f"Every token gets its column the same way: {_plural(t, 'column')} of {cfg.n_embd} numbers.",
+                 [("x", 1, t)], weight=1.5, focus=["x", "wte", "wpe"], sources=["tokens", "wte", "wpe"]),
+        ]
+
+    def layer_norm(self) -> list[Plan]:
+        f, t, key = self.facts, self.layout.n_tokens, f"h{self.layer}.ln1"
+        m, s = f.cell(f"{key}.mean", 0, 0), f.cell(f"{key}.std", 0, 0)
+        x, v = f.cell(self.layout[key].reads[0], 0, 0), f.cell(key, 0, 0)
+        formula = "(x - mean) / std * gamma + beta"
+        if f.has_values(f"{key}.gamma"):
+            g, b = f.cell(f"{key}.gamma", 0, 0), f.cell(f"{key}.beta", 0, 0)
+            formula += f": ({num(x)} - ({num(m)})) / {num(s)} * {num(g)} + {num(b)} = {num(v)}"
+        else:
+            formula += f". The top one becomes {num(v)}"
+        return [
+            Plan(f"Layer norm works on one column at a time. First the mean of each column: {num(m)} for the "
+                 "first one.", self.whole(f"{key}.mean")),
+            Plan(f"Then how far the values spread: standard deviation {num(s)}.", self.whole(f"{key}.std")),
+            Plan(f"Each value is centred, scaled and shifted: {formula}.", [(key, 0, 1)], weight=1.5),
+            Plan("The same for every column. Before gamma and beta, each column has mean 0 and "
+                 "standard deviation 1.", [(key, 1, t)]),
+        ]
+
+    def attention(self) -> list[Plan]:
+        f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
+        p, a, r = f"h{self.layer}.", cfg.head_size, t // 2
+        h0 = f"{p}head0."
+        has_w = f.has_values(f"{h0}q_weight")
+        q = f.cell(f"{h0}q", 0, 0)
+        row = closeups.attention_row(f, self.layer, 0, r)
+        top, where = row.target[2], f.position(r)
+        plans = [
+            Plan(f"Head 0 starts with queries. One Q value is a row of Q weights times the normalised column, "
+                 f"plus a bias: {num(q, 3)}.", [(f"{h0}q", 0, 1)], weight=2.0,
+                 closeup=closeups.q_value(f, self.layer, 0, 0, 0) if has_w else None, window=CLOSEUP_WINDOW),
+            Plan(f"The same for every token, and again for keys (K) and values (V): {a} numbers each.",
+                 [(f"{h0}q", 1, t), *self.whole(f"{h0}k", f"{h0}v")], weight=1.5),
+            Plan(f"{where[0].upper()}{where[1:]} compares its query with the keys up to itself: q.k / sqrt({a}). "
+                 f"Later positions are masked. Softmax turns the scores into weights that sum to 1: "
+                 f"{num(row.value)} go to {f.position(top)}.",
+                 self.whole(f"{h0}att", f"{h0}att.max", f"{h0}att.sumexp", f"{h0}att_sm"), weight=3.0,
+                 closeup=row, window=CLOSEUP_WINDOW),
+            Plan("Each position's output is the weighted sum of the V vectors.", self.whole(f"{h0}y"), weight=1.5),
+        ]
+        for h in range(1, cfg.n_head):
+            hp = f"{p}head{h}."
+            plans.append(Plan(f"Head {h} does the same with its own weights.", self.whole(
+                *(f"{hp}{k}" for k in ("q", "k", "v", "att", "att.max", "att.sumexp", "att_sm", "y")))))
+        return plans
+
+    def projection(self) -> list[Plan]:
+        cfg, p = self.facts.config, f"h{self.layer}."
+        return [
+            Plan(f"The {_plural(cfg.n_head, 'head')}' outputs are stacked back into {cfg.n_embd} numbers per "
+                 f"position and multiplied by the projection weights.", self.whole(f"{p}attn_proj"), weight=1.5),
+            Plan("The result is added to the layer's input: the residual connection.", self.whole(f"{p}attn_resid")),
+        ]
+
+    def mlp(self) -> list[Plan]:
+        f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
+        p, c = f"h{self.layer}.", cfg.n_embd
+        j = closeups.gelu_row(f, self.layer, 0)
+        fc, g = f.cell(f"{p}fc", j, 0), f.cell(f"{p}gelu", j, 0)
+        has_w = f.has_values(f"{p}fc_weight")
+        return [
+            Plan("Layer norm again, before the MLP.", self.whole(f"{p}ln2.mean", f"{p}ln2.std", f"{p}ln2")),
+            Plan(f"The MLP widens each column to {4 * c} numbers. Value {j} of the first column is a bias plus "
+                 f"weights times the column: {num(fc, 3)}. GELU turns it into {num(g, 3)}.",
+                 [(f"{p}fc", 0, 1)], weight=2.0, closeup=closeups.mlp_value(f, self.layer, j, 0) if has_w else None,
+                 window=CLOSEUP_WINDOW),
+            Plan("All columns are widened, then GELU keeps positive values and squashes negative ones toward 0.",
+                 [(f"{p}fc", 1, t), *self.whole(f"{p}gelu")], weight=1.5),
+            Plan(f"A second matrix projects the {4 * c} numbers back to {c}.", self.whole(f"{p}mlp")),
+            Plan(f"The result joins the residual stream. Layer {self.layer} is done.", self.whole(f"{p}mlp_resid")),
+        ]
+
+    def stack(self) -> list[Plan]:
+        plans = []
+        for i in range(self.layer + 1, self.facts.config.n_layer):
+            keys = [b.key for b in self.layout.blocks if b.layer == i and b.kind != "weight"]
+            plans.append(Plan(f"Layer {i} repeats the same steps with its own weights.", self.whole(*keys),
+                              box=self.region(f"Transformer {i}")))
+        return plans
+
+    def output(self) -> list[Plan]:
+        f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
+        probs = f.cells("probs", np.arange(cfg.vocab_size), t - 1)
+        best = int(np.argmax(probs))
+        per = "one per letter" if cfg.vocab else "one per token of the vocabulary"
+        spread = ""
+        if cfg.vocab_size <= 8:
+            spread = " (" + ", ".join(f"{f.token(i)} {num(v)}" for i, v in enumerate(probs)) + ")"
+        return [
+            Plan("A final layer norm: each column is normalised once more.",
+                 self.whole("ln_f.mean", "ln_f.std", "ln_f")),
+            Plan(f"The LM head turns each column into {cfg.vocab_size} scores (logits), {per}.",
+                 self.whole("logits"), weight=1.5),
+            Plan("Softmax turns the scores into probabilities.", self.whole("logits.max", "logits.sumexp", "probs"),
+                 weight=1.5),
+            Plan(f"At the last position the model predicts {f.token(best)} with probability {num(probs[best])}"
+                 f"{spread}.", weight=2.0, focus=["probs"], sources=["probs"], box=self.box(["probs", "logits"])),
+        ]
+
+    def generations(self) -> list[Plan]:
+        f, gen = self.facts, self.generation
+        assert gen is not None
+        n_in = len(gen.tokens) - len(gen.traces)
+        box = self.region("Output")
+        plans = []
+        for i, trace in enumerate(gen.traces):
+            tok = gen.tokens[n_in + i]
+            prob = float(trace["probs"][-1][tok])
+            plans.append(Plan(f"Step {i + 1}: after {f.text(trace.tokens)} comes {f.token(tok)} (probability "
+                              f"{num(prob)}). It is appended, and the model runs again.", focus=["probs"],
+                              sources=["probs"], box=box))
+        plans.append(Plan(f"After {_plural(len(gen.traces), 'step')}: {f.text(gen.tokens)}.", focus=[],
+                          box=self.layout.bounds()))
+        return plans

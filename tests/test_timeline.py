@@ -1,0 +1,361 @@
+"""Timeline: reveal frames, chapters and subsets, timing, captions, close-ups, camera, key budget."""
+
+import math
+
+import numpy as np
+import pytest
+
+from llmviz_blender import layout as L
+from llmviz_blender import model
+from llmviz_blender import timeline as tl
+from llmviz_blender.timeline.camera import basis
+from llmviz_blender.timeline.facts import num
+
+NANO = model.load_preset("nano-gpt")
+WEIGHTS = model.default_weights(NANO)
+TOKENS = model.encode(NANO, "CBABBC")
+GEN = model.generate(WEIGHTS, TOKENS, 6)
+TRACE = GEN.traces[0]
+LAYOUT = L.model_layout(NANO, len(TOKENS))
+
+
+def build(**kw) -> tl.Timeline:
+    kw.setdefault("generation", GEN)
+    kw.setdefault("weights", WEIGHTS)
+    return tl.build_timeline(LAYOUT, TRACE, **kw)
+
+
+@pytest.fixture(scope="module")
+def full() -> tl.Timeline:
+    return build()
+
+
+def computed(t: tl.Timeline) -> list[str]:
+    """Keys of blocks computed inside the timeline's range."""
+    return [k for k, r in t.reveal.items() if r.size and t.frame_start <= r.min() and r.max() <= t.frame_end]
+
+
+def chapter_length(c) -> int:
+    return c.frame_end - c.frame_start + 1
+
+
+def check_order(t: tl.Timeline, lay: L.Layout) -> None:
+    """Weights always there; computed blocks after what they read, which is never NEVER; the rest
+    computed before the first frame or never."""
+    done = set(computed(t))
+    for b in lay.blocks:
+        r = t.reveal[b.key]
+        if b.kind == "weight":
+            assert np.all(r == tl.ALWAYS), b.key
+        elif b.key in done:
+            for q in b.reads:
+                assert q in done or t.reveal[q].max() < t.frame_start, (b.key, q)
+                assert q not in done or r.min() > t.reveal[q].max(), (b.key, q)
+        else:
+            assert np.all(r == tl.NEVER) or np.all(r < t.frame_start), b.key
+
+
+# ---- reveal frames -------------------------------------------------------------------------------
+
+def test_every_computed_cell_has_a_frame_in_range(full):
+    assert [c.id for c in full.chapters] == list(tl.CHAPTERS)
+    for b in LAYOUT.blocks:
+        r = full.reveal[b.key]
+        assert r.dtype == np.float32 and r.shape == (b.n_cells,)
+        if b.kind == "weight":
+            assert np.all(r == tl.ALWAYS), b.key
+        else:
+            assert np.all((r >= full.frame_start) & (r <= full.frame_end)), b.key
+    # the overview flies over before anything is computed
+    first = min(float(full.reveal[k].min()) for k in computed(full))
+    assert first > full.chapter("overview").frame_end
+
+
+def test_reveal_follows_computation_order(full):
+    check_order(full, LAYOUT)
+    # each chapter computes its blocks inside its frames
+    for c in full.chapters:
+        for k in c.blocks:
+            assert c.frame_start <= full.reveal[k].min() and full.reveal[k].max() <= c.frame_end, (c.id, k)
+
+
+@pytest.mark.parametrize("key", ["x", "h0.ln1", "h0.head1.q", "h0.head2.y", "h1.fc", "logits", "h0.ln1.mean"])
+def test_activations_column_by_column(full, key):
+    block = LAYOUT[key]
+    rows, cols = block.cells()
+    r = full.reveal[key]
+    for c in range(block.cols.size - 1):
+        assert r[cols == c].max() < r[cols == c + 1].min()
+    for c in range(block.cols.size):
+        col = r[cols == c][np.argsort(rows[cols == c])]
+        assert np.all(np.diff(col) >= 0)  # top to bottom
+
+
+@pytest.mark.parametrize("key", ["h0.head0.att", "h0.head0.att_sm", "h2.head1.att", "h0.head0.att.max"])
+def test_attention_row_by_row(full, key):
+    block = LAYOUT[key]
+    rows, cols = block.cells()
+    r = full.reveal[key]
+    t = LAYOUT.n_tokens
+    if block.triangle:
+        assert r.size == t * (t + 1) // 2 and np.all(cols <= rows)
+    for i in range(block.rows.size - 1):
+        assert r[rows == i].max() < r[rows == i + 1].min()
+    for i in range(block.rows.size):
+        assert np.all(np.diff(r[rows == i][np.argsort(cols[rows == i])]) >= 0)
+
+
+@pytest.mark.parametrize("config, n_tokens", [
+    (model.ModelConfig("one", 1, 1, 4, 5, 4), 1),
+    (model.ModelConfig("wide", 13, 2, 8, 7, 6), 3),
+    (model.ModelConfig("abc", 2, 3, 6, 3, 5, vocab=("x", "y", "z")), 5),
+])
+def test_order_for_other_shapes_and_subsets(config, n_tokens):
+    w = model.random_weights(config, seed=0)
+    gen = model.generate(w, [i % config.vocab_size for i in range(n_tokens)], 2)
+    lay = L.model_layout(config, n_tokens)
+    for start in sorted({0, config.n_layer - 1}):
+        for chapters in (None, ["attention", "output"], ["overview", "mlp", "generation"],
+                         ["layer_norm", "generation"]):
+            t = tl.build_timeline(lay, gen.traces[0], chapters=chapters, start_layer=start, generation=gen, weights=w)
+            check_order(t, lay)
+            if chapters is None:
+                assert set(computed(t)) >= {b.key for b in lay.blocks if b.kind != "weight" and b.layer >= start}
+
+
+def test_short_steps_keep_order():
+    t = build(timing=tl.Timing(fps=1, speed=10.0))
+    assert all(s.frame_end > s.frame_start for s in t.steps)
+    check_order(t, LAYOUT)
+    assert set(computed(t)) == {b.key for b in LAYOUT.blocks if b.kind != "weight"}
+
+
+# ---- timing --------------------------------------------------------------------------------------
+
+def test_fps_and_speed_scale_lengths(full):
+    n = full.frame_end - full.frame_start + 1
+    double = build(timing=tl.Timing(fps=48))
+    half = build(timing=tl.Timing(speed=2.0))
+    assert abs((double.frame_end - double.frame_start + 1) - 2 * n) <= 1
+    assert abs((half.frame_end - half.frame_start + 1) - n / 2) <= 1
+    for a, b, c in zip(full.chapters, double.chapters, half.chapters):
+        assert abs(chapter_length(b) - 2 * chapter_length(a)) <= 2
+        assert abs(chapter_length(c) - chapter_length(a) / 2) <= 2
+    assert double.fps == 48
+
+
+def test_durations_and_frame_start():
+    base = build()
+    longer = build(timing=tl.Timing(durations={"attention": 64.0}))
+    for a, b in zip(base.chapters, longer.chapters):
+        expect = 2 * chapter_length(a) if a.id == "attention" else chapter_length(a)
+        assert abs(chapter_length(b) - expect) <= 1, a.id
+    shifted = build(timing=tl.Timing(frame_start=101))
+    assert shifted.frame_start == 101 and shifted.frame_end == base.frame_end + 100
+    np.testing.assert_allclose(shifted.reveal["h0.fc"], base.reveal["h0.fc"] + 100, atol=1e-3)
+    # stack is per remaining layer: from layer 1 it runs one layer instead of two
+    assert abs(chapter_length(build(start_layer=1).chapter("stack")) - chapter_length(base.chapter("stack")) / 2) <= 1
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"fps": 0}, "Timing.fps"), ({"fps": 2.5}, "Timing.fps"), ({"speed": 0}, "Timing.speed"),
+    ({"speed": -1.0}, "Timing.speed"), ({"speed": float("nan")}, "Timing.speed"),
+    ({"durations": {"intro": 3.0}}, "Timing.durations"), ({"durations": {"mlp": -1.0}}, "Timing.durations['mlp']"),
+    ({"durations": {"mlp": 0}}, "Timing.durations['mlp']"), ({"frame_start": 1.5}, "Timing.frame_start"),
+])
+def test_bad_timing(kwargs, field):
+    with pytest.raises(tl.TimelineError) as err:
+        tl.Timing(**kwargs)
+    assert str(err.value).startswith(field) and "\n" not in str(err.value)
+
+
+def test_timing_defaults():
+    t = tl.Timing(durations={"mlp": 20})
+    assert t.fps == 24 and t.speed == 1.0 and t.frame_start == 1
+    assert set(t.durations) == set(tl.CHAPTERS) and t.durations["mlp"] == 20.0
+    assert t.durations["stack"] < t.durations["attention"]
+
+
+# ---- subsets -------------------------------------------------------------------------------------
+
+def test_chapter_subset():
+    t = build(chapters=["mlp", "attention"])
+    assert [c.id for c in t.chapters] == ["attention", "mlp"]
+    assert t.chapters[0].frame_start == t.frame_start and t.chapters[-1].frame_end == t.frame_end
+    assert t.chapters[1].frame_start == t.chapters[0].frame_end + 1
+    for c in t.chapters:
+        assert c.steps[0].frame_start == c.frame_start and c.steps[-1].frame_end == c.frame_end
+        assert all(b.frame_start == a.frame_end + 1 for a, b in zip(c.steps, c.steps[1:]))
+    for key in ("tokens", "x", "h0.ln1.mean", "h0.ln1"):  # earlier: computed before the first frame
+        assert np.all(t.reveal[key] < t.frame_start), key
+    mlp = t.chapter("mlp")
+    for key in ("h0.attn_proj", "h0.attn_resid"):  # between: fast-forward at the start of mlp
+        assert key in mlp.steps[0].computes and key in mlp.blocks
+        assert mlp.frame_start <= t.reveal[key].min() and t.reveal[key].max() < t.reveal["h0.ln2.mean"].min()
+    for key in ("h1.ln1", "h2.mlp_resid", "ln_f", "probs"):  # later: never
+        assert np.all(t.reveal[key] == tl.NEVER), key
+    assert all(LAYOUT[k].group == "Self-attention" for k in t.chapter("attention").blocks)
+    assert np.all(t.reveal["h0.fc_weight"] == tl.ALWAYS)
+
+
+def test_subset_with_overview_and_generation():
+    t = build(chapters=["overview", "generation"])
+    assert [c.id for c in t.chapters] == ["overview", "generation"]
+    assert all(np.all(t.reveal[b.key] < t.frame_start) for b in LAYOUT.blocks)  # all there already
+    assert [p.token for p in t.predictions] == GEN.generated
+    only = build(chapters=["overview"])
+    assert all(np.all(only.reveal[b.key] == tl.NEVER) for b in LAYOUT.blocks if b.kind != "weight")
+
+
+def test_start_layer():
+    t = build(start_layer=1)
+    assert [c.id for c in t.chapters] == [c for c in tl.CHAPTERS if c != "embedding"]
+    for b in LAYOUT.blocks:
+        if b.kind != "weight" and (b.layer == 0 or b.section == "Embedding"):
+            assert np.all(t.reveal[b.key] < t.frame_start), b.key
+    assert "h1.head0.q" in t.chapter("attention").blocks
+    assert {LAYOUT[k].layer for k in t.chapter("stack").blocks} == {2}
+    assert "Layer 1 is done" in t.chapter("mlp").steps[-1].caption
+    last = build(start_layer=2)
+    assert "stack" not in [c.id for c in last.chapters]
+    assert set(computed(last)) >= {"h2.fc", "probs"}
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"chapters": ["attention", "intro"]}, "chapters"), ({"chapters": []}, "chapters"),
+    ({"chapters": "mlp"}, "chapters"), ({"start_layer": 3}, "start_layer"), ({"start_layer": -1}, "start_layer"),
+    ({"start_layer": True}, "start_layer"), ({"start_layer": 1, "chapters": ["embedding"]}, "chapters"),
+    ({"start_layer": 2, "chapters": ["stack"]}, "chapters"),
+    ({"generation": None, "chapters": ["generation"]}, "chapters"),
+])
+def test_bad_options(kwargs, field):
+    with pytest.raises(tl.TimelineError) as err:
+        build(**kwargs)
+    assert str(err.value).startswith(field) and "\n" not in str(err.value)
+
+
+def test_trace_must_match():
+    other = model.forward(WEIGHTS, TOKENS[:4])
+    with pytest.raises(tl.TimelineError, match="^trace"):
+        tl.build_timeline(LAYOUT, other)
+    with pytest.raises(tl.TimelineError, match="^generation"):
+        tl.build_timeline(LAYOUT, TRACE, generation=model.generate(WEIGHTS, TOKENS[::-1], 1))
+
+
+def test_without_generation_or_weights():
+    t = tl.build_timeline(LAYOUT, TRACE)
+    assert "generation" not in [c.id for c in t.chapters] and not t.predictions
+    assert {u.kind for u in t.closeups} == {"embedding_sum", "attention_row"}  # Q and MLP need the weights
+    assert set(computed(t)) == {b.key for b in LAYOUT.blocks if b.kind != "weight"}
+
+
+# ---- captions ------------------------------------------------------------------------------------
+
+def test_captions_quote_the_trace(full):
+    probs = TRACE["probs"][-1]
+    best = int(np.argmax(probs))
+    assert model.decode(NANO, [best]) == "A" == model.decode(NANO, GEN.generated[:1])
+    caption = full.chapter("output").steps[-1].caption
+    assert "'A'" in caption and f"{probs[best]:.2f}" in caption
+    mean = full.chapter("layer_norm").steps[0].caption
+    assert num(TRACE["h0.ln1.mean"][0]) in mean
+    assert "CBABBC" in full.chapter("overview").steps[1].caption
+    gen = full.chapter("generation").steps
+    for step, tok in zip(gen, GEN.generated):
+        assert f"comes '{model.decode(NANO, [tok])}'" in step.caption
+    assert "'CBABBCABBBCC'" in gen[-1].caption
+    assert [p.text for p in full.predictions] == list("ABBBCC")
+    assert all(p.probability == pytest.approx(float(tr["probs"][-1][p.token]))
+               for p, tr in zip(full.predictions, GEN.traces))
+    assert all(s.caption and s.caption.isascii() for s in full.steps)
+
+
+# ---- close-ups -----------------------------------------------------------------------------------
+
+def test_closeups_recompute(full):
+    ups = {u.kind: u for u in full.closeups}
+    assert set(ups) == {"embedding_sum", "q_value", "attention_row", "mlp_value"}
+    for c in full.chapters:
+        for u in c.closeups:
+            assert c.frame_start <= u.frame_start <= u.frame_end <= c.frame_end
+            for key, row, col in [u.target, *u.sources]:
+                assert LAYOUT[key].has_cell(row, col)
+    e = ups["embedding_sum"].numbers
+    np.testing.assert_allclose(e["token_embedding"] + e["position_embedding"], e["sum"], atol=1e-6)
+    np.testing.assert_allclose(e["sum"], TRACE["x"][0], atol=1e-7)
+
+    q = ups["q_value"]
+    n = q.numbers
+    assert n["bias"] + n["weights"] @ n["inputs"] == pytest.approx(q.value, abs=1e-5)
+    key, row, col = q.target
+    assert q.value == pytest.approx(float(TRACE["h0.q"][0, col, row]), abs=1e-7)
+    assert "..." in q.formula and num(q.value, 3) in q.formula
+
+    a = ups["attention_row"]
+    n = a.numbers
+    r = a.target[1]
+    scores = n["keys"] @ n["query"] / n["scale"]
+    np.testing.assert_allclose(n["scores"][:r + 1], scores, atol=1e-5)
+    assert np.all(np.isneginf(n["scores"][r + 1:])) and "masked" in a.formula
+    soft = np.exp(n["scores"] - n["max"]) / n["sumexp"]
+    np.testing.assert_allclose(n["softmax"], soft, atol=1e-6)
+    assert n["softmax"].sum() == pytest.approx(1.0, abs=1e-6) and a.value == n["softmax"].max()
+
+    m = ups["mlp_value"]
+    n = m.numbers
+    assert n["bias"] + n["weights"] @ n["inputs"] == pytest.approx(float(n["fc"]), abs=1e-5)
+    assert float(model.gelu(np.float32(n["fc"]))) == pytest.approx(m.value, abs=1e-6)
+
+
+# ---- camera --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_frame_box_fits_all_corners(seed):
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(-100, 100, 3)
+    hi = lo + rng.uniform(0.5, 400, 3)
+    fov, aspect = rng.uniform(0.3, 1.2), rng.uniform(0.5, 2.5)
+    direction = rng.normal(size=3) if seed else (0.35, -1, 0.25)
+    loc, target = tl.frame_box(lo, hi, fov, aspect, direction)
+    np.testing.assert_allclose(target, (lo + hi) / 2)
+    forward, right, up = basis(direction)
+    np.testing.assert_allclose(forward, (target - loc) / np.linalg.norm(target - loc), atol=1e-9)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    rel = corners - loc
+    depth = rel @ forward
+    assert np.all(depth > 0)
+    assert np.all(np.abs(rel @ right) <= depth * math.tan(fov / 2) * aspect + 1e-9)
+    assert np.all(np.abs(rel @ up) <= depth * math.tan(fov / 2) + 1e-9)
+    # and it is not needlessly far: some corner touches the view with the margin
+    fill = np.maximum(np.abs(rel @ right) / (depth * math.tan(fov / 2) * aspect),
+                      np.abs(rel @ up) / (depth * math.tan(fov / 2)))
+    assert fill.max() > 0.85
+
+
+def test_camera_keys(full):
+    frames = [k[0] for k in full.camera_keys]
+    assert frames == sorted(set(frames)) and frames[0] == full.frame_start
+    assert len(full.camera_keys) <= 2 * len(full.steps)
+    for f, loc, target in full.camera_keys:
+        assert full.frame_start <= f <= full.frame_end and len(loc) == len(target) == 3
+    f, loc, target = full.camera_keys[3]
+    np.testing.assert_allclose(full.camera_at(f)[0], loc)
+    mid = (full.camera_keys[3][0] + full.camera_keys[4][0]) / 2
+    expect = (np.add(full.camera_keys[3][1], full.camera_keys[4][1])) / 2  # smoothstep(0.5) = 0.5
+    np.testing.assert_allclose(full.camera_at(mid)[0], expect)
+    assert tl.ease(0) == 0 and tl.ease(1) == 1 and tl.ease(-3) == 0 and tl.ease(0.25) < 0.25
+    for s in full.steps:  # each step's view holds its focus blocks
+        if s.focus:
+            lo, hi = LAYOUT.bounds([LAYOUT[k] for k in s.focus])
+            assert np.all(s.target[0] <= lo + 1e-9) and np.all(hi <= s.target[1] + 1e-9)
+
+
+# ---- cost ----------------------------------------------------------------------------------------
+
+def test_key_budget(full):
+    assert full.key_count_estimate() <= 5000
+    wide = NANO.replace(n_embd=96)  # twice the cells per block, same blocks: same keys
+    w = model.random_weights(wide, seed=1)
+    gen = model.generate(w, TOKENS, 6)
+    wide_t = tl.build_timeline(L.model_layout(wide, len(TOKENS)), gen.traces[0], generation=gen, weights=w)
+    assert wide_t.key_count_estimate() == full.key_count_estimate()
