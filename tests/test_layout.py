@@ -187,6 +187,10 @@ def test_lod_plans():
     assert set(L.plan_lod(nano.blocks).values()) == {"cells"}
     assert set(L.plan_lod(nano.blocks, "boxes").values()) == {"box"}
     assert L.plan_lod(nano.blocks, max_cells=100)["h0.fc"] == "box"
+    gpt3 = L.model_layout(model.load_preset("gpt3"), 6)
+    plan3 = L.plan_lod(gpt3.blocks)
+    assert sum(v == "cells" for v in plan3.values()) <= 2500  # one object per per-cell block
+    assert sum(v == "cells" for v in L.plan_lod(nano.blocks, max_objects=10).values()) <= 10
     with pytest.raises(L.LayoutError, match="level of detail must be one of"):
         L.plan_lod(nano.blocks, "huge")
 

@@ -9,6 +9,7 @@ from .blocks import Block
 MEMORY_PER_INSTANCE = 1600  # bytes per instanced cube in Cycles, measured (DESIGN.md)
 DEFAULT_MAX_CELLS = 65_536  # auto mode: larger blocks become boxes
 DEFAULT_BUDGET = 2 * 2**30  # render memory allowed for per-cell cubes
+DEFAULT_MAX_OBJECTS = 2500  # auto mode: per-cell blocks are one Blender object each
 LOD_MODES = ("auto", "cells", "boxes")
 
 
@@ -21,12 +22,13 @@ def _gb(n_bytes: float) -> str:
 
 
 def plan_lod(blocks: list[Block], mode: str = "auto", max_cells: int = DEFAULT_MAX_CELLS,
-             budget: int = DEFAULT_BUDGET) -> dict[str, str]:
+             budget: int = DEFAULT_BUDGET, max_objects: int = DEFAULT_MAX_OBJECTS) -> dict[str, str]:
     """Block key -> "cells" or "box".
 
-    auto: blocks of at most `max_cells` cells get cubes, smallest sizes first, while the total stays
-    within `budget` bytes of render memory; cells: every block gets cubes, refused over the budget
-    with the largest block named; boxes: every block is one box.
+    auto: blocks of at most `max_cells` cells get cubes, smallest sizes first (all blocks of one
+    size or none), while the total stays within `budget` bytes of render memory and `max_objects`
+    objects; cells: every block gets cubes, refused over the budget with the largest block named;
+    boxes: every block is one box.
     """
     if mode not in LOD_MODES:
         raise LayoutError(f"level of detail must be one of {', '.join(LOD_MODES)}, got {mode!r}")
@@ -48,12 +50,13 @@ def plan_lod(blocks: list[Block], mode: str = "auto", max_cells: int = DEFAULT_M
     for b in blocks:
         if b.n_cells <= max_cells:
             by_size[b.n_cells].append(b)
-    used = 0
+    used = objects = 0
     for size in sorted(by_size):
         cost = size * len(by_size[size]) * MEMORY_PER_INSTANCE
-        if used + cost > budget:
+        if used + cost > budget or objects + len(by_size[size]) > max_objects:
             break
         used += cost
+        objects += len(by_size[size])
         for b in by_size[size]:
             plan[b.key] = "cells"
     return plan
