@@ -136,7 +136,7 @@ def test_labels_and_card(fresh_blend):
     coll = scene.build("nano-gpt")
     texts = {o.data.body for o in coll.all_objects if o.type == "FONT"}
     for expected in ["Embedding", "Transformer 0", "Transformer 2", "Output", "Self-attention", "Projection", "MLP",
-                     "Q Weights", "Attention Matrix", "MLP Residual", "Probabilities", "T", "C", "A", "4C",
+                     "Q Weights", "Attention\nMatrix", "MLP Residual", "Probabilities", "T", "C", "A", "4C",
                      "nano-gpt\n85,584 parameters"]:
         assert expected in texts, expected
     assert {"C", "B", "A"} <= texts  # input tokens and predictions

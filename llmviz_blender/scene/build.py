@@ -6,6 +6,8 @@ and is tagged as ours, so `clear` removes exactly what we made.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +105,7 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
     coll["llmviz_preset"] = config.name
     coll["llmviz_tokens"] = list(m.tokens)
     coll["llmviz_weights"] = "" if m.weights is None else m.weights.source
+    coll["llmviz_config"] = json.dumps(model.config_to_dict(config))
     boxes: dict[str, list[Block]] = {k: [] for k in lay.KINDS}
     for block in m.layout.blocks:
         if m.plan[block.key] == "box":
@@ -134,6 +137,22 @@ def _collection(name: str, parent: bpy.types.Collection) -> bpy.types.Collection
     coll = datablocks.tag(bpy.data.collections.new(name))
     parent.children.link(coll)
     return coll
+
+
+def model_of(collection: bpy.types.Collection) -> Model:
+    """The model a built collection shows, recomputed from its custom properties."""
+    if "llmviz_config" not in collection:
+        raise ModelError(f"collection '{collection.name}' is not an llmviz model")
+    config = model.config_from_dict(json.loads(collection["llmviz_config"]), where=collection.name)
+    source = collection["llmviz_weights"]
+    seed = re.fullmatch(r"random\(seed=(\d+)\)", source)
+    weights = model.random_weights(config, int(seed.group(1))) if seed else (
+        model.load_weights(source, config) if source else None)
+    ids = [int(t) for t in collection["llmviz_tokens"]]
+    trace = model.forward(weights, ids) if weights is not None else None
+    layout = lay.model_layout(config, len(ids))
+    objects = {o["llmviz_key"]: "cells" for o in collection.all_objects if "llmviz_key" in o}
+    return Model(config, weights, ids, trace, layout, {b.key: objects.get(b.key, "box") for b in layout.blocks})
 
 
 def clear() -> int:

@@ -76,7 +76,18 @@ def short_name(block: Block, width: float, size: float) -> str:
         return "γ" if block.key.endswith(".gamma") else "β"
     if block.name.endswith("Bias"):
         return "b"
-    return block.name
+    return wrap(block.name, width, size)
+
+
+def wrap(text: str, width: float, size: float) -> str:
+    """Break `text` between words so each line fits `width` where it can (one word at least)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1] + " " + word) * CHAR_WIDTH * size <= width + 2 * size:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.Collection) -> None:
@@ -89,8 +100,10 @@ def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.C
                  collection, align_x="RIGHT")
         return
     name = short_name(block, width, size)
-    add_text(f"{prefix} {block.key} name", name, top_left + [width / 2 if len(name) <= 4 else 0, front, 0.9 * size],
-             size, TEXT_COLOR, collection, align_x="CENTER" if len(name) <= 4 else "LEFT", align_y="BOTTOM")
+    narrow = max(len(line) for line in name.split("\n")) * CHAR_WIDTH * size > width
+    add_text(f"{prefix} {block.key} name", name, top_left + [width / 2 if narrow or len(name) <= 4 else 0, front,
+                                                            0.9 * size + 1.2 * size * name.count("\n")],
+             size, TEXT_COLOR, collection, align_x="CENTER" if narrow or len(name) <= 4 else "LEFT", align_y="BOTTOM")
     dim = 0.8 * size
     if block.cols.label != "1":
         add_text(f"{prefix} {block.key} cols", block.cols.label, top_left + [width / 2, front, -height - 0.8 * dim],

@@ -4,8 +4,8 @@ A per-cell block is one MESH object whose vertices are the cell centres, carryin
 attributes (see :data:`POINT_ATTRIBUTES`). The node group instances a cube on every point and
 stores two attributes the materials read through INSTANCER Attribute nodes:
 
-- ``state``: 1 once the scene frame reaches the cell's ``reveal`` frame, else 0 (linear over the
-  one frame before, so motion blur and sub-frames blend); cells without ``reveal`` are always 1;
+- ``state``: 1 once the scene frame reaches the cell's ``reveal`` frame (frame >= reveal), else 0;
+  cells without ``reveal`` are always 1;
 - ``highlight``: 1 for ``reveal <= frame < reveal + Highlight Frames``, else 0.
 
 Not-yet-computed cells are drawn at :data:`GHOST_SCALE`. Everything is evaluated from the Scene
@@ -27,7 +27,7 @@ from .compat import NodeBuilder, socket
 
 CELL_MESH = "LLMViz Cell"
 INSTANCER_GROUP = "LLMViz Cells"
-INSTANCER_VERSION = 1
+INSTANCER_VERSION = 2
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
 HIGHLIGHT_FRAMES = 6.0
@@ -102,9 +102,10 @@ def _build_instancer(tree: bpy.types.GeometryNodeTree) -> None:
     missing = b.math("SUBTRACT", 1.0, socket(reveal.outputs, "Exists"))
 
     since = b.math("SUBTRACT", frame, rv)                              # frames since reveal
-    state = b.math("MAXIMUM", b.math("ADD", since, 1.0, clamp=True), missing)
+    computed = b.math("GREATER_THAN", since, -1e-4)                     # frame >= reveal
+    state = b.math("MAXIMUM", computed, missing)
     before_end = b.math("SUBTRACT", socket(gin.outputs, "Highlight Frames"), since, clamp=True)
-    highlight = b.math("MULTIPLY", b.math("ADD", since, 1.0, clamp=True), before_end)
+    highlight = b.math("MULTIPLY", computed, before_end)
     highlight = b.math("MULTIPLY", highlight, b.math("SUBTRACT", 1.0, missing))
     scale = b.math("MULTIPLY", b.math("MULTIPLY_ADD", state, 1.0 - GHOST_SCALE, GHOST_SCALE),
                    socket(gin.outputs, "Cell Size"))

@@ -1,0 +1,255 @@
+"""`animate`: keyframe the walkthrough of a built model from its timeline.
+
+Per-cell state comes from the `reveal` point attribute compared with the scene time inside the
+node group, so keyframes scale with blocks and steps, not cells. Only native data is used (keys,
+a Track To constraint, geometry nodes): the animation plays in a .blend opened without the add-on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import bpy
+import numpy as np
+
+from .. import model, timeline
+from ..layout import CELL, PITCH, Layout, margin
+from ..timeline import CloseUp, Timeline, Timing, TimelineError
+from . import datablocks, materials
+from .build import ROOT, Model, model_of
+from .keys import set_keys, set_vector_keys, set_visibility
+from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text
+from .nodes import ALWAYS, add_cell_object
+
+DIM = 0.7  # llmviz_dim of blocks outside the step's focus
+FADE_FRAMES = 6
+CAPTION_SIZE = 0.032  # caption height as a fraction of the frame height
+BAR = 0.2  # caption bar: fraction of the frame height at the bottom
+TARGET = "LLMViz Camera Target"
+
+
+def _animation_collection(coll: bpy.types.Collection, prefix: str) -> bpy.types.Collection:
+    """A fresh child collection for the animation's own objects (the previous one is removed)."""
+    name = f"{prefix} Animation"
+    old = next((c for c in coll.children if c.name == name or c.get("llmviz_animation")), None)
+    if old is not None:
+        ids = [old, *old.all_objects, *(o.data for o in old.all_objects if o.data is not None)]
+        ids += [o.animation_data.action for o in old.all_objects if o.animation_data and o.animation_data.action]
+        bpy.data.batch_remove([i for i in ids if datablocks.is_owned(i)])
+    anim = datablocks.tag(bpy.data.collections.new(name))
+    anim["llmviz_animation"] = 1
+    coll.children.link(anim)
+    return anim
+
+
+def _clear_keys(ids) -> None:
+    actions = []
+    for id_ in ids:
+        anim = getattr(id_, "animation_data", None)
+        if anim is not None and anim.action is not None and datablocks.is_owned(anim.action):
+            actions.append(anim.action)
+        if anim is not None:
+            id_.animation_data_clear()
+    if actions:
+        bpy.data.batch_remove(actions)
+
+
+def _camera(scene: bpy.types.Scene, coll: bpy.types.Collection) -> bpy.types.Object:
+    cam = scene.camera
+    if cam is None or not datablocks.is_owned(cam):
+        cam = next((o for o in coll.all_objects if o.type == "CAMERA" and datablocks.is_owned(o)), None)
+    if cam is None:
+        raise TimelineError(f"animate: '{coll.name}' has no llmviz camera; build the model again")
+    return cam
+
+
+def _key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection) -> None:
+    target = datablocks.tag(bpy.data.objects.new(TARGET, None))
+    anim.objects.link(target)
+    for c in [c for c in cam.constraints if c.name == TARGET]:
+        cam.constraints.remove(c)
+    track = cam.constraints.new("TRACK_TO")
+    track.name = TARGET
+    track.target = target
+    track.track_axis, track.up_axis = "TRACK_NEGATIVE_Z", "UP_Y"
+    frames = [k[0] for k in tl.camera_keys]
+    set_vector_keys(cam, "location", frames, np.array([k[1] for k in tl.camera_keys]))
+    set_vector_keys(target, "location", frames, np.array([k[2] for k in tl.camera_keys]))
+
+
+def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
+    """Blocks outside a step's focus (and the blocks it reads) fade back; overview steps show all."""
+    for key, obj in objects.items():
+        frames, values = [float(tl.frame_start)], [0.0]
+        for step in tl.steps:
+            wanted = 0.0 if not step.focus or key in step.focus or key in step.sources else DIM
+            if wanted != values[-1]:
+                start = max(float(step.frame_start), frames[-1] + 1)
+                frames += [start, start + FADE_FRAMES]
+                values += [values[-1], wanted]
+        if len(frames) > 1:
+            set_keys(obj, '["llmviz_dim"]', frames, values, interpolation="LINEAR")
+
+
+def _frame_size(cam: bpy.types.Object, scene: bpy.types.Scene) -> tuple[float, float, float]:
+    """Distance in front of the camera for overlays, and the frame's height and width there."""
+    d = max(1.0, 4 * cam.data.clip_start)
+    height = 2 * d * math.tan(cam.data.angle_y / 2)
+    r = scene.render
+    return d, height, height * r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+
+
+def _overlay_text(name, body, cam, anim, location, size, color, width=None, align_x="CENTER",
+                  align_y="CENTER") -> bpy.types.Object:
+    obj = add_text(name, body, location, size, color, anim, align_x=align_x, align_y=align_y)
+    obj.rotation_euler = (0.0, 0.0, 0.0)
+    obj.parent = cam
+    if width is not None:
+        obj.data.text_boxes[0].width = width  # object units, whatever the text size
+        obj.data.text_boxes[0].x = -width / 2
+    return obj
+
+
+def _key_captions(tl: Timeline, cam: bpy.types.Object, scene: bpy.types.Scene, anim: bpy.types.Collection) -> None:
+    """A caption bar at the bottom of the picture; each step's caption and each chapter's title."""
+    d, height, width = _frame_size(cam, scene)
+    bar_mesh = datablocks.tag(bpy.data.meshes.new(f"{ROOT} Caption Bar"))
+    h = BAR * height
+    bar_mesh.from_pydata([(-width, -height / 2 - h, 0), (width, -height / 2 - h, 0), (width, -height / 2 + h, 0),
+                          (-width, -height / 2 + h, 0)], [], [(0, 1, 2, 3)])
+    bar_mesh.materials.append(_bar_material())
+    bar = datablocks.tag(bpy.data.objects.new(f"{ROOT} Caption Bar", bar_mesh))
+    anim.objects.link(bar)
+    bar.parent = cam
+    bar.location = (0.0, 0.0, -d * 1.01)
+    size = CAPTION_SIZE * height
+    for i, step in enumerate(tl.steps):
+        text = _overlay_text(f"{ROOT} Caption {i:03d}", step.caption, cam, anim,
+                             (0.0, -height / 2 + h * 0.55, -d), size, TEXT_COLOR, width=0.86 * width,
+                             align_y="TOP")
+        set_visibility(text, [(step.frame_start, step.frame_end)], tl.frame_start)
+    for chapter in tl.chapters:
+        title = _overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, cam, anim,
+                              (-0.46 * width, height / 2 - 1.8 * size, -d), 1.4 * size, SECTION_COLOR,
+                              align_x="LEFT", align_y="TOP")
+        set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
+
+
+def _bar_material() -> bpy.types.Material:
+    def make(name: str) -> bpy.types.Material:
+        mat = bpy.data.materials.new(name)
+        from . import compat
+        tree = compat.ensure_node_tree(mat)
+        tree.nodes.clear()
+        emit = tree.nodes.new("ShaderNodeEmission")
+        compat.socket(emit.inputs, "Color").default_value = (0.004, 0.004, 0.006, 1.0)
+        out = tree.nodes.new("ShaderNodeOutputMaterial")
+        tree.links.new(compat.socket(emit.outputs, "Emission"), compat.socket(out.inputs, "Surface"))
+        mat.diffuse_color = (0.004, 0.004, 0.006, 1.0)
+        return mat
+    return datablocks.get_or_create("materials", f"{ROOT} Caption Bar", make)
+
+
+def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int) -> None:
+    """Copies of the source cells fly to the cell being computed; the formula stands beside it."""
+    layout, trace, weights = m.layout, m.trace, m.weights
+    target = layout.cell_position(*cu.target)
+    span = cu.frame_end - cu.frame_start
+    arrive = cu.frame_start + 0.55 * span
+    by_block: dict[str, list[tuple[int, int]]] = {}
+    for key, row, col in cu.sources:
+        by_block.setdefault(key, []).append((row, col))
+    for j, (key, cells) in enumerate(by_block.items()):
+        block = layout[key]
+        rows = np.array([r for r, _ in cells])
+        cols = np.array([c for _, c in cells])
+        from ..layout import block_values, shade
+        values = block_values(block, trace, weights, rows, cols)
+        pos = block.positions(rows, cols) + [0.0, -2 * CELL, 0.0]
+        attrs = {"value": values, "shade": shade(values), "src_index": block.src_index(rows, cols).astype(np.int32),
+                 "reveal": np.full(len(rows), float(cu.frame_start), np.float32)}
+        obj = add_cell_object(f"{ROOT} Close-up {i} {key}", pos, attrs, materials.kind_material(block.kind), anim,
+                              highlight_frames=float(span))
+        centre = pos.mean(axis=0)
+        delta = target + [0.0, -2 * CELL * (j + 2), 0.0] - centre
+        set_vector_keys(obj, "location", [cu.frame_start, arrive], np.array([[0.0, 0.0, 0.0], delta]))
+        set_visibility(obj, [(cu.frame_start, cu.frame_end)], first)
+    m_ = margin(layout.config)
+    lo, hi = layout.bounds([layout[cu.target[0]]])
+    formula = add_text(f"{ROOT} Close-up {i} formula", cu.formula, [hi[0] + 0.5 * m_, -3 * CELL, target[2]],
+                       0.2 * m_, DIM_COLORS["A"], anim, align_y="CENTER")
+    set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
+
+
+def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types.Collection) -> None:
+    """Predictions under the model appear once computed; the generated tokens join the input row."""
+    probs_done = float(np.max(tl.reveal["probs"])) if "probs" in tl.reveal else float(tl.frame_end)
+    shown = probs_done if probs_done < timeline.NEVER else float(tl.frame_end) + 1
+    for obj in list(coll.all_objects):  # keying objects invalidates the collection's object cache
+        if obj.type == "FONT" and (" predicted " in obj.name or obj.name.endswith(" next")):
+            set_visibility(obj, [(shown, max(shown, tl.frame_end))], tl.frame_start)
+    layout = m.layout
+    size = 1.2 * 0.22 * margin(layout.config)
+    for k, p in enumerate(tl.predictions):
+        pos = layout.cell_position("tokens", 0, 0) + [(layout.n_tokens + k) * PITCH, -CELL, CELL + 0.4 * size]
+        text = add_text(f"{ROOT} Generated {k}", p.text, pos, size, DIM_COLORS["T"], anim, align_x="CENTER",
+                        align_y="BOTTOM")
+        set_visibility(text, [(p.frame_start + (p.frame_end - p.frame_start) // 2, tl.frame_end)], tl.frame_start)
+
+
+def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, chapters: Sequence[str] | None = None,
+         start_layer: int = 0, durations: dict[str, float] | None = None,
+         generate_steps: int | None = None) -> Timeline:
+    """The timeline for a built model (validation only: raises TimelineError, touches nothing)."""
+    if m.trace is None or m.weights is None:
+        raise TimelineError(f"animate: {m.config.name} was built without weights; build it with a weights "
+                            f"file or weights='random' to animate")
+    steps = generate_steps if generate_steps is not None else (len(m.tokens) if m.config.vocab else 0)
+    generation = model.generate(m.weights, m.tokens, steps) if steps > 0 else None
+    if generation is None and chapters is not None and "generation" in chapters:
+        raise TimelineError("chapters: 'generation' needs generate_steps > 0")
+    timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
+    r = scene.render
+    aspect = r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+    return timeline.build_timeline(m.layout, m.trace, timing, chapters=list(chapters) if chapters else None,
+                                   start_layer=start_layer, generation=generation, weights=m.weights,
+                                   aspect=aspect)
+
+
+def animate(collection: bpy.types.Collection, *, fps: int = 24, speed: float = 1.0,
+            chapters: Sequence[str] | None = None, start_layer: int = 0, durations: dict[str, float] | None = None,
+            generate_steps: int | None = None, captions: bool = True, closeups: bool = True,
+            scene: bpy.types.Scene | None = None) -> tuple[int, int]:
+    """Keyframe the forward-pass walkthrough of a built model; returns (frame_start, frame_end).
+
+    Raises TimelineError (or ModelError) on bad options before anything changes.
+    """
+    scene = scene or bpy.context.scene
+    m = model_of(collection)
+    tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps)
+    cam = _camera(scene, collection)
+
+    prefix = f"{ROOT} {m.config.name}"
+    objects = {o["llmviz_key"]: o for o in collection.all_objects if "llmviz_key" in o}
+    _clear_keys([cam, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
+    anim = _animation_collection(collection, prefix)
+    for key, obj in objects.items():
+        reveal = tl.reveal.get(key)
+        if reveal is not None:
+            obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
+            obj.data.update()
+    _key_camera(cam, tl, anim)
+    _key_dimming(objects, tl)
+    if captions:
+        _key_captions(tl, cam, scene, anim)
+    if closeups:
+        for i, cu in enumerate(tl.closeups):
+            _key_closeup(i, cu, m, anim, tl.frame_start)
+    _key_outputs(tl, m, collection, anim)
+    scene.render.fps = tl.fps
+    scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end
+    scene.frame_set(tl.frame_start)
+    collection["llmviz_frames"] = [tl.frame_start, tl.frame_end]
+    collection["llmviz_chapters"] = [c.id for c in tl.chapters]
+    return tl.frame_start, tl.frame_end
