@@ -136,7 +136,7 @@ def test_labels_and_card(fresh_blend):
     coll = scene.build("nano-gpt")
     texts = {o.data.body for o in coll.all_objects if o.type == "FONT"}
     for expected in ["Embedding", "Transformer 0", "Transformer 2", "Output", "Self-attention", "Projection", "MLP",
-                     "Q Weights", "Attention\nMatrix", "MLP Residual", "Probabilities", "T", "C", "A", "4C",
+                     "Q Weights", "Attention\nMatrix", "MLP\nResidual", "Probabilities", "T", "C", "A", "4C",
                      "nano-gpt\n85,584 parameters"]:
         assert expected in texts, expected
     assert {"C", "B", "A"} <= texts  # input tokens and predictions
@@ -166,5 +166,6 @@ def test_comparison(fresh_blend):
     cards = {o.data.body for o in root.all_objects if o.type == "FONT"}
     assert "GPT-3\n174,604,259,328 parameters" in cards and "nano-gpt\n85,584 parameters" in cards
     assert len(_block_objects(models["nano-gpt"])) == len(L.model_layout(NANO, 6).blocks)
+    assert models["nano-gpt"]["llmviz_layers_per_column"] == 12
     cam = bpy.context.scene.camera
     assert cam.data.clip_end > 1e6

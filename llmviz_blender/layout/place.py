@@ -11,7 +11,8 @@ import numpy as np
 from ..model import ModelConfig
 from .blocks import CELL, PITCH, Band, Block, bands
 
-LAYERS_PER_COLUMN = 12
+LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
+FRAME_ASPECT = 16 / 9
 
 
 def margin(config: ModelConfig) -> float:
@@ -37,6 +38,7 @@ class Layout:
 
     def __init__(self, config: ModelConfig, n_tokens: int, blocks: list[Block]):
         self.config, self.n_tokens, self.blocks = config, n_tokens, blocks
+        self.layers_per_column = LAYERS_PER_COLUMN
         self.by_key = {b.key: b for b in blocks}
         if len(self.by_key) != len(blocks):
             raise ValueError("duplicate block keys")
@@ -161,10 +163,42 @@ def _extent(band: Band, gap: float, t: int) -> tuple[float, float]:
     return half + side(band.left), half + side(band.right)
 
 
-def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0)) -> Layout:
-    """Place every block of `config` for `n_tokens` tokens; the top centre of the model sits at `origin`."""
+def _stack_height(bs: list[Band], gap: float) -> float:
+    return sum(max(_height(b) for b in band.blocks()) + gap for band in bs)
+
+
+def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = FRAME_ASPECT) -> int:
+    """Layers per column: LAYERS_PER_COLUMN for deep models; for up to that many layers, the count
+    whose whole picture comes closest to the `aspect` of a frame (nano-gpt: one layer per column)."""
+    if config.n_layer > LAYERS_PER_COLUMN:
+        return LAYERS_PER_COLUMN
+    gap = margin(config)
+    groups = bands(config, n_tokens)
+    layer_bands = [b for _, layer, bs in groups if layer == 0 for b in bs]
+    ends = [b for _, layer, bs in groups if layer < 0 for b in bs]
+    extents = [_extent(b, gap, n_tokens) for b in layer_bands]
+    pitch = max(e[0] for e in extents) + max(e[1] for e in extents) + 4 * gap
+    left = max(e[0] for e in [*extents, *(_extent(b, gap, n_tokens) for b in ends)])
+    right = max(e[1] for e in [*extents, *(_extent(b, gap, n_tokens) for b in ends)])
+    layer_h, ends_h = _stack_height(layer_bands, gap), _stack_height(ends, gap)
+
+    def misfit(k: int) -> float:
+        columns = -(-config.n_layer // k)
+        width = (columns - 1) * pitch + left + right
+        return abs(np.log(width / (ends_h + k * layer_h) / aspect))
+
+    return min(range(config.n_layer, 0, -1), key=misfit)
+
+
+def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
+                 layers_per_column: int | None = None) -> Layout:
+    """Place every block of `config` for `n_tokens` tokens; the top centre of the model sits at
+    `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column)."""
     if not 1 <= n_tokens <= config.block_size:
         raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
+    per_column = layers_per_column or auto_layers_per_column(config, n_tokens)
+    if per_column < 1:
+        raise ValueError(f"layers_per_column must be positive, got {per_column}")
     gap = margin(config)
     head_gap = gap
     groups = bands(config, n_tokens)
@@ -177,15 +211,15 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0)) -> 
     bottom = 0.0
     for section, layer, bs in groups:
         if layer >= 0:
-            column = layer // LAYERS_PER_COLUMN
+            column = layer // per_column
             if layers_top is None:
                 layers_top = z
-            if layer % LAYERS_PER_COLUMN == 0:
+            if layer % per_column == 0:
                 z = layers_top
             cx = column * column_pitch
         elif section == "Output":
             z = bottom
-            cx = ((config.n_layer - 1) // LAYERS_PER_COLUMN) * column_pitch
+            cx = ((config.n_layer - 1) // per_column) * column_pitch
         else:
             cx = 0.0
         for band in bs:
@@ -193,14 +227,16 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0)) -> 
             blocks += band.blocks()
         bottom = min(bottom, z)
     layout = Layout(config, n_tokens, blocks)
+    layout.layers_per_column = per_column
     layout.translate(np.asarray(origin, float))
     return layout
 
 
 def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int) -> list[Layout]:
-    """Several models side by side at one cell scale, tops aligned at z = 0, left to right."""
+    """Several models side by side at one cell scale, tops aligned at z = 0, left to right; every
+    model wraps at LAYERS_PER_COLUMN layers, so their heights compare."""
     counts = [n_tokens] * len(configs) if isinstance(n_tokens, int) else list(n_tokens)
-    layouts = [model_layout(c, n) for c, n in zip(configs, counts)]
+    layouts = [model_layout(c, n, layers_per_column=LAYERS_PER_COLUMN) for c, n in zip(configs, counts)]
     x = 0.0
     for layout in layouts:
         lo, hi = layout.bounds()

@@ -32,12 +32,14 @@ SHADE_PERCENTILE = 98.0
 
 
 def shade(values: np.ndarray) -> np.ndarray:
-    """Values scaled into [-1, 1] per block (0 stays 0): divided by the 98th percentile of the
-    finite magnitudes, so a few outliers do not leave every other cell grey; beyond it, clipped."""
+    """Values scaled into [-1, 1] per block (0 stays 0, signs kept): divided by the 98th percentile
+    of the finite magnitudes (so a few outliers do not leave every other cell grey), clipped, then
+    a signed square root, so small values still show a tint."""
     finite = np.abs(values[np.isfinite(values)])
     scale = float(np.percentile(finite, SHADE_PERCENTILE)) if finite.size else 0.0
     if scale == 0.0 and finite.size:
         scale = float(finite.max())
     if scale == 0.0:
         return np.zeros(values.shape, np.float32)
-    return np.clip(np.nan_to_num(values / scale, nan=0.0), -1.0, 1.0).astype(np.float32)
+    scaled = np.clip(np.nan_to_num(values / scale, nan=0.0), -1.0, 1.0)
+    return (np.sign(scaled) * np.sqrt(np.abs(scaled))).astype(np.float32)

@@ -70,13 +70,16 @@ def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None) -> l
 
 
 def prepare(preset_or_config, weights=None, tokens=None, lod: str = "auto", max_cells: int = lay.lod.DEFAULT_MAX_CELLS,
-            budget: int = lay.lod.DEFAULT_BUDGET) -> Model:
+            budget: int = lay.lod.DEFAULT_BUDGET, layers_per_column: int | None = None) -> Model:
     """Everything that can fail on bad input, done before the scene is touched."""
     config = resolve_config(preset_or_config)
+    if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
+            layers_per_column, int) or layers_per_column < 1):
+        raise lay.LayoutError(f"layers per column must be a positive integer, got {layers_per_column!r}")
     w = resolve_weights(config, weights)
     ids = resolve_tokens(config, tokens)
     trace = model.forward(w, ids) if w is not None else None
-    layout = lay.model_layout(config, len(ids))
+    layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column)
     plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
     return Model(config, w, ids, trace, layout, plan)
 
@@ -106,6 +109,7 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
     coll["llmviz_tokens"] = list(m.tokens)
     coll["llmviz_weights"] = "" if m.weights is None else m.weights.source
     coll["llmviz_config"] = json.dumps(model.config_to_dict(config))
+    coll["llmviz_layers_per_column"] = m.layout.layers_per_column
     boxes: dict[str, list[Block]] = {k: [] for k in lay.KINDS}
     for block in m.layout.blocks:
         if m.plan[block.key] == "box":
@@ -150,7 +154,7 @@ def model_of(collection: bpy.types.Collection) -> Model:
         model.load_weights(source, config) if source else None)
     ids = [int(t) for t in collection["llmviz_tokens"]]
     trace = model.forward(weights, ids) if weights is not None else None
-    layout = lay.model_layout(config, len(ids))
+    layout = lay.model_layout(config, len(ids), layers_per_column=int(collection["llmviz_layers_per_column"]))
     objects = {o["llmviz_key"]: "cells" for o in collection.all_objects if "llmviz_key" in o}
     return Model(config, weights, ids, trace, layout, {b.key: objects.get(b.key, "box") for b in layout.blocks})
 
@@ -164,12 +168,14 @@ def clear() -> int:
 def build(preset_or_config: str | Path | ModelConfig, weights: Weights | str | Path | None = None,
           tokens: Sequence[int] | str | None = None, *, lod: str = "auto",
           max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int = lay.lod.DEFAULT_BUDGET,
-          labels: bool = True, card: bool = True, scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
+          layers_per_column: int | None = None, labels: bool = True, card: bool = True,
+          scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
 
-    Raises ModelError / LayoutError on bad input before anything in the file changes.
+    Layers wrap into columns of `layers_per_column` (None: 12 for deep models, else what best
+    fills a 16:9 frame). Raises ModelError / LayoutError on bad input before anything changes.
     """
-    m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget)
+    m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget, layers_per_column)
     scene = scene or bpy.context.scene
     clear()
     try:

@@ -23,6 +23,16 @@ def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def text_bounds(collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray] | None:
+    """World box around the text objects of `collection` (cards and headings stand outside the model)."""
+    texts = [o for o in collection.all_objects if o.type == "FONT"]
+    if not texts:
+        return None
+    bpy.context.view_layer.update()
+    corners = np.array([tuple(o.matrix_world @ Vector(c)) for o in texts for c in o.bound_box])
+    return corners.min(axis=0), corners.max(axis=0)
+
+
 def aim(obj: bpy.types.Object, location, target) -> None:
     """Put `obj` at `location` looking at `target` (+Z up)."""
     obj.location = Vector([float(v) for v in location])
@@ -80,4 +90,7 @@ def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Colle
     _sun("LLMViz Fill Light", (math.radians(110), 0.0, math.radians(140)), 0.8, rig)
     scene.view_settings.view_transform = "Standard"  # AgX washes the kind colours out
     lo, hi = bounds(layouts)
+    text = text_bounds(parent)
+    if text is not None:
+        lo, hi = np.minimum(lo, text[0]), np.maximum(hi, text[1])
     return add_camera(scene, lo, hi, rig)

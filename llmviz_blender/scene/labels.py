@@ -128,18 +128,23 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
     size = 0.22 * m
     for block in _labelled(layout):
         _label_block(block, prefix, size, collection)
-    lo, hi = layout.bounds()
-    # sections on the left of their region, groups on the right
+    big = heading_size(layout)
+    # sections above the top left of their region, groups to the right of theirs
     for name, (rlo, rhi) in layout.regions("section").items():
-        add_text(f"{prefix} section {name}", name, [lo[0] - 2 * m if name != "Output" and name != "Embedding"
-                                                    else rlo[0] - m, -CELL, rhi[2]],
-                 0.8 * m, SECTION_COLOR, collection, align_x="RIGHT", align_y="TOP")
+        add_text(f"{prefix} section {name}", name, [rlo[0], -CELL, rhi[2] + 2.2 * big], big, SECTION_COLOR,
+                 collection, align_y="BOTTOM")
     for key, (rlo, rhi) in layout.regions("group").items():
         section, group = key.split("/")
         if group in ("Self-attention", "Projection", "MLP"):
-            add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.5 * m, MUTED_COLOR,
+            add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
                      collection, align_y="TOP")
     _label_tokens(layout, collection, prefix, trace, 1.2 * size)
+
+
+def heading_size(layout: Layout) -> float:
+    """Section labels: legible in a picture of the whole model, never smaller than the margin allows."""
+    lo, hi = layout.bounds()
+    return max(0.8 * margin(layout.config), 0.012 * float(max(hi[0] - lo[0], hi[2] - lo[2])))
 
 
 def _token_text(config: ModelConfig, token: int) -> str:
@@ -176,8 +181,8 @@ def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size
     """The model card above the model: its title and parameter count."""
     config = layout.config
     lo, hi = layout.bounds()
-    size = size or 0.9 * margin(config)
-    where = location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 2.5 * size]
+    size = size or 1.4 * heading_size(layout)
+    where = location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 3.5 * size]
     body = f"{config.title}\n{param_count(config):,} parameters"
     return add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
                     align_y="BOTTOM")

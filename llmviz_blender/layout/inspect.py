@@ -1,0 +1,515 @@
+"""The cell inspector, pure part: which cell a ray hits and what that cell's number is made of.
+
+`explain(layout, trace, weights, key, row, col)` returns a `Readout`: the block's name and kind,
+the cell with its dimension names ("row 3 of A, column 2 of T"), its value, and the formula of the
+block's op with the numbers it reads (matmul, layer norm and its mean/std, softmax with max and
+sum-exp, attention scores, weighted sum of V, GELU, residual add, embedding lookup, parameters,
+tokens). `Readout.result` is the value recomputed (float64) from exactly the numbers the formula
+shows in full, so tests check the text against the trace. `Readout.sources` are the cells read,
+as spans of blocks, for highlighting; `highlight_boxes` / `box_segments` turn them into line
+segments for a viewport overlay.
+
+No bpy here: the modal operator passes rays in, the typed readout passes (key, row, col) in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model import LN_EPS, Weights, decode, param_shapes, trace_shapes
+from ..timeline.closeups import _dot_text
+from ..timeline.facts import num
+from .blocks import CELL, PITCH, Block
+from .lod import LayoutError
+from .place import CellRef, Layout
+
+_SHOWN = 3  # terms written out in sums
+
+
+@dataclass(frozen=True)
+class Span:
+    """A rectangle of cells of one block (inclusive ranges), e.g. a weight row or an input column."""
+
+    key: str
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+
+@dataclass
+class Readout:
+    """What one cell shows and how it is computed."""
+
+    key: str
+    name: str
+    kind: str
+    op: str
+    source: str  # trace name or param:<key>
+    index: tuple[int, ...]  # index into the source array
+    row: int
+    col: int
+    where: str  # "row 3 of A, column 2 of T (token 'B')"
+    value: float | None  # the number the cell shows (None without numbers)
+    formula: str  # how it is computed, with its numbers
+    result: float | None = None  # the value recomputed from the formula's numbers
+    terms: dict[str, np.ndarray] = field(default_factory=dict)  # the numbers, by role
+    sources: list[Span] = field(default_factory=list)  # cells read (for highlighting)
+    masked: bool = False
+
+    @property
+    def cell(self) -> tuple[str, int, int]:
+        return self.key, self.row, self.col
+
+    def title(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def source_text(self) -> str:
+        name = self.source[len("param:"):] if self.source.startswith("param:") else self.source
+        return f"{name}[{', '.join(str(i) for i in self.index)}]"
+
+    def value_text(self) -> str:
+        if self.masked:
+            return "masked"
+        if self.op == "token" and self.value is not None:
+            return str(int(round(self.value)))
+        return "no numbers (shape only)" if self.value is None else num(self.value, 4)
+
+    def lines(self) -> list[str]:
+        """The readout for a panel: title, cell, value, formula."""
+        return [self.title(), f"{self.where} = {self.source_text()}", f"value {self.value_text()}", self.formula]
+
+    def header(self) -> str:
+        """One line for a viewport header or status bar."""
+        return f"{self.name} | {self.where} | {self.value_text()} | {self.formula}"
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+class _Cells:
+    """float64 values of block cells from the trace / weights (None when they are not given)."""
+
+    def __init__(self, layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Weights | None):
+        self.layout, self.trace, self.weights = layout, trace, weights
+
+    def has(self, block: Block) -> bool:
+        if block.source.startswith("param:"):
+            return self.weights is not None
+        return self.trace is not None
+
+    def get(self, key: str, rows, cols) -> np.ndarray:
+        block = self.layout[key]
+        r, c = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        if block.source.startswith("param:"):
+            array = self.weights.params[block.source[len("param:"):]]  # type: ignore[union-attr]
+        else:
+            array = self.trace[block.source]  # type: ignore[index]
+        flat = np.asarray(array).reshape(-1)[block.src_index(r.ravel(), c.ravel())]
+        return flat.astype(np.float64).reshape(r.shape)
+
+    def one(self, key: str, row: int, col: int) -> float:
+        return float(self.get(key, [row], [col])[0])
+
+
+def _column(block: Block, col: int, rows: int | None = None) -> Span:
+    return Span(block.key, (0, (rows or block.rows.size) - 1), (col, col))
+
+
+def _row(block: Block, row: int, cols: int | None = None) -> Span:
+    return Span(block.key, (row, row), (0, (cols or block.cols.size) - 1))
+
+
+def _cell(block: Block, row: int, col: int) -> Span:
+    return Span(block.key, (row, row), (col, col))
+
+
+def _sum_text(values: np.ndarray) -> str:
+    shown = " + ".join(num(v, 3) for v in values[:_SHOWN])
+    more = f" + ... {len(values) - _SHOWN} more" if len(values) > _SHOWN else ""
+    return f"({shown}{more})"
+
+
+def _dim_text(layout: Layout, block: Block, axis: str, index: int, tokens: list[int] | None) -> str:
+    dim = block.rows if axis == "row" else block.cols
+    word = "row" if axis == "row" else "column"
+    if dim.label == "1":
+        return ""
+    text = f"{word} {index} of {dim.label}"
+    config = layout.config
+    if dim.label == "T" and tokens is not None and index < len(tokens):
+        text += f" (token {_token(config, tokens[index])})"
+    elif dim.label == "n_vocab":
+        text += f" (token {_token(config, index)})"
+    elif dim.label == "block_size":
+        text += f" (position {index})"
+    return text
+
+
+def _token(config, token_id: int) -> str:
+    text = decode(config, [int(token_id)])
+    return f"'{text}'" if config.vocab is not None else text
+
+
+def _index(layout: Layout, block: Block, row: int, col: int) -> tuple[int, ...]:
+    """Index into the block's source array (trace entry or parameter) of cell (row, col)."""
+    if block.source.startswith("param:"):
+        shape = param_shapes(layout.config)[block.source[len("param:"):]]
+    else:
+        shape = trace_shapes(layout.config, layout.n_tokens)[block.source]
+    flat = int(block.src_index(np.int64(row), np.int64(col)))
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
+def _reads(layout: Layout, block: Block) -> list[Block]:
+    return [layout[k] for k in block.reads]
+
+
+# ------------------------------------------------------------------------------------ per op
+
+def _matmul(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    reads = _reads(c.layout, b)
+    weight = next(r for r in reads if r.kind == "weight" and r.source.endswith(".weight"))
+    bias = next((r for r in reads if r.kind == "weight" and r.source.endswith(".bias")), None)
+    inputs = [r for r in reads if r.kind != "weight"]
+    n_in = weight.cols.size
+    out.sources = [_row(weight, row), *(_column(i, col) for i in inputs)]
+    if bias is not None:
+        out.sources.append(_cell(bias, row, 0))
+    what = f"{'bias + ' if bias else ''}row {row} of {weight.name} · column {col} of {inputs[0].name}"
+    if out.value is None:
+        out.formula = f"{what} (shape only: no numbers)"
+        return
+    w = c.get(weight.key, row, np.arange(n_in))
+    x = np.concatenate([c.get(i.key, np.arange(i.rows.size), col) for i in inputs])
+    beta = c.one(bias.key, row, 0) if bias is not None else 0.0
+    out.terms = {"bias": np.float64(beta), "weights": w, "inputs": x}
+    out.result = beta + float(np.dot(w, x))
+    text = _dot_text(beta, w, x, out.value)
+    if bias is None:  # drop the "0 + " of the missing bias
+        text = text.split(" + ", 1)[1]
+    out.formula = f"{what} = {text}" if bias is not None else f"{what} (no bias) = {text}"
+
+
+def _embed(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    tokens_b, wte, wpe = _reads(c.layout, b)
+    out.sources = [_cell(tokens_b, 0, col), _column(wpe, col)]
+    if out.value is None:
+        out.formula = f"token embedding + position embedding, row {row} (shape only: no numbers)"
+        return
+    tok = int(round(c.one(tokens_b.key, 0, col)))
+    out.sources.insert(1, _column(wte, tok))
+    te, pe = c.one(wte.key, row, tok), c.one(wpe.key, row, col)
+    out.terms = {"token": np.float64(tok), "token_embedding": np.float64(te), "position_embedding": np.float64(pe)}
+    out.result = te + pe
+    out.formula = (f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {num(te, 4)} + {num(pe, 4)} "
+                   f"= {num(out.value, 4)}")
+
+
+def _ln_input(c: _Cells, b: Block, col: int) -> tuple[Block, np.ndarray]:
+    inp = _reads(c.layout, b)[0]
+    return inp, c.get(inp.key, np.arange(inp.rows.size), col)
+
+
+def _ln_mean(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    inp = _reads(c.layout, b)[0]
+    out.sources = [_column(inp, col)]
+    what = f"mean of column {col} of {inp.name} ({inp.rows.size} values)"
+    if out.value is None:
+        out.formula = what
+        return
+    _, x = _ln_input(c, b, col)
+    out.terms = {"inputs": x}
+    out.result = float(x.mean())
+    out.formula = f"{what} = {_sum_text(x)} / {x.size} = {num(out.value, 4)}"
+
+
+def _ln_std(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    inp, mean = _reads(c.layout, b)[:2]
+    out.sources = [_column(inp, col), _cell(mean, 0, col)]
+    what = f"sqrt(mean((x - mean)^2) + {LN_EPS:g}) over column {col} of {inp.name}"
+    if out.value is None:
+        out.formula = what
+        return
+    _, x = _ln_input(c, b, col)
+    mu = c.one(mean.key, 0, col)
+    var = float(np.mean((x - mu) ** 2))
+    out.terms = {"inputs": x, "mean": np.float64(mu)}
+    out.result = math.sqrt(var + LN_EPS)
+    out.formula = f"{what} = sqrt({num(var, 4)} + {LN_EPS:g}) with mean {num(mu, 4)} = {num(out.value, 4)}"
+
+
+def _layernorm(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    inp, mean, std, gamma, beta = _reads(c.layout, b)
+    out.sources = [_column(inp, col), _cell(mean, 0, col), _cell(std, 0, col), _cell(gamma, row, 0),
+                   _cell(beta, row, 0)]
+    if out.value is None:
+        out.formula = "(x - mean) / std * gamma + beta (shape only: no numbers)"
+        return
+    x, mu, sd = c.one(inp.key, row, col), c.one(mean.key, 0, col), c.one(std.key, 0, col)
+    g, be = c.one(gamma.key, row, 0), c.one(beta.key, row, 0)
+    out.terms = {"x": np.float64(x), "mean": np.float64(mu), "std": np.float64(sd), "gamma": np.float64(g),
+                 "beta": np.float64(be)}
+    out.result = (x - mu) / sd * g + be
+    out.formula = (f"(x - mean) / std * gamma + beta = ({num(x, 4)} - {num(mu, 4)}) / {num(sd, 4)} * {num(g, 4)} "
+                   f"+ {num(be, 4)} = {num(out.value, 4)}")
+
+
+def _query_index(agg: Block, row: int, col: int) -> int:
+    """Which softmax a max / sum-exp cell belongs to: attention aggregates are a column (one per
+    query row), logits aggregates a row (one per token)."""
+    return row if agg.cols.label == "1" else col
+
+
+def _agg_cell(agg: Block, q: int) -> tuple[int, int]:
+    return (q, 0) if agg.cols.label == "1" else (0, q)
+
+
+def _score_span(score: Block, q: int) -> Span:
+    """The softmax input: attention row q (keys 0..q, causal) or logits column q."""
+    return _row(score, q, q + 1) if score.triangle else _column(score, q)
+
+
+def _score_values(c: _Cells, score: Block, q: int) -> np.ndarray:
+    if score.triangle:
+        return c.get(score.key, q, np.arange(q + 1))
+    return c.get(score.key, np.arange(score.rows.size), q)
+
+
+def _score_name(score: Block, q: int) -> str:
+    return f"{score.name} {'row' if score.triangle else 'column'} {q}"
+
+
+def _softmax_max(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    score = _reads(c.layout, b)[0]
+    q = _query_index(b, row, col)
+    out.sources = [_score_span(score, q)]
+    what = f"max of {_score_name(score, q)}"
+    if out.value is None:
+        out.formula = what
+        return
+    z = _score_values(c, score, q)
+    out.terms = {"scores": z}
+    out.result = float(z.max())
+    shown = ", ".join(num(v, 3) for v in z[:8]) + (", ..." if z.size > 8 else "")
+    out.formula = f"{what} = max[{shown}] = {num(out.value, 4)}"
+
+
+def _softmax_sumexp(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    score, zmax = _reads(c.layout, b)[:2]
+    q = _query_index(b, row, col)
+    mr, mc = _agg_cell(zmax, q)
+    out.sources = [_score_span(score, q), _cell(zmax, mr, mc)]
+    what = f"sum of exp(score - max) over {_score_name(score, q)}"
+    if out.value is None:
+        out.formula = what
+        return
+    z = _score_values(c, score, q)
+    m = c.one(zmax.key, mr, mc)
+    e = np.exp(z - m)
+    out.terms = {"scores": z, "max": np.float64(m)}
+    out.result = float(e.sum())
+    out.formula = f"{what}, max {num(m, 4)}: {_sum_text(e)} = {num(out.value, 4)}"
+
+
+def _softmax(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    score, zmax, zsum = _reads(c.layout, b)
+    q = row if score.triangle else col  # the query (attention row) or the token (logits column)
+    mr, mc = _agg_cell(zmax, q)
+    out.sources = [_score_span(score, q), _cell(zmax, mr, mc), _cell(zsum, mr, mc)]
+    what = f"exp(score - max) / sum-exp over {_score_name(score, q)}"
+    if out.value is None:
+        out.formula = what
+        return
+    z, m, s = c.one(score.key, row, col), c.one(zmax.key, mr, mc), c.one(zsum.key, mr, mc)
+    out.terms = {"score": np.float64(z), "max": np.float64(m), "sumexp": np.float64(s)}
+    out.result = math.exp(z - m) / s
+    out.formula = f"{what} = exp({num(z, 4)} - {num(m, 4)}) / {num(s, 4)} = {num(out.value, 4)}"
+
+
+def _attention(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    qb, kb = _reads(c.layout, b)
+    a = qb.rows.size
+    out.sources = [_column(qb, row), _column(kb, col)]
+    what = f"q (column {row} of {qb.name}) · k (column {col} of {kb.name}) / sqrt({a})"
+    if out.value is None:
+        out.formula = what
+        return
+    q = c.get(qb.key, np.arange(a), row)
+    k = c.get(kb.key, np.arange(a), col)
+    out.terms = {"query": q, "key": k, "scale": np.float64(math.sqrt(a))}
+    dot = float(np.dot(q, k))
+    out.result = dot / math.sqrt(a)
+    terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(q[:_SHOWN], k[:_SHOWN]))
+    more = f" + ... {a - _SHOWN} more" if a > _SHOWN else ""
+    out.formula = f"{what} = ({terms}{more}) / {num(math.sqrt(a), 4)} = {num(dot, 4)} / {num(math.sqrt(a), 4)} " \
+                  f"= {num(out.value, 4)}"
+
+
+def _attend(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    soft, vb = _reads(c.layout, b)
+    n = col + 1  # causal: token `col` reads tokens 0..col
+    out.sources = [_row(soft, col, n), Span(vb.key, (row, row), (0, col))]
+    what = f"sum over tokens j <= {col} of softmax[{col}, j] * v[j] (row {row} of {vb.name})"
+    if out.value is None:
+        out.formula = what
+        return
+    p = c.get(soft.key, col, np.arange(n))
+    v = c.get(vb.key, row, np.arange(n))
+    out.terms = {"weights": p, "values": v}
+    out.result = float(np.dot(p, v))
+    terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(p[:_SHOWN], v[:_SHOWN]))
+    more = f" + ... {n - _SHOWN} more" if n > _SHOWN else ""
+    out.formula = f"{what} = {terms}{more} = {num(out.value, 4)}"
+
+
+def _residual(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    resid, branch = _reads(c.layout, b)
+    out.sources = [_cell(resid, row, col), _cell(branch, row, col)]
+    what = f"{resid.name} + {branch.name}"
+    if out.value is None:
+        out.formula = what
+        return
+    x, y = c.one(resid.key, row, col), c.one(branch.key, row, col)
+    out.terms = {"residual": np.float64(x), "branch": np.float64(y)}
+    out.result = x + y
+    out.formula = f"{what} = {num(x, 4)} + {num(y, 4)} = {num(out.value, 4)}"
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    fc = _reads(c.layout, b)[0]
+    out.sources = [_cell(fc, row, col)]
+    what = "GELU(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
+    if out.value is None:
+        out.formula = what
+        return
+    x = c.one(fc.key, row, col)
+    out.terms = {"x": np.float64(x)}
+    out.result = 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
+    out.formula = f"{what}; GELU({num(x, 4)}) = {num(out.value, 4)}"
+
+
+def _param(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    out.formula = f"parameter {out.source_text()} (a learned weight, not computed)"
+    out.result = out.value
+
+
+def _token_op(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+    if out.value is None:
+        out.formula = f"input token at position {col}"
+        return
+    tok = int(round(out.value))
+    out.result = out.value
+    out.formula = f"input token at position {col}: id {tok} = {_token(c.layout.config, tok)}"
+
+
+_OPS = {
+    "matmul": _matmul, "embed": _embed, "ln_mean": _ln_mean, "ln_std": _ln_std, "layernorm": _layernorm,
+    "softmax_max": _softmax_max, "softmax_sumexp": _softmax_sumexp, "softmax": _softmax,
+    "attention": _attention, "attend": _attend, "residual": _residual, "gelu": _gelu,
+    "param": _param, "token": _token_op,
+}
+
+
+# ------------------------------------------------------------------------------------ public
+
+def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Weights | None,
+            key: str, row: int, col: int) -> Readout:
+    """The readout of cell (row, col) of block `key`. Masked attention cells (col > row) are
+    explained as masked; anything else outside the block raises LayoutError (one line)."""
+    block = layout.by_key.get(key)
+    if block is None:
+        raise LayoutError(f"inspector: no block '{key}' in {layout.config.name}")
+    r, cc = block.shape
+    row, col = int(row), int(col)
+    if not (0 <= row < r and 0 <= col < cc):
+        raise LayoutError(f"inspector: {block.name} ({key}) has {r} rows x {cc} columns, no cell ({row}, {col})")
+    cells = _Cells(layout, trace, weights)
+    tokens = [int(t) for t in trace["tokens"]] if trace is not None else None
+    where = ", ".join(t for t in (_dim_text(layout, block, "row", row, tokens),
+                                  _dim_text(layout, block, "col", col, tokens)) if t) or "the only cell"
+    out = Readout(block.key, block.name, block.kind, block.op, block.source, _index(layout, block, row, col),
+                  row, col, where, None, "")
+    if block.triangle and col > row:
+        out.masked = True
+        after = block.op == "softmax"
+        out.value = 0.0 if after else float("-inf")
+        out.result = out.value
+        out.formula = (f"masked: token {row} cannot attend to the later token {col} "
+                       f"({'weight 0 after softmax' if after else 'score -inf before softmax'})")
+        return out
+    if cells.has(block):
+        out.value = cells.one(key, row, col)
+    _OPS.get(block.op, _param)(cells, block, row, col, out)
+    return out
+
+
+def explain_ref(layout: Layout, trace, weights, ref: CellRef) -> Readout:
+    return explain(layout, trace, weights, ref.block.key, ref.row, ref.col)
+
+
+def pick(layout: Layout, trace, weights, origin, direction) -> Readout | None:
+    """The readout of the first cell a ray (in the layout's space) hits, or None."""
+    ref = layout.pick(origin, direction)
+    return None if ref is None else explain_ref(layout, trace, weights, ref)
+
+
+# ------------------------------------------------------------------------------------ highlight
+
+def span_box(layout: Layout, span: Span, pad: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """World box (lo, hi) around the cells of `span`, padded by `pad`."""
+    block = layout[span.key]
+    x0, y0, z0 = block.origin
+    h = CELL / 2 + pad
+    lo = np.array([x0 + span.cols[0] * PITCH - h, y0 - h, z0 - span.rows[1] * PITCH - h])
+    hi = np.array([x0 + span.cols[1] * PITCH + h, y0 + h, z0 - span.rows[0] * PITCH + h])
+    return lo, hi
+
+
+def highlight_boxes(layout: Layout, readout: Readout) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(role, lo, hi) boxes: the inspected cell ("cell") and the cells it reads ("source")."""
+    target = span_box(layout, Span(readout.key, (readout.row,) * 2, (readout.col,) * 2), pad=0.2)
+    return [("cell", *target), *(("source", *span_box(layout, s)) for s in readout.sources)]
+
+
+_EDGES = np.array([(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)])
+
+
+def box_segments(lo, hi) -> np.ndarray:
+    """The 12 edges of box lo..hi as 24 points (pairs), float32, for a LINES batch."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    return corners[_EDGES.reshape(-1)].astype(np.float32)
+
+
+#: Overlay colours (RGBA) of the inspected cell and of the cells it reads.
+COLORS = {"source": (0.25, 0.85, 1.0, 1.0), "cell": (1.0, 0.95, 0.2, 1.0)}
+
+
+class Inspector:
+    """What the modal inspector keeps between mouse moves: the model's layout and numbers, the
+    cell under the mouse (`current`) and the overlay line segments per role (`segments`)."""
+
+    def __init__(self, layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Weights | None):
+        self.layout, self.trace, self.weights = layout, trace, weights
+        self.current: Readout | None = None
+        self.segments: dict[str, np.ndarray] = {}
+
+    def hover(self, origin, direction) -> Readout | None:
+        """Pick along the ray; keeps the previous readout object when the cell is the same."""
+        ref = self.layout.pick(origin, direction)
+        if ref is None:
+            self.current, self.segments = None, {}
+            return None
+        if self.current is not None and self.current.cell == (ref.block.key, ref.row, ref.col):
+            return self.current
+        self.current = explain_ref(self.layout, self.trace, self.weights, ref)
+        boxes = highlight_boxes(self.layout, self.current)
+        self.segments = {role: np.concatenate([box_segments(lo, hi) for r, lo, hi in boxes if r == role]
+                                              or [np.zeros((0, 3), np.float32)])
+                         for role in COLORS}
+        return self.current
