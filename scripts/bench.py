@@ -7,6 +7,7 @@ machines are noisy. Figures are best-of-N wall times.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -17,14 +18,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Smallest wall time of `repeat` calls (after one warm-up call)."""
-    fn()
+def best_of(fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None) -> float:
+    """Smallest wall time of `repeat` calls (after one warm-up call); `setup` runs untimed before each."""
     times = []
-    for _ in range(repeat):
+    for i in range(repeat + 1):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
+        if i:
+            times.append(time.perf_counter() - start)
     return min(times)
 
 
@@ -58,10 +61,131 @@ def bench_forward(repeat: int) -> None:
           flush=True)
 
 
-BENCHES = {"forward": bench_forward}
+def _fresh_file() -> None:
+    import bpy
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def _raw_instancing(sizes: list[int]) -> None:
+    """Blender's own floor: one object per entry of `sizes`, its points uploaded with foreach_set
+    (positions and one float attribute) and instanced with one cube by a shared node group; evaluated."""
+    import bpy
+    import numpy as np
+
+    tree = bpy.data.node_groups.new("raw", "GeometryNodeTree")
+    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = tree.nodes.new("NodeGroupInput"), tree.nodes.new("NodeGroupOutput")
+    cube, inst = tree.nodes.new("GeometryNodeMeshCube"), tree.nodes.new("GeometryNodeInstanceOnPoints")
+    tree.links.new(gin.outputs[0], inst.inputs["Points"])
+    tree.links.new(cube.outputs["Mesh"], inst.inputs["Instance"])
+    tree.links.new(inst.outputs["Instances"], gout.inputs[0])
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(sizes):
+        mesh = bpy.data.meshes.new(f"raw{i}")
+        mesh.vertices.add(n)
+        mesh.attributes["position"].data.foreach_set("vector", rng.random(3 * n, np.float32))
+        mesh.attributes.new("value", "FLOAT", "POINT").data.foreach_set("value", np.zeros(n, np.float32))
+        obj = bpy.data.objects.new(f"raw{i}", mesh)
+        bpy.context.scene.collection.objects.link(obj)
+        obj.modifiers.new("raw", "NODES").node_group = tree
+    bpy.context.evaluated_depsgraph_get().update()
+
+
+def bench_scene(repeat: int) -> None:
+    """Scene builds: nano-gpt, per-cell build vs raw instancing, GPT-3, the 4-model comparison."""
+    import bpy
+
+    from llmviz_blender import scene
+
+    def build(name: str, **kw) -> None:
+        scene.build(name, **kw)
+        bpy.context.evaluated_depsgraph_get().update()
+
+    coll = scene.build("nano-gpt")
+    sizes = [len(o.data.vertices) for o in coll.all_objects if "llmviz_key" in o]
+    t_nano = best_of(lambda: build("nano-gpt"), repeat, _fresh_file)
+    t_bare = best_of(lambda: build("nano-gpt", labels=False, card=False), repeat, _fresh_file)
+
+    # the per-cell stage alone: block objects and their evaluation, shared node group and materials made
+    from llmviz_blender.scene import builder
+    from llmviz_blender.scene import materials, nodes
+    prepared = scene.prepare("nano-gpt")
+
+    def shared() -> None:
+        _fresh_file()
+        nodes.instancer_group()
+        for kind in ("weight", "intermediate", "aggregate"):
+            materials.kind_material(kind)
+
+    def cells() -> None:
+        builder._add_model(prepared, bpy.context.scene.collection, False, False)
+        bpy.context.evaluated_depsgraph_get().update()
+
+    t_cells = best_of(cells, repeat, shared)
+    t_raw = best_of(lambda: _raw_instancing(sizes), repeat, _fresh_file)
+    t_one = best_of(lambda: _raw_instancing([sum(sizes)]), repeat, _fresh_file)
+    row("scene: nano-gpt build, evaluated (all labels)", t_nano, "<= 1.0 s", f"{sum(sizes):,} cells")
+    row("scene: nano-gpt build, evaluated (no labels)", t_bare)
+    row(f"scene: per-cell stage ({len(sizes)} block objects), evaluated", t_cells, "<= 3x raw")
+    row(f"scene: raw foreach_set upload + instancing, same {len(sizes)} objects", t_raw)
+    row("scene: raw upload + instancing, all points in one object", t_one)
+    print(f"ratio per-cell stage / raw same objects: {t_cells / t_raw:.2f}x (goal <= 3x)", flush=True)
+    t_gpt3 = best_of(lambda: build("gpt3"), max(1, repeat // 2), _fresh_file)
+    row("scene: GPT-3 build (LOD boxes), evaluated", t_gpt3, "<= 5 s")
+    out = subprocess.run([sys.executable, __file__, "_comparison"], capture_output=True, text=True, check=True)
+    seconds, peak = (float(v) for v in out.stdout.split()[-2:])
+    row("scene: 4-model comparison build, evaluated", seconds, "<= 8 s, peak <= 2.5 GB",
+        f"peak memory {peak / 2**30:.2f} GB")
+
+
+def _comparison() -> None:
+    """Child process: time the comparison build alone and report its peak memory."""
+    import resource
+
+    import bpy
+
+    from llmviz_blender import scene
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    start = time.perf_counter()
+    scene.build_comparison(["nano-gpt", "gpt2-small", "gpt2-xl", "gpt3"])
+    bpy.context.evaluated_depsgraph_get().update()
+    seconds = time.perf_counter() - start
+    print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def bench_animate(repeat: int) -> None:
+    """Keyframing nano-gpt's whole walkthrough, and scrubbing 100 frames of it."""
+    import bpy
+
+    from llmviz_blender import scene
+    from llmviz_blender.scene.keys import count_keys
+
+    _fresh_file()
+    coll = scene.build("nano-gpt")
+    t_anim = best_of(lambda: scene.animate(coll), repeat)
+    start, end = coll["llmviz_frames"]
+    sc = bpy.context.scene
+    frames = [int(f) for f in range(start, end, max(1, (end - start) // 100))][:100]
+
+    def scrub() -> None:
+        for f in frames:
+            sc.frame_set(f)
+
+    t_scrub = best_of(scrub, max(1, repeat // 2))
+    row("animate: nano-gpt walkthrough", t_anim, "<= 2 s", f"{count_keys(list(bpy.data.objects)):,} keys, "
+        f"frames {start}-{end}")
+    row("animate: scrub 100 frames (frame_set)", t_scrub, "", f"{1000 * t_scrub / len(frames):.1f} ms per frame")
+
+
+BENCHES = {"forward": bench_forward, "scene": bench_scene, "animate": bench_animate}
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:] == ["_comparison"]:
+        _comparison()
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=[*BENCHES, "all"])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (best is kept)")

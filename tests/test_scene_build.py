@@ -73,8 +73,9 @@ def test_nano_cells_read_back(fresh_blend):
 def test_masked_attention_cells_are_empty(fresh_blend):
     coll = scene.build("nano-gpt")
     att = next(o for o in coll.all_objects if o.get("llmviz_key") == "h0.head0.att")
-    rows, cols = _attr(att, "row"), _attr(att, "col")
-    assert len(rows) == 21 and np.all(cols <= rows)
+    src = _attr(att, "src_index")  # into h0.att (n_head, T, T): row = query, col = key
+    rows, cols = (src // 6) % 6, src % 6
+    assert len(src) == 21 and np.all(cols <= rows)
     assert np.isfinite(_attr(att, "value")).all()
 
 

@@ -36,10 +36,13 @@ def shade(values: np.ndarray) -> np.ndarray:
     of the finite magnitudes (so a few outliers do not leave every other cell grey), clipped, then
     a signed square root, so small values still show a tint."""
     finite = np.abs(values[np.isfinite(values)])
-    scale = float(np.percentile(finite, SHADE_PERCENTILE)) if finite.size else 0.0
+    k = int(round(SHADE_PERCENTILE / 100 * (finite.size - 1)))
+    scale = float(np.partition(finite, k)[k]) if finite.size else 0.0
     if scale == 0.0 and finite.size:
         scale = float(finite.max())
     if scale == 0.0:
         return np.zeros(values.shape, np.float32)
-    scaled = np.clip(np.nan_to_num(values / scale, nan=0.0), -1.0, 1.0)
+    scaled = np.clip(values / scale, -1.0, 1.0)
+    if np.isnan(scaled).any():
+        scaled = np.nan_to_num(scaled, nan=0.0)
     return (np.sign(scaled) * np.sqrt(np.abs(scaled))).astype(np.float32)

@@ -84,8 +84,8 @@ def prepare(preset_or_config, weights=None, tokens=None, lod: str = "auto", max_
     return Model(config, w, ids, trace, layout, plan)
 
 
-def _block_attributes(block: Block, trace: Trace | None, weights: Weights | None) -> dict[str, np.ndarray]:
-    rows, cols = block.cells()
+def _block_attributes(block: Block, rows: np.ndarray, cols: np.ndarray, trace: Trace | None,
+                      weights: Weights | None) -> dict[str, np.ndarray]:
     values = lay.block_values(block, trace, weights, rows, cols)
     n = len(rows)
     attrs: dict[str, np.ndarray] = {"src_index": block.src_index(rows, cols).astype(np.int32)}
@@ -96,8 +96,6 @@ def _block_attributes(block: Block, trace: Trace | None, weights: Weights | None
         attrs["value"] = values
         attrs["shade"] = lay.shade(values)
     attrs["reveal"] = np.full(n, ALWAYS, np.float32)
-    attrs["row"] = rows.astype(np.int32)
-    attrs["col"] = cols.astype(np.int32)
     return attrs
 
 
@@ -117,7 +115,7 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
             continue
         rows, cols = block.cells()
         obj = add_cell_object(f"{prefix} {block.key}", block.positions(rows, cols),
-                              _block_attributes(block, m.trace, m.weights),
+                              _block_attributes(block, rows, cols, m.trace, m.weights),
                               materials.kind_material(block.kind), coll)
         obj["llmviz_block"] = block.name
         obj["llmviz_key"] = block.key

@@ -17,7 +17,7 @@ from .. import model, timeline
 from ..layout import CELL, PITCH, Layout, margin
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from . import datablocks, materials
-from .build import ROOT, Model, model_of
+from .builder import ROOT, Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text
 from .nodes import ALWAYS, add_cell_object
