@@ -26,8 +26,8 @@ def _linear(hex_color: str) -> tuple[float, float, float, float]:
     return (*lin, 1.0)
 
 
-def text_material(hex_color: str) -> bpy.types.Material:
-    """Shared emissive material for text of one colour (reads the same in every engine)."""
+def flat_material(hex_color: str) -> bpy.types.Material:
+    """Shared emissive material of one colour for text and overlays (the same in every engine)."""
     def make(name: str) -> bpy.types.Material:
         mat = bpy.data.materials.new(name)
         tree = compat.ensure_node_tree(mat)
@@ -40,7 +40,7 @@ def text_material(hex_color: str) -> bpy.types.Material:
         mat.diffuse_color = _linear(hex_color)
         return mat
 
-    return datablocks.get_or_create("materials", f"LLMViz Text {hex_color}", make)
+    return datablocks.get_or_create("materials", f"LLMViz Flat {hex_color}", make)
 
 
 def add_text(name: str, body: str, location, size: float, color: str, collection: bpy.types.Collection,
@@ -50,7 +50,7 @@ def add_text(name: str, body: str, location, size: float, color: str, collection
     curve.body = body
     curve.size = size
     curve.align_x, curve.align_y = align_x, align_y
-    curve.materials.append(text_material(color))
+    curve.materials.append(flat_material(color))
     obj = datablocks.tag(bpy.data.objects.new(name, curve))
     obj.location = tuple(float(v) for v in location)
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)

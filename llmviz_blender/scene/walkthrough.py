@@ -19,13 +19,14 @@ from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from . import datablocks, materials
 from .builder import ROOT, Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
-from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text
+from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text, flat_material
 from .nodes import ALWAYS, add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
 FADE_FRAMES = 6
 CAPTION_SIZE = 0.032  # caption height as a fraction of the frame height
 BAR = 0.2  # caption bar: fraction of the frame height at the bottom
+BAR_COLOR = "#0b0b0e"
 TARGET = "LLMViz Camera Target"
 
 
@@ -118,7 +119,7 @@ def _key_captions(tl: Timeline, cam: bpy.types.Object, scene: bpy.types.Scene, a
     h = BAR * height
     bar_mesh.from_pydata([(-width, -height / 2 - h, 0), (width, -height / 2 - h, 0), (width, -height / 2 + h, 0),
                           (-width, -height / 2 + h, 0)], [], [(0, 1, 2, 3)])
-    bar_mesh.materials.append(_bar_material())
+    bar_mesh.materials.append(flat_material(BAR_COLOR))
     bar = datablocks.tag(bpy.data.objects.new(f"{ROOT} Caption Bar", bar_mesh))
     anim.objects.link(bar)
     bar.parent = cam
@@ -134,21 +135,6 @@ def _key_captions(tl: Timeline, cam: bpy.types.Object, scene: bpy.types.Scene, a
                               (-0.46 * width, height / 2 - 1.8 * size, -d), 1.4 * size, SECTION_COLOR,
                               align_x="LEFT", align_y="TOP")
         set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
-
-
-def _bar_material() -> bpy.types.Material:
-    def make(name: str) -> bpy.types.Material:
-        mat = bpy.data.materials.new(name)
-        from . import compat
-        tree = compat.ensure_node_tree(mat)
-        tree.nodes.clear()
-        emit = tree.nodes.new("ShaderNodeEmission")
-        compat.socket(emit.inputs, "Color").default_value = (0.004, 0.004, 0.006, 1.0)
-        out = tree.nodes.new("ShaderNodeOutputMaterial")
-        tree.links.new(compat.socket(emit.outputs, "Emission"), compat.socket(out.inputs, "Surface"))
-        mat.diffuse_color = (0.004, 0.004, 0.006, 1.0)
-        return mat
-    return datablocks.get_or_create("materials", f"{ROOT} Caption Bar", make)
 
 
 def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int) -> None:
