@@ -80,8 +80,25 @@ def check_vocab(config: ModelConfig, ids: Sequence[int] | np.ndarray) -> None:
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """GELU, tanh approximation (GPT-2 / minGPT)."""
-    return np.float32(0.5) * x * (np.float32(1.0) + np.tanh(_GELU_C * (x + np.float32(0.044715) * (x * x * x))))
+    """GELU, tanh approximation (GPT-2 / minGPT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+    evaluated in place on one temporary."""
+    y = x * x
+    y *= x
+    y *= np.float32(0.044715)
+    y += x
+    y *= _GELU_C
+    np.tanh(y, out=y)
+    y += np.float32(1.0)
+    y *= x
+    y *= np.float32(0.5)
+    return y
+
+
+def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """x @ weight.T + bias for an nn.Linear weight [out, in], the bias added in place."""
+    y = x @ weight.T
+    y += bias
+    return y
 
 
 def _layer_norm(out: dict, name: str, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -96,10 +113,12 @@ def _layer_norm(out: dict, name: str, x: np.ndarray, gamma: np.ndarray, beta: np
 def _softmax(out: dict, name: str, z: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, recording its max and sum-exp aggregates under name.max/.sumexp."""
     zmax = z.max(axis=-1)
-    e = np.exp(z - zmax[..., None])
+    e = z - zmax[..., None]
+    np.exp(e, out=e)  # in place: the logits softmax is the largest array of the pass
     sumexp = e.sum(axis=-1)
     out[f"{name}.max"], out[f"{name}.sumexp"] = zmax, sumexp
-    return e / sumexp[..., None]
+    e /= sumexp[..., None]
+    return e
 
 
 def forward(weights: Weights, tokens: Sequence[int] | np.ndarray) -> Trace:
@@ -112,26 +131,27 @@ def forward(weights: Weights, tokens: Sequence[int] | np.ndarray) -> Trace:
     out["tok_emb"] = w["transformer.wte.weight"][idx]
     out["pos_emb"] = w["transformer.wpe.weight"][:t].copy()  # a copy: traces never alias weights
     x = out["x"] = out["tok_emb"] + out["pos_emb"]
-    causal = np.triu(np.ones((t, t), dtype=bool), k=1)
+    mask = np.triu(np.full((t, t), -np.inf, np.float32), k=1)  # added to the scores: -inf above the diagonal
     scale = np.float32(1.0 / np.sqrt(a))
     for i in range(cfg.n_layer):
         p, q = f"h{i}", f"transformer.h.{i}."
         h = _layer_norm(out, f"{p}.ln1", x, w[q + "ln_1.weight"], w[q + "ln_1.bias"])
-        qkv = h @ w[q + "attn.c_attn.weight"].T + w[q + "attn.c_attn.bias"]
+        qkv = _linear(h, w[q + "attn.c_attn.weight"], w[q + "attn.c_attn.bias"])
         heads = qkv.reshape(t, 3, nh, a).transpose(1, 2, 0, 3)  # (3, nh, t, a)
         qh, kh, vh = (np.ascontiguousarray(m) for m in heads)
         out[f"{p}.q"], out[f"{p}.k"], out[f"{p}.v"] = qh, kh, vh
-        att = (qh @ kh.transpose(0, 2, 1)) * scale
-        att[:, causal] = -np.inf
+        att = qh @ kh.transpose(0, 2, 1)
+        att *= scale
+        att += mask
         out[f"{p}.att"] = att
         att_sm = out[f"{p}.att_sm"] = _softmax(out, f"{p}.att", att)
         y = out[f"{p}.y"] = (att_sm @ vh).transpose(1, 0, 2).reshape(t, c)
-        proj = out[f"{p}.attn_proj"] = y @ w[q + "attn.c_proj.weight"].T + w[q + "attn.c_proj.bias"]
+        proj = out[f"{p}.attn_proj"] = _linear(y, w[q + "attn.c_proj.weight"], w[q + "attn.c_proj.bias"])
         x = out[f"{p}.attn_resid"] = x + proj
         h = _layer_norm(out, f"{p}.ln2", x, w[q + "ln_2.weight"], w[q + "ln_2.bias"])
-        fc = out[f"{p}.fc"] = h @ w[q + "mlp.c_fc.weight"].T + w[q + "mlp.c_fc.bias"]
+        fc = out[f"{p}.fc"] = _linear(h, w[q + "mlp.c_fc.weight"], w[q + "mlp.c_fc.bias"])
         g = out[f"{p}.gelu"] = gelu(fc)
-        m = out[f"{p}.mlp"] = g @ w[q + "mlp.c_proj.weight"].T + w[q + "mlp.c_proj.bias"]
+        m = out[f"{p}.mlp"] = _linear(g, w[q + "mlp.c_proj.weight"], w[q + "mlp.c_proj.bias"])
         x = out[f"{p}.mlp_resid"] = x + m
     h = _layer_norm(out, "ln_f", x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"])
     logits = out["logits"] = h @ w["lm_head.weight"].T
