@@ -8,7 +8,8 @@ from .blocks import Block
 
 MEMORY_PER_INSTANCE = 1600  # bytes per instanced cube in Cycles, measured (DESIGN.md)
 DEFAULT_MAX_CELLS = 65_536  # auto mode: larger blocks become boxes
-DEFAULT_BUDGET = 2 * 2**30  # render memory allowed for per-cell cubes
+DEFAULT_BUDGET = 4 * 2**30  # cells mode: render memory allowed before per-cell cubes are refused
+AUTO_BUDGET = 512 * 2**20  # auto mode: render memory it spends on per-cell cubes
 DEFAULT_MAX_OBJECTS = 2500  # auto mode: per-cell blocks are one Blender object each
 LOD_MODES = ("auto", "cells", "boxes")
 
@@ -22,16 +23,18 @@ def _gb(n_bytes: float) -> str:
 
 
 def plan_lod(blocks: list[Block], mode: str = "auto", max_cells: int = DEFAULT_MAX_CELLS,
-             budget: int = DEFAULT_BUDGET, max_objects: int = DEFAULT_MAX_OBJECTS) -> dict[str, str]:
+             budget: int | None = None, max_objects: int = DEFAULT_MAX_OBJECTS) -> dict[str, str]:
     """Block key -> "cells" or "box".
 
     auto: blocks of at most `max_cells` cells get cubes, smallest sizes first (all blocks of one
     size or none), while the total stays within `budget` bytes of render memory and `max_objects`
     objects; cells: every block gets cubes, refused over the budget with the largest block named;
-    boxes: every block is one box.
+    boxes: every block is one box. `budget` defaults to AUTO_BUDGET (auto) or DEFAULT_BUDGET (cells).
     """
     if mode not in LOD_MODES:
         raise LayoutError(f"level of detail must be one of {', '.join(LOD_MODES)}, got {mode!r}")
+    if budget is None:
+        budget = AUTO_BUDGET if mode == "auto" else DEFAULT_BUDGET
     if max_cells < 1 or budget < 1:
         raise LayoutError("level of detail: max cells and memory budget must be positive")
     if mode == "boxes":

@@ -232,15 +232,19 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
     return layout
 
 
-def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int) -> list[Layout]:
+def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int,
+                      reserve: list[float] | None = None) -> list[Layout]:
     """Several models side by side at one cell scale, tops aligned at z = 0, left to right; every
-    model wraps at LAYERS_PER_COLUMN layers, so their heights compare."""
+    model wraps at LAYERS_PER_COLUMN layers, so their heights compare. `reserve` gives a width to
+    keep free around each model's centre line (e.g. for its card), whatever the model's size."""
     counts = [n_tokens] * len(configs) if isinstance(n_tokens, int) else list(n_tokens)
     layouts = [model_layout(c, n, layers_per_column=LAYERS_PER_COLUMN) for c, n in zip(configs, counts)]
+    reserve = reserve or [0.0] * len(layouts)
     x = 0.0
-    for layout in layouts:
+    for layout, wide in zip(layouts, reserve):
         lo, hi = layout.bounds()
-        gap = 0.1 * (hi[0] - lo[0]) + 8 * margin(layout.config)
-        layout.translate([x + gap / 2 - lo[0], 0.0, 0.0])
-        x += (hi[0] - lo[0]) + gap
+        width = hi[0] - lo[0]
+        span = max(width + 0.1 * width + 8 * margin(layout.config), wide)
+        layout.translate([x + (span - width) / 2 - lo[0], 0.0, 0.0])
+        x += span
     return layouts

@@ -70,7 +70,7 @@ def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None) -> l
 
 
 def prepare(preset_or_config, weights=None, tokens=None, lod: str = "auto", max_cells: int = lay.lod.DEFAULT_MAX_CELLS,
-            budget: int = lay.lod.DEFAULT_BUDGET, layers_per_column: int | None = None) -> Model:
+            budget: int | None = None, layers_per_column: int | None = None) -> Model:
     """Everything that can fail on bad input, done before the scene is touched."""
     config = resolve_config(preset_or_config)
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
@@ -165,7 +165,7 @@ def clear() -> int:
 
 def build(preset_or_config: str | Path | ModelConfig, weights: Weights | str | Path | None = None,
           tokens: Sequence[int] | str | None = None, *, lod: str = "auto",
-          max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int = lay.lod.DEFAULT_BUDGET,
+          max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
           layers_per_column: int | None = None, labels: bool = True, card: bool = True,
           scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
@@ -186,43 +186,47 @@ def build(preset_or_config: str | Path | ModelConfig, weights: Weights | str | P
 
 
 def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_TOKENS, *, labels: bool = False,
-                     scene: bpy.types.Scene | None = None, budget: int = lay.lod.DEFAULT_BUDGET) -> bpy.types.Collection:
-    """Several models side by side at one cell scale, each with its card. Models with a weights
-    file show their numbers (per-cell where small); shape-only presets show kind colours as boxes."""
+                     scene: bpy.types.Scene | None = None, budget: int | None = None) -> bpy.types.Collection:
+    """Several models side by side at one cell scale, each with its card (and a pointer down to
+    models too small to see). Models with a weights file show their numbers (per-cell where small);
+    shape-only presets show kind colours as boxes."""
     if not names:
         raise ModelError("comparison: no models given")
     configs = [resolve_config(n) for n in names]
     counts = [min(tokens, c.block_size) for c in configs]
-    layouts = lay.comparison_layout(configs, counts)
+    heights = [-lay.model_layout(c, n, layers_per_column=lay.LAYERS_PER_COLUMN).bounds()[0][2]
+               for c, n in zip(configs, counts)]
+    card_size = CARD_SHARE * max(heights)
+    layouts = lay.comparison_layout(configs, counts, [0.6 * card_width(c, card_size) for c in configs])
     models = []
     for config, layout in zip(configs, layouts):
         w = resolve_weights(config, None)
         ids = resolve_tokens(config, None)[:layout.n_tokens] if w is not None else list(range(layout.n_tokens))
         trace = model.forward(w, ids) if w is not None else None
-        if trace is not None and len(ids) != layout.n_tokens:
-            raise ModelError(f"{config.name}: default input has {len(ids)} tokens, comparison shows {layout.n_tokens}")
         models.append(Model(config, w, ids, trace, layout, lay.plan_lod(layout.blocks, "auto", budget=budget)))
     scene = scene or bpy.context.scene
     clear()
     try:
         root = _collection(f"{ROOT} Comparison", scene.collection)
         root["llmviz_compare"] = [c.name for c in configs]
-        card_size = comparison_card_size(layouts)
-        for m in models:
+        for i, m in enumerate(models):
             coll = _add_model(m, root, labels, card=False)
             text = _collection(f"{ROOT} {m.config.name} Card", coll)
             lo, hi = m.layout.bounds()
+            lift = 2.2 + 2.8 * (i % 2)  # neighbouring cards at two heights, so they never collide
             add_card(m.layout, text, f"{ROOT} {m.config.name}", size=card_size,
-                                location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + card_size])
-        environment.setup(scene, layouts, root)
+                     location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + lift * card_size], pointer=True)
+        environment.setup(scene, layouts, root, direction=COMPARISON_VIEW)
     except Exception:
         clear()
         raise
     return root
 
 
-def comparison_card_size(layouts: list[Layout]) -> float:
-    """One card size for a comparison: readable at the scale of the whole picture."""
-    lo = np.min([l.bounds()[0] for l in layouts], axis=0)
-    hi = np.max([l.bounds()[1] for l in layouts], axis=0)
-    return 0.02 * float(max(hi[0] - lo[0], hi[2] - lo[2]))
+CARD_SHARE = 0.05  # comparison cards: this share of the tallest model's height
+COMPARISON_VIEW = (0.12, -1.0, 0.08)  # nearly head-on, so sizes compare truly
+
+
+def card_width(config: ModelConfig, size: float) -> float:
+    """Rough width of a model's card text at `size`."""
+    return max(len(config.title), len(f"{model.param_count(config):,} parameters")) * 0.6 * size

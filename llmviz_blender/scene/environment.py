@@ -63,7 +63,8 @@ def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -
     collection.objects.link(obj)
 
 
-def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection) -> bpy.types.Object:
+def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
+               direction=DIRECTION) -> bpy.types.Object:
     """Our camera framing the box lo..hi, made the scene camera; clip range fits the model's size."""
     cam = datablocks.tag(bpy.data.cameras.new(CAMERA))
     cam.sensor_fit = "VERTICAL"
@@ -75,14 +76,15 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection)
     collection.objects.link(obj)
     aspect = scene.render.resolution_x * scene.render.pixel_aspect_x / (
         scene.render.resolution_y * scene.render.pixel_aspect_y)
-    location, target = frame_box(lo, hi, FOV_Y, aspect, DIRECTION)
+    location, target = frame_box(lo, hi, FOV_Y, aspect, direction)
     aim(obj, location, target)
     scene.camera = obj
     return obj
 
 
-def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Collection) -> bpy.types.Object:
-    """World, a key and a fill light, and the overview camera for `layouts`."""
+def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Collection,
+          direction=DIRECTION) -> bpy.types.Object:
+    """World, a key and a fill light, and the overview camera for `layouts` seen from `direction`."""
     rig = datablocks.tag(bpy.data.collections.new("LLMViz Rig"))
     parent.children.link(rig)
     _world(scene)
@@ -93,4 +95,4 @@ def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Colle
     text = text_bounds(parent)
     if text is not None:
         lo, hi = np.minimum(lo, text[0]), np.maximum(hi, text[1])
-    return add_camera(scene, lo, hi, rig)
+    return add_camera(scene, lo, hi, rig, direction)

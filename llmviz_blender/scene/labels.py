@@ -45,14 +45,15 @@ def flat_material(hex_color: str) -> bpy.types.Material:
 
 def add_text(name: str, body: str, location, size: float, color: str, collection: bpy.types.Collection,
              align_x: str = "LEFT", align_y: str = "CENTER") -> bpy.types.Object:
-    """A flat text object facing the camera side (-Y), `size` world units tall."""
+    """A flat text object facing the camera side (-Y), `size` world units tall. The object is
+    scaled (a text curve's own size stops at 10,000 units, too small beside GPT-3)."""
     curve = datablocks.tag(bpy.data.curves.new(name, "FONT"))
     curve.body = body
-    curve.size = size
     curve.align_x, curve.align_y = align_x, align_y
     curve.materials.append(flat_material(color))
     obj = datablocks.tag(bpy.data.objects.new(name, curve))
     obj.location = tuple(float(v) for v in location)
+    obj.scale = (size, size, size)
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
     collection.objects.link(obj)
     return obj
@@ -177,12 +178,23 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
 
 
 def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size: float | None = None,
-             location=None) -> bpy.types.Object:
-    """The model card above the model: its title and parameter count."""
+             location=None, pointer: bool = False) -> bpy.types.Object:
+    """The model card above the model: its title and parameter count; with `pointer`, a triangle
+    under it pointing down at the model (which may be too small to see at the picture's scale)."""
     config = layout.config
     lo, hi = layout.bounds()
     size = size or 1.4 * heading_size(layout)
-    where = location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 3.5 * size]
+    where = np.asarray(location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 3.5 * size], float)
     body = f"{config.title}\n{param_count(config):,} parameters"
-    return add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
+    card = add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
                     align_y="BOTTOM")
+    if pointer:
+        x, y, z = where
+        tip = hi[2] + 0.15 * size
+        top = max(z - 0.3 * size, tip + 0.5 * size)
+        mesh = datablocks.tag(bpy.data.meshes.new(f"{prefix} pointer"))
+        mesh.from_pydata([(x - 0.2 * size, y, top), (x + 0.2 * size, y, top), (x, y, tip)], [], [(0, 1, 2)])
+        mesh.materials.append(flat_material(SECTION_COLOR))
+        obj = datablocks.tag(bpy.data.objects.new(f"{prefix} pointer", mesh))
+        collection.objects.link(obj)
+    return card

@@ -107,8 +107,8 @@ def _overlay_text(name, body, cam, anim, location, size, color, width=None, alig
     obj.rotation_euler = (0.0, 0.0, 0.0)
     obj.parent = cam
     if width is not None:
-        obj.data.text_boxes[0].width = width  # object units, whatever the text size
-        obj.data.text_boxes[0].x = -width / 2
+        obj.data.text_boxes[0].width = width / size  # in the text's own units (the object is scaled)
+        obj.data.text_boxes[0].x = -width / size / 2
     return obj
 
 
