@@ -75,7 +75,7 @@ class Readout:
             return "masked"
         if self.op == "token" and self.value is not None:
             return str(int(round(self.value)))
-        return "no numbers (shape only)" if self.value is None else num(self.value, 4)
+        return "no numbers (shape only)" if self.value is None else _n(self.value)
 
     def lines(self) -> list[str]:
         """The readout for a panel: title, cell, value, formula."""
@@ -123,6 +123,15 @@ def _row(block: Block, row: int, cols: int | None = None) -> Span:
 
 def _cell(block: Block, row: int, col: int) -> Span:
     return Span(block.key, (row, row), (col, col))
+
+
+def _n(value: float) -> str:
+    """A number of a short formula: five significant digits (up to 6 decimals), so the printed
+    numbers recompute the value closely."""
+    value = float(value)
+    if value == 0 or not math.isfinite(value) or abs(value) >= 1:
+        return num(value, 4)
+    return num(value, min(6, 4 - math.floor(math.log10(abs(value)))))
 
 
 def _sum_text(values: np.ndarray) -> str:
@@ -203,8 +212,8 @@ def _embed(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     te, pe = c.one(wte.key, row, tok), c.one(wpe.key, row, col)
     out.terms = {"token": np.float64(tok), "token_embedding": np.float64(te), "position_embedding": np.float64(pe)}
     out.result = te + pe
-    out.formula = (f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {num(te, 4)} + {num(pe, 4)} "
-                   f"= {num(out.value, 4)}")
+    out.formula = (f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {_n(te)} + {_n(pe)} "
+                   f"= {_n(out.value)}")
 
 
 def _ln_input(c: _Cells, b: Block, col: int) -> tuple[Block, np.ndarray]:
@@ -222,7 +231,7 @@ def _ln_mean(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     _, x = _ln_input(c, b, col)
     out.terms = {"inputs": x}
     out.result = float(x.mean())
-    out.formula = f"{what} = {_sum_text(x)} / {x.size} = {num(out.value, 4)}"
+    out.formula = f"{what} = {_sum_text(x)} / {x.size} = {_n(out.value)}"
 
 
 def _ln_std(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -237,7 +246,7 @@ def _ln_std(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     var = float(np.mean((x - mu) ** 2))
     out.terms = {"inputs": x, "mean": np.float64(mu)}
     out.result = math.sqrt(var + LN_EPS)
-    out.formula = f"{what} = sqrt({num(var, 4)} + {LN_EPS:g}) with mean {num(mu, 4)} = {num(out.value, 4)}"
+    out.formula = f"{what} = sqrt({_n(var)} + {LN_EPS:g}) with mean {_n(mu)} = {_n(out.value)}"
 
 
 def _layernorm(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -252,8 +261,8 @@ def _layernorm(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.terms = {"x": np.float64(x), "mean": np.float64(mu), "std": np.float64(sd), "gamma": np.float64(g),
                  "beta": np.float64(be)}
     out.result = (x - mu) / sd * g + be
-    out.formula = (f"(x - mean) / std * gamma + beta = ({num(x, 4)} - {num(mu, 4)}) / {num(sd, 4)} * {num(g, 4)} "
-                   f"+ {num(be, 4)} = {num(out.value, 4)}")
+    out.formula = (f"(x - mean) / std * gamma + beta = ({_n(x)} - {_n(mu)}) / {_n(sd)} * {_n(g)} "
+                   f"+ {_n(be)} = {_n(out.value)}")
 
 
 def _query_index(agg: Block, row: int, col: int) -> int:
@@ -293,7 +302,7 @@ def _softmax_max(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.terms = {"scores": z}
     out.result = float(z.max())
     shown = ", ".join(num(v, 3) for v in z[:8]) + (", ..." if z.size > 8 else "")
-    out.formula = f"{what} = max[{shown}] = {num(out.value, 4)}"
+    out.formula = f"{what} = max[{shown}] = {_n(out.value)}"
 
 
 def _softmax_sumexp(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -310,7 +319,7 @@ def _softmax_sumexp(c: _Cells, b: Block, row: int, col: int, out: Readout) -> No
     e = np.exp(z - m)
     out.terms = {"scores": z, "max": np.float64(m)}
     out.result = float(e.sum())
-    out.formula = f"{what}, max {num(m, 4)}: {_sum_text(e)} = {num(out.value, 4)}"
+    out.formula = f"{what}, max {_n(m)}: {_sum_text(e)} = {_n(out.value)}"
 
 
 def _softmax(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -325,7 +334,7 @@ def _softmax(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     z, m, s = c.one(score.key, row, col), c.one(zmax.key, mr, mc), c.one(zsum.key, mr, mc)
     out.terms = {"score": np.float64(z), "max": np.float64(m), "sumexp": np.float64(s)}
     out.result = math.exp(z - m) / s
-    out.formula = f"{what} = exp({num(z, 4)} - {num(m, 4)}) / {num(s, 4)} = {num(out.value, 4)}"
+    out.formula = f"{what} = exp({_n(z)} - {_n(m)}) / {_n(s)} = {_n(out.value)}"
 
 
 def _attention(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -343,8 +352,8 @@ def _attention(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.result = dot / math.sqrt(a)
     terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(q[:_SHOWN], k[:_SHOWN]))
     more = f" + ... {a - _SHOWN} more" if a > _SHOWN else ""
-    out.formula = f"{what} = ({terms}{more}) / {num(math.sqrt(a), 4)} = {num(dot, 4)} / {num(math.sqrt(a), 4)} " \
-                  f"= {num(out.value, 4)}"
+    out.formula = f"{what} = ({terms}{more}) / {_n(math.sqrt(a))} = {_n(dot)} / {_n(math.sqrt(a))} " \
+                  f"= {_n(out.value)}"
 
 
 def _attend(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -361,7 +370,7 @@ def _attend(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.result = float(np.dot(p, v))
     terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(p[:_SHOWN], v[:_SHOWN]))
     more = f" + ... {n - _SHOWN} more" if n > _SHOWN else ""
-    out.formula = f"{what} = {terms}{more} = {num(out.value, 4)}"
+    out.formula = f"{what} = {terms}{more} = {_n(out.value)}"
 
 
 def _residual(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
@@ -374,7 +383,7 @@ def _residual(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     x, y = c.one(resid.key, row, col), c.one(branch.key, row, col)
     out.terms = {"residual": np.float64(x), "branch": np.float64(y)}
     out.result = x + y
-    out.formula = f"{what} = {num(x, 4)} + {num(y, 4)} = {num(out.value, 4)}"
+    out.formula = f"{what} = {_n(x)} + {_n(y)} = {_n(out.value)}"
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -390,7 +399,7 @@ def _gelu(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     x = c.one(fc.key, row, col)
     out.terms = {"x": np.float64(x)}
     out.result = 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
-    out.formula = f"{what}; GELU({num(x, 4)}) = {num(out.value, 4)}"
+    out.formula = f"{what}; GELU({_n(x)}) = {_n(out.value)}"
 
 
 def _param(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
