@@ -171,7 +171,8 @@ def check_output(path: str | Path, kind: str = "still", make_folder: bool = Fals
         raise RenderSettingsError(f"{path}: a {kind} is written as {suffix}")
     parent = path.parent
     if not parent.is_dir():
-        raise RenderSettingsError(f"{path}: folder {parent} does not exist")
+        why = "is not a folder" if parent.exists() else "does not exist"
+        raise RenderSettingsError(f"{path}: folder {parent} {why}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise RenderSettingsError(f"{path}: folder {parent} is not writable")
     if path.is_dir() and (kind != "animation" or is_video(path)):

@@ -1,0 +1,382 @@
+"""Headless renders of llmviz scenes: stills, walkthrough videos, comparisons, .blend files.
+
+    blender -b -P scripts/render.py -- ARGS      (a Blender install)
+    python scripts/render.py ARGS                (the bpy module, e.g. .venv/bin/python)
+
+Examples:
+    python scripts/render.py --still renders/nano-gpt-overview.png
+    python scripts/render.py --camera h0.head0 --still head.png --engine workbench
+    python scripts/render.py --animation walk.mp4 --chapters embedding,attention --resolution 1280x720
+    python scripts/render.py --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still compare.png --each
+    python scripts/render.py --weights my.safetensors --tokens 2,1,0 --animate --save-blend farm.blend
+
+Exit status: 0 done; 2 bad arguments or bad input (one line on stderr, nothing rendered);
+1 the render failed (one line; Blender's log is kept and named); 130 / 143 interrupted.
+Outputs are atomic: nothing is ever left under a final name by a failed or interrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `llmviz_blender` from this checkout, under Blender too
+
+PROG = "render.py"
+_CONSOLE = None  # our output, for the signal handler
+DEFAULT_SAMPLES = {"cycles": 32, "eevee": 32, "workbench": 8}
+
+
+class Usage(Exception):
+    """Bad arguments or input: exit 2 with this one line."""
+
+
+def script_args(argv: list[str]) -> list[str]:
+    """Our arguments: everything after the script name under `python`, after `--` under Blender."""
+    if argv and Path(argv[0]).resolve() == Path(__file__).resolve():
+        return argv[1:]
+    return argv[argv.index("--") + 1:] if "--" in argv else []
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage block
+        raise Usage(f"{message} (see --help)")
+
+
+def _int_in(lo: int, hi: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be in {lo}..{hi if hi is not None else ''}, got {value}")
+        return value
+    return parse
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or not all(0 < int(v) <= 65536 for v in m.groups()):
+        raise argparse.ArgumentTypeError(f"expected WxH with positive sizes up to 65536, e.g. 1920x1080, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _frames(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected A-B or A (frame numbers), got {text!r}")
+    a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+    if a > b:
+        raise argparse.ArgumentTypeError(f"first frame {a} is after the last {b}")
+    return a, b
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def parser() -> Parser:
+    p = Parser(prog=PROG, description="Render llmviz scenes headless: a still, the walkthrough as a video "
+               "or PNG frames, a side-by-side comparison, or a self-contained .blend.",
+               epilog="Exit status: 0 done, 2 bad arguments or input, 1 render failed.")
+    m = p.add_argument_group("model")
+    m.add_argument("--preset", default="nano-gpt", help="preset name or .toml path (default nano-gpt)")
+    m.add_argument("--weights", help="a .safetensors file (minGPT or Hugging Face names) or 'random'")
+    m.add_argument("--tokens", help="input: text in the model's vocabulary (e.g. CBABBC) or ids (2,1,0)")
+    m.add_argument("--lod", choices=("auto", "cells", "boxes"), default="auto",
+                   help="cubes per cell or one box per block (default auto)")
+    m.add_argument("--compare", type=_names, metavar="A,B,...",
+                   help="presets side by side at one scale (stills and .blend only)")
+    m.add_argument("--each", action="store_true",
+                   help="with --compare and --still: also one framed still per model, PATH-<name>.png")
+    o = p.add_argument_group("outputs")
+    o.add_argument("--still", metavar="PATH.png", help="render one frame")
+    o.add_argument("--animation", metavar="PATH", help="render the walkthrough: .mp4/.mkv/.mov (H.264) or a folder of PNGs")
+    o.add_argument("--save-blend", metavar="PATH.blend", help="save a self-contained .blend (renders without the add-on)")
+    a = p.add_argument_group("walkthrough")
+    a.add_argument("--animate", action="store_true",
+                   help="keyframe the walkthrough (implied by --animation, --chapters, --frames)")
+    a.add_argument("--chapters", type=_names, metavar="A,B", help="chapter ids to tell (default all)")
+    a.add_argument("--frames", type=_frames, metavar="A-B",
+                   help="frame range of the animation, or the frame of a still (default: all; a still: the middle)")
+    a.add_argument("--fps", type=_int_in(1, 1000), help="frames per second (default 24)")
+    a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast)")
+    a.add_argument("--start-layer", type=_int_in(0), default=0, help="the layer told in detail (default 0)")
+    a.add_argument("--camera", default="overview", metavar="TARGET",
+                   help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
+    r = p.add_argument_group("render")
+    r.add_argument("--engine", choices=("cycles", "eevee", "workbench"), default="cycles")
+    r.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto",
+                   help="Cycles device: auto uses a GPU when one exists (default auto)")
+    r.add_argument("--samples", type=_int_in(1, 1 << 16),
+                   help=f"samples (Workbench: anti-aliasing); default {DEFAULT_SAMPLES}")
+    r.add_argument("--resolution", type=_resolution, default=(1920, 1080), metavar="WxH", help="default 1920x1080")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    r.add_argument("--verbose", action="store_true", help="show Blender's own output too")
+    return p
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Checks that need no Blender."""
+    if not (args.still or args.animation or args.save_blend):
+        raise Usage("nothing to do: give --still, --animation or --save-blend")
+    if args.compare:
+        if args.animation or args.animate or args.chapters or args.frames:
+            raise Usage("--compare makes stills and .blend files; it has no walkthrough")
+        if args.camera != "overview":
+            raise Usage("--compare frames all models; --camera applies to a single model")
+        if args.weights or args.tokens:
+            raise Usage("--compare shows each preset with its own weights and input; drop --weights/--tokens")
+    elif args.each:
+        raise Usage("--each needs --compare")
+    if args.each and not args.still:
+        raise Usage("--each needs --still (the per-model stills go beside it)")
+    if args.chapters:
+        from llmviz_blender.timeline import CHAPTERS
+        unknown = [c for c in args.chapters if c not in CHAPTERS]
+        if unknown:
+            raise Usage(f"--chapters: unknown chapter {unknown[0]!r} (known: {', '.join(CHAPTERS)})")
+    if args.still and args.frames and args.frames[0] != args.frames[1] and not args.animation:
+        raise Usage("--frames: a still needs a single frame, e.g. --frames 120")
+
+
+def parse_tokens(text: str | None):
+    """Token ids (2,1,0 / "2 1 0") or text to encode."""
+    if text is None:
+        return None
+    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+    if parts and all(re.fullmatch(r"-?\d+", p) for p in parts):
+        return [int(p) for p in parts]
+    return text
+
+
+class Console:
+    """Our own output: info lines to the real stdout (unless quiet), errors to the real stderr;
+    Blender's output (C and Python) goes to a log file unless verbose."""
+
+    def __init__(self, quiet: bool, verbose: bool):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.out = os.fdopen(os.dup(1), "w", buffering=1)
+        self.err = os.fdopen(os.dup(2), "w", buffering=1)
+        self.quiet = quiet
+        self.log_path: Path | None = None
+        if not verbose:
+            fd, name = tempfile.mkstemp(prefix="llmviz-render-", suffix=".log")
+            self.log_path = Path(name)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.out.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        self.err.write(f"{PROG}: {text}\n")
+
+    def finish(self, code: int) -> None:
+        """Flush, drop the log unless a render failed (then name it), and exit now (bpy 4.5 can
+        hang in static destructors at normal interpreter exit after a render)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self.log_path is not None and code != 1:
+            self.log_path.unlink(missing_ok=True)
+        self.out.flush()
+        self.err.flush()
+        os._exit(code)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def frame_camera(scene_api, coll, target: str) -> str:
+    """Aim the scene camera at `target` (see --camera); returns what it frames."""
+    import bpy
+    from llmviz_blender.scene import environment
+    from llmviz_blender.scene.walkthrough import plan
+    from llmviz_blender.timeline import CHAPTERS, frame_box
+    from llmviz_blender.timeline.camera import DIRECTION, FOV_Y
+
+    scene = bpy.context.scene
+    m = scene_api.model_of(coll)
+    if target in CHAPTERS:
+        tl = plan(m, scene, chapters=[target])
+        steps = [s for s in tl.chapter(target).steps if not s.caption.startswith("Fast-forward")]
+        box = max(steps, key=lambda s: s.frame_end - s.frame_start).target
+        what = f"chapter {target}"
+    else:
+        blocks = [b for b in m.layout.blocks if b.key == target or b.key.startswith(target + ".")]
+        if not blocks:
+            raise Usage(f"--camera: unknown target {target!r}: use overview, a chapter id "
+                        f"({', '.join(CHAPTERS)}) or a block key prefix such as h0.head0, h0.mlp, ln_f")
+        box = m.layout.bounds(blocks)
+        what = f"{len(blocks)} block(s) {target}"
+    r = scene.render
+    aspect = r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+    location, look_at = frame_box(*box, FOV_Y, aspect, DIRECTION)
+    environment.aim(scene.camera, location, look_at)
+    return what
+
+
+def run(args: argparse.Namespace, con: Console) -> None:
+    import bpy
+    from llmviz_blender import scene as scene_api
+    from llmviz_blender.scene import render
+
+    t0 = time.perf_counter()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    outputs = {}
+    for kind, value in (("still", args.still), ("animation", args.animation), ("blend", args.save_blend)):
+        if value:
+            outputs[kind] = render.check_output(value, kind)
+    samples = args.samples or DEFAULT_SAMPLES[args.engine]
+    device = render.configure(scene, engine=args.engine, device=args.device, samples=samples,
+                              resolution=args.resolution)
+    if args.animation and render.is_video(outputs["animation"]) and any(v % 2 for v in args.resolution):
+        raise Usage(f"--animation: H.264 video needs an even width and height, got "
+                    f"{args.resolution[0]}x{args.resolution[1]}")
+    con.say(f"render settings: {args.resolution[0]}x{args.resolution[1]}, {device}")
+
+    if args.compare:
+        run_compare(args, con, scene_api, render, outputs)
+        return
+
+    t = time.perf_counter()
+    coll = scene_api.build(args.preset, weights=args.weights, tokens=parse_tokens(args.tokens), lod=args.lod)
+    n_objects = len(coll.all_objects)
+    con.say(f"built {coll.get('llmviz_preset', args.preset)}: {n_objects} objects in {time.perf_counter() - t:.1f} s")
+
+    animated = bool(args.animate or args.animation or args.chapters or args.frames)
+    if animated:
+        if args.camera != "overview":
+            raise Usage("--camera: the walkthrough moves the camera itself; pick a view with --frames")
+        t = time.perf_counter()
+        timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed)) if v is not None}
+        first, last = scene_api.animate(coll, chapters=args.chapters, start_layer=args.start_layer, **timing)
+        con.say(f"animated frames {first}-{last} ({(last - first + 1) / scene.render.fps:.0f} s at "
+                f"{scene.render.fps} fps) in {time.perf_counter() - t:.1f} s")
+        if args.frames and not (first <= args.frames[0] and args.frames[1] <= last):
+            raise Usage(f"--frames {args.frames[0]}-{args.frames[1]}: outside the walkthrough's frames {first}-{last}")
+    elif args.fps or args.speed or args.start_layer:
+        raise Usage("--fps, --speed and --start-layer shape the walkthrough: add --animate or --animation")
+    elif args.camera != "overview":
+        con.say(f"camera: {frame_camera(scene_api, coll, args.camera)}")
+
+    if "blend" in outputs:  # the whole walkthrough: a render farm splits the frames itself
+        render.save_blend(outputs["blend"], log=con.say)
+    if "still" in outputs:
+        frame = None
+        if animated:
+            frame = args.frames[0] if args.frames else (scene.frame_start + scene.frame_end) // 2
+        render.still(scene, outputs["still"], frame=frame, log=con.say)
+    if "animation" in outputs:
+        render.animation(scene, outputs["animation"], frames=args.frames, log=con.say)
+    _summary(con, t0)
+
+
+def run_compare(args, con: Console, scene_api, render, outputs) -> None:
+    import bpy
+    t0 = time.perf_counter()
+    scene = bpy.context.scene
+    root = scene_api.build_comparison(args.compare)
+    con.say(f"built comparison {', '.join(args.compare)}: {len(root.all_objects)} objects in "
+            f"{time.perf_counter() - t0:.1f} s")
+    if "blend" in outputs:
+        render.save_blend(outputs["blend"], log=con.say)
+    if "still" in outputs:
+        still = outputs["still"]
+        render.still(scene, still, log=con.say)
+        if args.each:
+            for name in args.compare:
+                t = time.perf_counter()
+                coll = scene_api.build(name, lod=args.lod)
+                con.say(f"built {name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
+                render.still(scene, still.with_name(f"{still.stem}-{Path(name).stem}{still.suffix}"), log=con.say)
+    _summary(con, t0)
+
+
+def _summary(con: Console, t0: float) -> None:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    con.say(f"done in {time.perf_counter() - t0:.1f} s, peak memory {peak:.0f} MiB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = script_args(sys.argv if argv is None else argv)
+    try:
+        args = parser().parse_args(argv)
+        validate(args)
+    except Usage as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        sys.stderr.flush()
+        os._exit(2)
+    con = Console(args.quiet, args.verbose)
+    global _CONSOLE
+    _CONSOLE = con
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    code = 0
+    try:
+        from llmviz_blender.layout import LayoutError
+        from llmviz_blender.model import ModelError
+        from llmviz_blender.scene.render import RenderFailed, RenderSettingsError
+        from llmviz_blender.timeline import TimelineError
+        try:
+            run(args, con)
+        except (Usage, ModelError, LayoutError, TimelineError, RenderSettingsError) as exc:
+            con.error(one_line(exc))
+            code = 2
+        except (RenderFailed, OSError, RuntimeError) as exc:
+            con.error(f"{one_line(exc)}{_log_note(con)}")
+            code = 1
+    except Exception as exc:  # noqa: BLE001 -- a bug: one line here, the traceback in the log
+        traceback.print_exc()
+        con.error(f"internal error: {type(exc).__name__}: {one_line(exc)}{_log_note(con)}")
+        code = 1
+    con.finish(code)
+
+
+def _interrupt(signum: int, frame) -> None:
+    """Ctrl-C / SIGTERM: drop the outputs being written and exit now (Blender swallows exceptions
+    raised inside its render handlers, so raising would only stop at the end of a video)."""
+    from llmviz_blender.files import remove_pending
+    remove_pending()
+    if _CONSOLE is not None:
+        _CONSOLE.error("interrupted; no partial output was kept")
+        _CONSOLE.finish(128 + signum)
+    os._exit(128 + signum)
+
+
+def _log_note(con: Console) -> str:
+    return f" (Blender log: {con.log_path})" if con.log_path is not None else ""
+
+
+if __name__ == "__main__":
+    main()
