@@ -18,5 +18,51 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench.py all
 
+# --- Gallery: `make render` is the quick-start still, `make renders` regenerates renders/ ----------
+RENDER := $(PY) scripts/render.py --resolution 1920x1080
+CYCLES := --engine cycles --samples 32
+# One still per walkthrough chapter (the middle frame of a walkthrough told with that chapter only);
+# override to pick some, e.g. `make renders GALLERY_CHAPTERS="attention mlp"`, or empty to skip.
+GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
+
+render: $(STAMP)
+	$(RENDER) $(CYCLES) --still renders/nano-gpt-overview.png
+
+renders: render
+	$(RENDER) $(CYCLES) --camera h0.head0 --still renders/nano-gpt-attention-head.png
+	$(RENDER) --engine workbench --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison.png
+	@for c in $(GALLERY_CHAPTERS); do \
+		echo "== chapter $$c"; \
+		$(RENDER) $(CYCLES) --chapters $$c --still renders/chapter-$$c.png || exit 1; \
+	done
+
+.PHONY: render renders
+
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis
+
+# --- Blender extension zip and the bpy version matrix --------------------------------------------
+# `make extension`: fetch the manifest's safetensors wheels into ./wheels (only when missing), then
+# validate and build dist/llmviz_blender-<version>.zip with Blender's own extension tool.
+extension: $(STAMP)
+	$(PY) scripts/build_extension.py
+
+# `make test-matrix`: the suite on bpy 4.2 and 5.0 (own venvs, created once) and on the 4.5 .venv.
+# numpy is pinned to what each Blender bundles (4.2: 1.24; 4.5 and 5.0: 1.26).
+MATRIX_DEPS = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"] if not d.startswith(("bpy", "numpy"))))')
+NUMPY_4.2 := numpy==1.24.*
+NUMPY_5.0 := numpy==1.26.*
+
+.venv-%/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install -q --upgrade pip
+	.venv-$*/bin/python -m pip install -q "bpy==$*.*" "$(NUMPY_$*)" $(MATRIX_DEPS)
+	touch $@
+
+test-matrix: $(STAMP) .venv-4.2/.installed .venv-5.0/.installed
+	@for v in .venv-4.2 .venv-5.0 $(VENV); do \
+		echo "== $$($$v/bin/python -c 'import bpy; print("bpy", bpy.app.version_string)' 2>/dev/null | tail -1) ($$v)"; \
+		$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
+
+.PHONY: extension test-matrix
