@@ -1,0 +1,25 @@
+"""The Blender UI: preferences, the panel's settings (``Scene.llmviz``), operators, the sidebar
+panels and the cell inspector. Everything here is a thin layer over the scripted API."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import operators, panel, preferences, properties
+
+CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panel.CLASSES)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.llmviz = bpy.props.PointerProperty(type=properties.LLMVizSettings)
+
+
+def unregister() -> None:
+    operators.stop_all()
+    if hasattr(bpy.types.Scene, "llmviz"):
+        del bpy.types.Scene.llmviz
+    for cls in reversed(CLASSES):
+        if getattr(cls, "is_registered", False):
+            bpy.utils.unregister_class(cls)

@@ -1,0 +1,158 @@
+"""The 3D Viewport sidebar tab "LLM Viz": Model, Options, Animation, Render and Inspector panels."""
+
+from __future__ import annotations
+
+import bpy
+
+from .properties import SHAPE_FIELDS, model_collection
+
+CATEGORY = "LLM Viz"
+
+
+class _Panel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+    @classmethod
+    def poll(cls, context):
+        return getattr(context.scene, "llmviz", None) is not None
+
+
+def _error(layout, settings) -> None:
+    if settings.last_error:
+        box = layout.box()
+        box.alert = True
+        box.label(text=settings.last_error, icon="ERROR")
+
+
+class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
+    bl_label = "Model"
+    bl_order = 0
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.llmviz
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        row = layout.row(align=True)
+        row.prop(s, "preset")
+        row.operator("llmviz.save_preset", text="", icon="FILE_TICK")
+        layout.prop(s, "edit_shape")
+        col = layout.column(align=True)
+        col.enabled = s.edit_shape
+        for field in SHAPE_FIELDS:
+            col.prop(s, field)
+        layout.prop(s, "weights_source")
+        if s.weights_source == "FILE":
+            row = layout.row(align=True)
+            row.prop(s, "weights_path")
+            row.operator("llmviz.pick_weights", text="", icon="FILEBROWSER")
+        layout.prop(s, "tokens")
+        row = layout.row(align=True)
+        row.scale_y = 1.4
+        row.operator("llmviz.generate", icon="MESH_GRID")
+        row.operator("llmviz.clear", icon="TRASH")
+        coll = model_collection(context.scene)
+        if coll is not None:
+            tokens = coll.get("llmviz_tokens", [])
+            layout.label(text=f"Scene: {coll.get('llmviz_preset', '?')}, {len(tokens)} tokens", icon="INFO")
+        _error(layout, s)
+
+
+class LLMVIZ_PT_options(_Panel, bpy.types.Panel):
+    bl_label = "Options"
+    bl_order = 1
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.llmviz
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "lod")
+        col = layout.column(align=True)
+        col.active = s.lod != "boxes"
+        col.prop(s, "max_cells")
+        col.prop(s, "budget_gb")
+        layout.prop(s, "labels")
+        layout.prop(s, "card")
+
+
+class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
+    bl_label = "Animation"
+    bl_order = 2
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.llmviz
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        col = layout.column(align=True)
+        col.prop(s, "fps")
+        col.prop(s, "speed")
+        layout.prop(s, "start_layer")
+        layout.label(text="Chapters")
+        flow = layout.grid_flow(columns=2, align=True)
+        flow.prop(s, "chapters")
+        row = layout.row()
+        row.scale_y = 1.4
+        row.enabled = model_collection(context.scene) is not None
+        row.operator("llmviz.animate", icon="PLAY")
+        coll = model_collection(context.scene)
+        if coll is not None and "llmviz_frames" in coll:
+            start, end = coll["llmviz_frames"]
+            layout.label(text=f"Keyed: frames {start}-{end}", icon="KEYFRAME")
+
+
+class LLMVIZ_PT_render(_Panel, bpy.types.Panel):
+    bl_label = "Render"
+    bl_order = 3
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.llmviz
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "engine")
+        layout.prop(s, "device")
+        layout.prop(s, "samples")
+        col = layout.column(align=True)
+        col.prop(s, "resolution_x")
+        col.prop(s, "resolution_y")
+        layout.prop(s, "still_path")
+        layout.prop(s, "animation_path")
+        row = layout.row(align=True)
+        row.operator("llmviz.render_still", icon="RENDER_STILL")
+        row.operator("llmviz.render_animation", icon="RENDER_ANIMATION")
+
+
+class LLMVIZ_PT_inspector(_Panel, bpy.types.Panel):
+    bl_label = "Inspector"
+    bl_order = 4
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.llmviz
+        has_model = model_collection(context.scene) is not None
+        row = layout.row()
+        row.enabled = has_model
+        row.operator("llmviz.inspect", text="Inspect (hover)", icon="EYEDROPPER")
+        col = layout.column(align=True)
+        col.prop(s, "inspect_block")
+        row = col.row(align=True)
+        row.prop(s, "inspect_row")
+        row.prop(s, "inspect_col")
+        row = layout.row()
+        row.enabled = has_model
+        op = row.operator("llmviz.inspect", text="Read Cell", icon="VIEWZOOM")
+        op.typed = True
+        if s.readout:
+            box = layout.box()
+            col = box.column(align=True)
+            for line in s.readout.splitlines():
+                col.label(text=line)
+
+
+CLASSES = (LLMVIZ_PT_model, LLMVIZ_PT_options, LLMVIZ_PT_animation, LLMVIZ_PT_render, LLMVIZ_PT_inspector)

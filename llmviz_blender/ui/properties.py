@@ -1,0 +1,131 @@
+"""The panel's settings: a PropertyGroup at ``context.scene.llmviz``."""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from .. import layout as lay
+from .. import model
+from ..layout.lod import DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
+from ..timeline import CHAPTERS
+from . import preferences, presets
+
+SHAPE_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")
+
+_items_cache: list[tuple[str, str, str]] = []  # Blender needs the enum strings kept alive
+
+
+def _preset_items(self, context):
+    global _items_cache
+    found = presets.items(preferences.user_presets_dir(context))
+    if found != _items_cache:
+        _items_cache = found
+    return _items_cache
+
+
+def _preset_changed(self, context) -> None:
+    """Show the chosen preset's shape in the shape fields (a broken file leaves them alone)."""
+    try:
+        config = presets.load(self.preset, preferences.user_presets_dir(context))
+    except model.ModelError:
+        return
+    for field in SHAPE_FIELDS:
+        setattr(self, field, getattr(config, field))
+    self.edit_shape = False
+
+
+def model_collection(scene: bpy.types.Scene | None) -> bpy.types.Collection | None:
+    """The scene's llmviz model collection (the first one), or None."""
+    if scene is None:
+        return None
+    for coll in scene.collection.children_recursive:
+        if "llmviz_config" in coll or "llmviz_preset" in coll:
+            return coll
+    return None
+
+
+def _block_search(self, context, edit_text):
+    """Block keys of the scene's model, for the inspector's block field."""
+    coll = model_collection(context.scene)
+    if coll is None or "llmviz_config" not in coll:
+        return []
+    try:
+        config = model.config_from_dict(json.loads(coll["llmviz_config"]))
+        keys = [b.key for b in lay.model_layout(config, len(coll["llmviz_tokens"])).blocks]
+    except (ValueError, KeyError):
+        return []
+    text = edit_text.lower()
+    return [k for k in keys if text in k.lower()]
+
+
+class LLMVizSettings(bpy.types.PropertyGroup):
+    # --- model -------------------------------------------------------------------------
+    preset: EnumProperty(name="Preset", items=_preset_items, update=_preset_changed,
+                         description="Model preset: the shipped ones, then TOML files in the user presets folder")
+    edit_shape: BoolProperty(name="Custom Shape", default=False,
+                             description="Use the shape fields below instead of the preset's own")
+    n_layer: IntProperty(name="Layers", default=3, min=1, max=256)
+    n_head: IntProperty(name="Heads", default=3, min=1, max=256)
+    n_embd: IntProperty(name="Embedding (C)", default=48, min=1, max=65536)
+    vocab_size: IntProperty(name="Vocabulary", default=3, min=1, max=1_000_000)
+    block_size: IntProperty(name="Block Size", default=11, min=1, max=1_000_000)
+    weights_source: EnumProperty(name="Weights", default="PRESET", items=[
+        ("PRESET", "Preset", "The preset's own weights file when it has one, else shape only"),
+        ("FILE", "File", "A .safetensors file (minGPT/nanoGPT or Hugging Face GPT-2 names)"),
+        ("RANDOM", "Random", "Seeded GPT-2 style initialisation"),
+        ("NONE", "Shape Only", "No numbers: blocks in their kind colours"),
+    ])
+    weights_path: StringProperty(name="Weights File", subtype="FILE_PATH", default="",
+                                 description=".safetensors weights file")
+    tokens: StringProperty(name="Tokens", default="",
+                           description="Input: letters for a letter vocabulary ('CBABBC') or token ids "
+                                       "('15 42 7'); empty: the preset's default input")
+
+    # --- options -----------------------------------------------------------------------
+    lod: EnumProperty(name="Level of Detail", default="auto",
+                      items=[(m, m.title(), d) for m, d in zip(LOD_MODES, (
+                          "Cubes for blocks that fit the budget, boxes for the rest",
+                          "One cube per cell for every block (refused over the budget)",
+                          "One box per block"))])
+    max_cells: IntProperty(name="Max Cells per Block", default=DEFAULT_MAX_CELLS, min=1,
+                           description="Auto: larger blocks are drawn as boxes")
+    budget_gb: FloatProperty(name="Memory Budget (GiB)", default=DEFAULT_BUDGET / 2**30, min=0.0, soft_max=64.0,
+                             description="Render memory allowed for per-cell cubes")
+    labels: BoolProperty(name="Labels", default=True, description="Block names and dimension labels")
+    card: BoolProperty(name="Card", default=True, description="Title card with the parameter count")
+
+    # --- animation ---------------------------------------------------------------------
+    fps: IntProperty(name="FPS", default=24, min=1, max=240)
+    speed: FloatProperty(name="Speed", default=1.0, min=0.01, soft_max=8.0,
+                         description="2 plays the walkthrough twice as fast")
+    chapters: EnumProperty(name="Chapters", options={"ENUM_FLAG"}, default=set(CHAPTERS),
+                           items=[(k, v, f"Chapter: {v}") for k, v in CHAPTERS.items()])
+    start_layer: IntProperty(name="Start Layer", default=0, min=0,
+                             description="Layer the layer chapters show in detail")
+
+    # --- render ------------------------------------------------------------------------
+    engine: EnumProperty(name="Engine", default="DEFAULT", items=[
+        ("DEFAULT", "Default", "The add-on preferences' engine"), *preferences.ENGINE_ITEMS])
+    device: EnumProperty(name="Device", default="DEFAULT", items=[
+        ("DEFAULT", "Default", "The add-on preferences' device"), *preferences.DEVICE_ITEMS])
+    samples: IntProperty(name="Samples", default=32, min=1, max=65536)
+    resolution_x: IntProperty(name="Width", default=1920, min=4, max=16384, subtype="PIXEL")
+    resolution_y: IntProperty(name="Height", default=1080, min=4, max=16384, subtype="PIXEL")
+    still_path: StringProperty(name="Still", subtype="FILE_PATH", default="//llmviz.png",
+                               description="PNG file for Render Still")
+    animation_path: StringProperty(name="Animation", subtype="FILE_PATH", default="//llmviz.mp4",
+                                   description="Video (.mp4/.mkv/.mov) or a folder for PNG frames")
+
+    # --- inspector ---------------------------------------------------------------------
+    inspect_block: StringProperty(name="Block", default="x", search=_block_search,
+                                  description="Block key, e.g. x, h0.head1.q, h0.fc, logits")
+    inspect_row: IntProperty(name="Row", default=0, min=0)
+    inspect_col: IntProperty(name="Column", default=0, min=0)
+    readout: StringProperty(name="Readout", default="", description="Last inspector readout")
+    last_error: StringProperty(name="Last Error", default="", description="Last operator error")
+
+
+CLASSES = (LLMVizSettings,)
