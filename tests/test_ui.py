@@ -505,3 +505,61 @@ def test_values_in_the_scene_match_the_readout(ui):
     i = 77
     assert bpy.ops.llmviz.inspect(block="h2.mlp", row=int(rows[i]), col=int(cols[i])) == {"FINISHED"}
     assert ui.readout.splitlines()[2] == f"value {ins._n(values[i])}"
+
+
+def test_overlay_draw_callback_and_cleanup(ui, monkeypatch):
+    """The modal's draw callback (GPU drawing is unavailable headless, so `gpu` is a recorder that
+    checks the documented builtin shader and its uniforms) and the clean-up on unregister."""
+    import sys
+    import types
+    calls = []
+
+    class Shader:
+        def bind(self):
+            calls.append("bind")
+
+        def uniform_float(self, name, value):
+            assert name in {"viewportSize", "lineWidth", "color"}, name  # POLYLINE_UNIFORM_COLOR
+            calls.append(name)
+
+    class Batch:
+        def draw(self, shader):
+            calls.append("draw")
+
+    class PushPop:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def from_builtin(name):
+        assert name == "POLYLINE_UNIFORM_COLOR"
+        return Shader()
+
+    def batch_for_shader(shader, kind, data):
+        assert kind == "LINES" and data["pos"].shape[1] == 3 and len(data["pos"]) % 2 == 0
+        return Batch()
+
+    gpu = types.SimpleNamespace(
+        shader=types.SimpleNamespace(from_builtin=from_builtin),
+        state=types.SimpleNamespace(depth_test_set=lambda v: None, blend_set=lambda v: None,
+                                    viewport_get=lambda: (0, 0, 640, 360)),
+        matrix=types.SimpleNamespace(push_pop=PushPop, multiply_matrix=lambda m: calls.append("matrix")))
+    monkeypatch.setitem(sys.modules, "gpu", gpu)
+    monkeypatch.setitem(sys.modules, "gpu_extras.batch", types.SimpleNamespace(batch_for_shader=batch_for_shader))
+
+    assert bpy.ops.llmviz.generate() == {"FINISHED"}
+    state = operators._Hover(properties.model_collection(bpy.context.scene))
+    operators._draw(state)  # nothing hovered: draws nothing
+    assert calls == []
+    centre = state.inspector.layout.cell_position("h0.fc", 1, 1)
+    assert state.inspector.hover(centre + [0, -50, 0], [0, 1, 0]).cell == ("h0.fc", 1, 1)
+    operators._draw(state)
+    assert calls.count("draw") == 2 and "matrix" in calls and calls.count("color") == 2
+    # a running inspector's draw handler and header go when the add-on unregisters
+    monkeypatch.undo()
+    state.handle = bpy.types.SpaceView3D.draw_handler_add(lambda: None, (), "WINDOW", "POST_VIEW")
+    operators._running.append(state)
+    operators.stop_all()
+    assert operators._running == [] and state.handle is None

@@ -323,25 +323,28 @@ def _region_under(area, x: int, y: int):
 
 
 def _draw(state: _Hover) -> None:
-    """POST_VIEW draw callback: outline the hovered cell and the cells it reads."""
+    """POST_VIEW draw callback: outline the hovered cell and the cells it reads (wide lines through
+    the polyline shader, which every GPU backend supports)."""
     if not state.inspector.segments:
         return
     import gpu
     from gpu_extras.batch import batch_for_shader
-    shader = gpu.shader.from_builtin("UNIFORM_COLOR")
+    shader = gpu.shader.from_builtin("POLYLINE_UNIFORM_COLOR")
     if state.batches is None:
         state.batches = [(batch_for_shader(shader, "LINES", {"pos": segs}), inspector.COLORS[role])
                          for role, segs in state.inspector.segments.items() if len(segs)]
     gpu.state.depth_test_set("NONE")
-    gpu.state.line_width_set(2.0)
+    gpu.state.blend_set("ALPHA")
     with gpu.matrix.push_pop():
         if state.matrix is not None:
             gpu.matrix.multiply_matrix(state.matrix)
         shader.bind()
+        shader.uniform_float("viewportSize", gpu.state.viewport_get()[2:])
+        shader.uniform_float("lineWidth", 2.0)
         for batch, color in state.batches:
             shader.uniform_float("color", color)
             batch.draw(shader)
-    gpu.state.line_width_set(1.0)
+    gpu.state.blend_set("NONE")
 
 
 def _stop(state: _Hover, context=None) -> None:
