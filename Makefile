@@ -26,11 +26,12 @@ CYCLES := --engine cycles --samples 32
 GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
 
 render: $(STAMP)
+	@mkdir -p renders
 	$(RENDER) $(CYCLES) --still renders/nano-gpt-overview.png
 
 renders: render
 	$(RENDER) $(CYCLES) --camera h0.head0 --still renders/nano-gpt-attention-head.png
-	$(RENDER) --engine workbench --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison.png
+	$(RENDER) --engine cycles --samples 16 --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison.png
 	@for c in $(GALLERY_CHAPTERS); do \
 		echo "== chapter $$c"; \
 		$(RENDER) $(CYCLES) --chapters $$c --still renders/chapter-$$c.png || exit 1; \

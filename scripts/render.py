@@ -219,6 +219,8 @@ def one_line(exc: BaseException) -> str:
 def frame_camera(scene_api, coll, target: str) -> str:
     """Aim the scene camera at `target` (see --camera); returns what it frames."""
     import bpy
+    import numpy as np
+    from llmviz_blender.layout import margin
     from llmviz_blender.scene import environment
     from llmviz_blender.scene.walkthrough import plan
     from llmviz_blender.timeline import CHAPTERS, frame_box
@@ -236,7 +238,9 @@ def frame_camera(scene_api, coll, target: str) -> str:
         if not blocks:
             raise Usage(f"--camera: unknown target {target!r}: use overview, a chapter id "
                         f"({', '.join(CHAPTERS)}) or a block key prefix such as h0.head0, h0.mlp, ln_f")
-        box = m.layout.bounds(blocks)
+        lo, hi = m.layout.bounds(blocks)
+        pad = np.array([1.0, 0.0, 1.0]) * margin(m.config)  # room for the blocks' labels
+        box = (lo - pad, hi + pad)
         what = f"{len(blocks)} block(s) {target}"
     r = scene.render
     aspect = r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
