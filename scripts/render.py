@@ -372,9 +372,10 @@ def _interrupt(signum: int, frame) -> None:
     raised inside its render handlers, so raising would only stop at the end of a video)."""
     from llmviz_blender.files import remove_pending
     remove_pending()
-    if _CONSOLE is not None:
-        _CONSOLE.error("interrupted; no partial output was kept")
-        _CONSOLE.finish(128 + signum)
+    if _CONSOLE is not None:  # raw writes: the handler may run inside a write to the same stream
+        os.write(_CONSOLE.err.fileno(), f"{PROG}: interrupted; no partial output was kept\n".encode())
+        if _CONSOLE.log_path is not None:
+            _CONSOLE.log_path.unlink(missing_ok=True)
     os._exit(128 + signum)
 
 

@@ -107,6 +107,24 @@ def test_arguments_come_after_double_dash_under_blender():
     assert str(ROOT) in sys.path or m.ROOT == ROOT
 
 
+def test_blender_style_invocation(tmp_path):
+    """As `blender -b -P scripts/render.py -- ARGS` runs it: bpy already loaded, our arguments after
+    `--`, another working folder and no path to the checkout (the script adds it)."""
+    runner = tmp_path / "as_blender.py"
+    runner.write_text(
+        "import sys\n"
+        "import bpy\n"
+        "script = sys.argv[1]\n"
+        "sys.argv = ['/opt/blender/blender', '-b', '-P', script, '--', *sys.argv[2:]]\n"
+        "exec(compile(open(script).read(), script, 'exec'), {'__name__': '__main__', '__file__': script})\n")
+    out = tmp_path / "still.png"
+    env = {k: v for k, v in _env().items() if not k.startswith("PYTHON")}
+    r = subprocess.run([sys.executable, "-I", str(runner), str(SCRIPT), "--still", str(out), *FAST],
+                       cwd=tmp_path, capture_output=True, text=True, env=env, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert_picture(out, (64, 36))
+
+
 # --------------------------------------------------------------------------- outputs
 
 def test_still_default_cubes_quiet(tmp_path):
