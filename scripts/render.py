@@ -122,18 +122,19 @@ def parser() -> Parser:
                    help="keyframe the walkthrough (implied by --animation, --chapters, --frames)")
     a.add_argument("--chapters", type=_names, metavar="A,B", help="chapter ids to tell (default all)")
     a.add_argument("--frames", type=_frames, metavar="A-B",
-                   help="frame range of the animation, or the frame of a still (default: all; a still: the middle)")
+                   help="frames of the animation (default all) and the frame of a still (default the middle; "
+                   "with a range, its first)")
     a.add_argument("--fps", type=_int_in(1, 1000), help="frames per second (default 24)")
     a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast)")
     a.add_argument("--start-layer", type=_int_in(0), default=0, help="the layer told in detail (default 0)")
     a.add_argument("--camera", default="overview", metavar="TARGET",
                    help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
     r = p.add_argument_group("render")
-    r.add_argument("--engine", choices=("cycles", "eevee", "workbench"), default="cycles")
+    r.add_argument("--engine", choices=("cycles", "eevee", "workbench"), default="cycles", help="default cycles")
     r.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto",
                    help="Cycles device: auto uses a GPU when one exists (default auto)")
     r.add_argument("--samples", type=_int_in(1, 1 << 16),
-                   help=f"samples (Workbench: anti-aliasing); default {DEFAULT_SAMPLES}")
+                   help="samples per pixel (default 32); Workbench: anti-aliasing passes, 1 = off (default 8)")
     r.add_argument("--resolution", type=_resolution, default=(1920, 1080), metavar="WxH", help="default 1920x1080")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     r.add_argument("--verbose", action="store_true", help="show Blender's own output too")
