@@ -405,8 +405,8 @@ class LLMVIZ_OT_inspect(bpy.types.Operator):
             return self.execute(context)
         try:
             coll = the_model(context)
-            if "llmviz_compare" in coll or any("llmviz_config" in c for c in coll.children):
-                raise ModelError("the inspector reads single-model scenes, not comparisons")
+            if any("llmviz_compare" in c for c in context.scene.collection.children_recursive):
+                raise ModelError("hover inspection works on single-model scenes; use Read Cell in a comparison")
             state = _Hover(coll)
         except Exception as exc:  # noqa: BLE001
             return fail(self, context, exc)
