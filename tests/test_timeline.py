@@ -9,7 +9,7 @@ from llmviz_blender import layout as L
 from llmviz_blender import model
 from llmviz_blender import timeline as tl
 from llmviz_blender.timeline.camera import basis
-from llmviz_blender.timeline.facts import num
+from llmviz_blender.layout.formula import num
 
 NANO = model.load_preset("nano-gpt")
 WEIGHTS = model.default_weights(NANO)

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import LN_EPS, Weights, decode, param_shapes, trace_shapes
-from ..timeline.closeups import _dot_text
-from ..timeline.facts import num
 from .blocks import CELL, PITCH, Block
+from .formula import dot_text, num
 from .lod import LayoutError
 from .place import CellRef, Layout
 
@@ -195,7 +194,7 @@ def _matmul(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     beta = c.one(bias.key, row, 0) if bias is not None else 0.0
     out.terms = {"bias": np.float64(beta), "weights": w, "inputs": x}
     out.result = beta + float(np.dot(w, x))
-    text = _dot_text(beta, w, x, out.value)
+    text = dot_text(beta, w, x, out.value)
     if bias is None:  # drop the "0 + " of the missing bias
         text = text.split(" + ", 1)[1]
     out.formula = f"{what} = {text}" if bias is not None else f"{what} (no bias) = {text}"

@@ -81,8 +81,9 @@ def check_vocab(config: ModelConfig, ids: Sequence[int] | np.ndarray) -> None:
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU, tanh approximation (GPT-2 / minGPT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
-    evaluated in place on one temporary."""
-    y = x * x
+    evaluated in place on one temporary (a scalar in, a scalar out)."""
+    x = np.asarray(x, np.float32)
+    y = np.multiply(x, x, out=np.empty_like(x))
     y *= x
     y *= np.float32(0.044715)
     y += x
@@ -91,7 +92,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
     y += np.float32(1.0)
     y *= x
     y *= np.float32(0.5)
-    return y
+    return y[()] if y.ndim == 0 else y
 
 
 def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:

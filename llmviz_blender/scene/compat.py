@@ -24,11 +24,11 @@ def eevee_engine_id() -> str:
     return "BLENDER_EEVEE" if VERSION >= (5, 0, 0) else "BLENDER_EEVEE_NEXT"
 
 
-def ensure_node_tree(material: bpy.types.Material) -> bpy.types.ShaderNodeTree:
-    """The material's shader node tree, created if needed (4.x), without deprecated calls on 5.0."""
-    if material.node_tree is None:
-        material.use_nodes = True
-    return material.node_tree
+def ensure_node_tree(owner: bpy.types.Material | bpy.types.World) -> bpy.types.ShaderNodeTree:
+    """A material's or world's shader node tree, created if needed (4.x), without deprecated calls on 5.0."""
+    if owner.node_tree is None:
+        owner.use_nodes = True
+    return owner.node_tree
 
 
 def socket(sockets: Any, key: str, type_: str | None = None) -> bpy.types.NodeSocket:

@@ -10,7 +10,7 @@ from mathutils import Vector
 
 from ..layout import Layout
 from ..timeline.camera import DIRECTION, FOV_Y, frame_box
-from . import datablocks
+from . import compat, datablocks
 
 CAMERA = "LLMViz Camera"
 BACKGROUND = (0.012, 0.012, 0.016, 1.0)
@@ -46,8 +46,7 @@ def _world(scene: bpy.types.Scene) -> None:
         return
     world = scene.world or datablocks.tag(bpy.data.worlds.new("LLMViz World"))
     world.color = BACKGROUND[:3]
-    world.use_nodes = True
-    background = world.node_tree.nodes.get("Background")
+    background = compat.ensure_node_tree(world).nodes.get("Background")
     if background is not None:
         background.inputs["Color"].default_value = BACKGROUND
         background.inputs["Strength"].default_value = AMBIENT

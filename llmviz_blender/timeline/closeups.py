@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .facts import Facts, num
+from ..layout.formula import TERMS, dot_text, num
+from .facts import Facts
 
 Cell = tuple[str, int, int]  # (block key, row, col)
 KINDS = ("embedding_sum", "q_value", "attention_row", "mlp_value")
-_TERMS = 3  # dot-product terms written out in a formula
 
 
 @dataclass
@@ -30,12 +30,6 @@ class CloseUp:
     formula: str
 
 
-def _dot_text(bias: float, w: np.ndarray, x: np.ndarray, total: float) -> str:
-    terms = " + ".join(f"{num(a, 3)}*{num(b, 3)}" for a, b in zip(w[:_TERMS], x[:_TERMS]))
-    more = f" + ... {len(w) - _TERMS} more" if len(w) > _TERMS else ""
-    return f"{num(bias, 3)} + ({terms}{more}) = {num(total, 3)}"
-
-
 def _column(key: str, n: int, col: int) -> list[Cell]:
     return [(key, i, col) for i in range(n)]
 
@@ -51,8 +45,8 @@ def embedding_sum(facts: Facts, t: int) -> CloseUp:
     te = facts.trace["tok_emb"][t].astype(np.float64)
     pe = facts.trace["pos_emb"][t].astype(np.float64)
     x = facts.cells("x", np.arange(c), t)
-    rows = ", ".join(f"{num(a, 3)} + {num(b, 3)} = {num(s, 3)}" for a, b, s in zip(te[:_TERMS], pe[:_TERMS], x))
-    formula = f"x = token column + position column: {rows}{', ...' if c > _TERMS else ''}"
+    rows = ", ".join(f"{num(a, 3)} + {num(b, 3)} = {num(s, 3)}" for a, b, s in zip(te[:TERMS], pe[:TERMS], x))
+    formula = f"x = token column + position column: {rows}{', ...' if c > TERMS else ''}"
     sources = [("tokens", 0, t), *_column("wte", c, tok), *_column("wpe", c, t)]
     return CloseUp(0, 0, "embedding_sum", ("x", 0, t), sources,
                    {"token_embedding": te, "position_embedding": pe, "sum": x}, float(x[0]), formula)
@@ -69,7 +63,7 @@ def q_value(facts: Facts, layer: int, head: int, row: int, t: int) -> CloseUp:
     sources = [*_row(f"{p}q_weight", row, c), *_column(f"h{layer}.ln1", c, t), (f"{p}q_bias", row, 0)]
     return CloseUp(0, 0, "q_value", (f"{p}q", row, t), sources,
                    {"bias": np.float64(b), "weights": w, "inputs": x, "value": np.float64(q)}, q,
-                   f"q = b + sum w*x = {_dot_text(b, w, x, q)}")
+                   f"q = b + sum w*x = {dot_text(b, w, x, q)}")
 
 
 def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
@@ -106,7 +100,7 @@ def mlp_value(facts: Facts, layer: int, row: int, t: int) -> CloseUp:
     g = facts.cell(f"{p}gelu", row, t)
     sources = [*_row(f"{p}fc_weight", row, c), *_column(f"{p}ln2", c, t), (f"{p}fc_bias", row, 0), (f"{p}fc", row, t)]
     numbers = {"bias": np.float64(b), "weights": w, "inputs": x, "fc": np.float64(fc), "gelu": np.float64(g)}
-    formula = f"b + sum w*x = {_dot_text(b, w, x, fc)}; GELU({num(fc, 3)}) = {num(g, 3)}"
+    formula = f"b + sum w*x = {dot_text(b, w, x, fc)}; GELU({num(fc, 3)}) = {num(g, 3)}"
     return CloseUp(0, 0, "mlp_value", (f"{p}gelu", row, t), sources, numbers, g, formula)
 
 

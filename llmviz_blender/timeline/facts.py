@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -10,18 +9,6 @@ import numpy as np
 
 from ..layout import Layout, block_values
 from ..model import ModelConfig, Weights, decode
-
-
-def num(value: float, digits: int = 2) -> str:
-    """A number for a caption: `digits` decimals, more for small values (two significant digits,
-    up to 6 decimals), '-inf' for masked scores, never '-0.00'."""
-    value = float(value)
-    if math.isinf(value):
-        return "-inf" if value < 0 else "inf"
-    if value != 0:
-        digits = min(max(digits, 1 - math.floor(math.log10(abs(value)))), 6)
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 @dataclass

@@ -15,7 +15,8 @@ from ..layout import Block, Layout
 from ..model import Generation, param_count
 from . import closeups
 from .closeups import CloseUp
-from .facts import Facts, num
+from ..layout.formula import num
+from .facts import Facts
 from .reveal import n_units
 
 Work = tuple[str, int, int]  # (block key, first unit, end unit): columns or rows computed
