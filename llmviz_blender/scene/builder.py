@@ -203,7 +203,8 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_T
         w = resolve_weights(config, None)
         ids = resolve_tokens(config, None)[:layout.n_tokens] if w is not None else list(range(layout.n_tokens))
         trace = model.forward(w, ids) if w is not None else None
-        models.append(Model(config, w, ids, trace, layout, lay.plan_lod(layout.blocks, "auto", budget=budget)))
+        lod = "auto" if w is not None else "boxes"  # without numbers, cubes would only repeat the kind colour
+        models.append(Model(config, w, ids, trace, layout, lay.plan_lod(layout.blocks, lod, budget=budget)))
     scene = scene or bpy.context.scene
     clear()
     try:

@@ -83,7 +83,7 @@ def build_request(settings, context) -> dict:
     elif source == "NONE":
         config = config.replace(weights=None)
     return {"preset_or_config": config, "weights": weights, "tokens": settings.tokens.strip() or None,
-            "lod": settings.lod, "max_cells": settings.max_cells, "budget": int(settings.budget_gb * 2**30),
+            "lod": settings.lod, "max_cells": settings.max_cells, "budget": int(settings.budget_gb * 2**30) or None,
             "labels": settings.labels, "card": settings.card}
 
 

@@ -9,7 +9,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 from .. import layout as lay
 from .. import model
-from ..layout.lod import DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
+from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..timeline import CHAPTERS
 from . import preferences, presets
 
@@ -92,8 +92,9 @@ class LLMVizSettings(bpy.types.PropertyGroup):
                           "One box per block"))])
     max_cells: IntProperty(name="Max Cells per Block", default=DEFAULT_MAX_CELLS, min=1,
                            description="Auto: larger blocks are drawn as boxes")
-    budget_gb: FloatProperty(name="Memory Budget (GiB)", default=DEFAULT_BUDGET / 2**30, min=0.0, soft_max=64.0,
-                             description="Render memory allowed for per-cell cubes")
+    budget_gb: FloatProperty(name="Memory Budget (GiB)", default=0.0, min=0.0, soft_max=64.0,
+                             description=f"Render memory allowed for per-cell cubes (0: {AUTO_BUDGET / 2**30:g} GiB "
+                                         f"in auto mode, {DEFAULT_BUDGET / 2**30:g} GiB for cells)")
     labels: BoolProperty(name="Labels", default=True, description="Block names and dimension labels")
     card: BoolProperty(name="Card", default=True, description="Title card with the parameter count")
 
