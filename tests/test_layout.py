@@ -123,14 +123,18 @@ def test_nano_inventory_and_directions():
 
 
 def test_auto_columns_fit_the_frame():
-    assert L.auto_layers_per_column(NANO, 6) == 1  # three columns side by side: about square
+    assert L.auto_layers_per_column(NANO, 6) == 1  # a column per layer, embedding and output beside them
     lay = L.model_layout(NANO, 6)
     lo, hi = lay.bounds()
-    assert 0.6 < (hi[0] - lo[0]) / (hi[2] - lo[2]) < 1.8
-    centre = {i: sum(lay.bounds([lay[f"h{i}.mlp_resid"]])[k][0] for k in (0, 1)) / 2 for i in range(3)}
-    assert centre[0] == 0 < centre[1] < centre[2]
+    assert 1.2 < (hi[0] - lo[0]) / (hi[2] - lo[2]) < 2.2
+
+    def centre(key):
+        lo, hi = lay.bounds([lay[key]])
+        return (lo[0] + hi[0]) / 2
+
+    assert centre("x") == 0 < centre("h0.mlp_resid") < centre("h1.mlp_resid") < centre("h2.mlp_resid") < centre("probs")
+    assert lay["tokens"].origin[2] == lay["h0.ln1.mean"].origin[2] == lay["ln_f.mean"].origin[2]  # tops align
     assert lay["h1.ln1"].origin[2] == lay["h0.ln1"].origin[2]
-    assert lay["logits"].origin[0] > lay["h2.mlp_resid"].origin[0] - 1e-9
     assert L.auto_layers_per_column(model.load_preset("gpt3"), 6) == 12
     assert not _overlaps(lay)
 

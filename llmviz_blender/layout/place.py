@@ -167,6 +167,23 @@ def _stack_height(bs: list[Band], gap: float) -> float:
     return sum(max(_height(b) for b in band.blocks()) + gap for band in bs)
 
 
+def _columns(groups, per_column: int, n_layer: int) -> list[list[tuple[str, int, list[Band]]]]:
+    """Groups (section, layer, bands) split into columns: layers `per_column` at a time; when the
+    layers wrap, the embedding and the output stand in columns of their own, first and last."""
+    embed = [g for g in groups if g[1] < 0 and g[0] != "Output"]
+    output = [g for g in groups if g[0] == "Output"]
+    layers = [g for g in groups if g[1] >= 0]
+    columns = [layers[i:i + per_column] for i in range(0, len(layers), per_column)] or [[]]
+    if per_column >= n_layer:
+        return [embed + columns[0] + output]
+    return [embed, *columns, output]
+
+
+def _column_extent(column, gap: float, t: int) -> tuple[float, float]:
+    extents = [_extent(b, gap, t) for _, _, bs in column for b in bs]
+    return max(e[0] for e in extents), max(e[1] for e in extents)
+
+
 def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = FRAME_ASPECT) -> int:
     """Layers per column: LAYERS_PER_COLUMN for deep models; for up to that many layers, the count
     whose whole picture comes closest to the `aspect` of a frame (nano-gpt: one layer per column)."""
@@ -174,58 +191,42 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = F
         return LAYERS_PER_COLUMN
     gap = margin(config)
     groups = bands(config, n_tokens)
-    layer_bands = [b for _, layer, bs in groups if layer == 0 for b in bs]
-    ends = [b for _, layer, bs in groups if layer < 0 for b in bs]
-    extents = [_extent(b, gap, n_tokens) for b in layer_bands]
-    pitch = max(e[0] for e in extents) + max(e[1] for e in extents) + 4 * gap
-    left = max(e[0] for e in [*extents, *(_extent(b, gap, n_tokens) for b in ends)])
-    right = max(e[1] for e in [*extents, *(_extent(b, gap, n_tokens) for b in ends)])
-    layer_h, ends_h = _stack_height(layer_bands, gap), _stack_height(ends, gap)
 
     def misfit(k: int) -> float:
-        columns = -(-config.n_layer // k)
-        width = (columns - 1) * pitch + left + right
-        return abs(np.log(width / (ends_h + k * layer_h) / aspect))
+        columns = _columns(groups, k, config.n_layer)
+        extents = [_column_extent(c, gap, n_tokens) for c in columns]
+        width = sum(left + right for left, right in extents) + 4 * gap * (len(columns) - 1)
+        height = max(sum(_stack_height(bs, gap) for _, _, bs in c) for c in columns)
+        return abs(np.log(width / height / aspect))
 
     return min(range(config.n_layer, 0, -1), key=misfit)
 
 
 def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
                  layers_per_column: int | None = None) -> Layout:
-    """Place every block of `config` for `n_tokens` tokens; the top centre of the model sits at
-    `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column)."""
+    """Place every block of `config` for `n_tokens` tokens; the top centre of the first column sits
+    at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column);
+    then the embedding and the output get columns of their own. Columns read left to right."""
     if not 1 <= n_tokens <= config.block_size:
         raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
     per_column = layers_per_column or auto_layers_per_column(config, n_tokens)
     if per_column < 1:
         raise ValueError(f"layers_per_column must be positive, got {per_column}")
     gap = margin(config)
-    head_gap = gap
-    groups = bands(config, n_tokens)
-    layer_bands = [b for _, layer, bs in groups if layer >= 0 for b in bs]
-    lefts, rights = zip(*(_extent(b, gap, n_tokens) for b in layer_bands)) if layer_bands else ((0,), (0,))
-    column_pitch = max(lefts) + max(rights) + 4 * gap
+    columns = _columns(bands(config, n_tokens), per_column, config.n_layer)
     blocks: list[Block] = []
-    z = 0.0
-    layers_top = None
-    bottom = 0.0
-    for section, layer, bs in groups:
-        if layer >= 0:
-            column = layer // per_column
-            if layers_top is None:
-                layers_top = z
-            if layer % per_column == 0:
-                z = layers_top
-            cx = column * column_pitch
-        elif section == "Output":
-            z = bottom
-            cx = ((config.n_layer - 1) // per_column) * column_pitch
-        else:
-            cx = 0.0
-        for band in bs:
-            z -= _place_band(band, cx, z, gap, head_gap, n_tokens) + gap
-            blocks += band.blocks()
-        bottom = min(bottom, z)
+    cx = 0.0
+    previous_right = None
+    for column in columns:
+        left, right = _column_extent(column, gap, n_tokens)
+        if previous_right is not None:
+            cx += previous_right + left + 4 * gap
+        z = 0.0
+        for _, _, bs in column:
+            for band in bs:
+                z -= _place_band(band, cx, z, gap, gap, n_tokens) + gap
+                blocks += band.blocks()
+        previous_right = right
     layout = Layout(config, n_tokens, blocks)
     layout.layers_per_column = per_column
     layout.translate(np.asarray(origin, float))

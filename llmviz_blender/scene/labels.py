@@ -130,10 +130,12 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
     for block in _labelled(layout):
         _label_block(block, prefix, size, collection)
     big = heading_size(layout)
-    # sections above the top left of their region, groups to the right of theirs
+    # sections above their residual stream (the first tokens-wide block), groups right of their region
     for name, (rlo, rhi) in layout.regions("section").items():
-        add_text(f"{prefix} section {name}", name, [rlo[0], -CELL, rhi[2] + 2.2 * big], big, SECTION_COLOR,
-                 collection, align_y="BOTTOM")
+        lane = next(b for b in layout.blocks if b.section == name and b.cols.label == "T")
+        x = lane.origin[0] + (lane.cols.size - 1) * PITCH / 2
+        add_text(f"{prefix} section {name}", name, [x, -CELL, rhi[2] + 2.2 * big], big, SECTION_COLOR,
+                 collection, align_x="CENTER", align_y="BOTTOM")
     for key, (rlo, rhi) in layout.regions("group").items():
         section, group = key.split("/")
         if group in ("Self-attention", "Projection", "MLP"):

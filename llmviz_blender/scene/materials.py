@@ -2,7 +2,8 @@
 
 Per-cell material ``LLMViz <Kind>`` reads (Attribute nodes):
 
-- INSTANCER ``shade`` in [-1, 1]: > 0 mixes grey toward the kind colour, < 0 toward dark;
+- INSTANCER ``shade`` in [-1, 1]: > 0 mixes grey toward the kind colour, < 0 toward dark (the grey
+  and the dark carry a hint of the kind colour);
 - INSTANCER ``state`` (0 = not yet computed: dark desaturated ghost; missing counts as 1);
 - INSTANCER ``highlight`` in [0, 1]: emissive glow for cells being computed or read;
 - OBJECT ``llmviz_dim`` (object custom property, keyframable) in [0, 1]: fades toward the
@@ -42,7 +43,9 @@ DEFAULT_PITCH = 1.5
 PIXEL_ANGLE = 1.0e-3               # ~ one pixel (radians) at 1280-1920 px wide, 40-50 deg lens
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
-MATERIAL_VERSION = 1
+MATERIAL_VERSION = 2
+NEUTRAL_TINT = 0.3                 # share of the kind colour in the shade-0 grey
+DARK_TINT = 0.12                   # share of the kind colour in the shade -1 tone
 
 
 def _rgba(c: tuple[float, float, float], a: float = 1.0) -> tuple[float, float, float, float]:
@@ -100,8 +103,10 @@ def _build_kind(mat: bpy.types.Material) -> None:
 
     pos = b.math("MAXIMUM", shade, 0.0, clamp=True)
     neg = b.math("MULTIPLY", shade, -1.0, clamp=True)
-    c = b.mix_color(pos, _rgba(GREY), color)
-    c = b.mix_color(neg, c, _rgba(DARK))
+    # zero is a grey with a hint of the kind colour and negative a dark tone of it, so a block
+    # still reads as blue / green / orange from afar
+    c = b.mix_color(pos, _rgba(_lerp(GREY, KIND_COLORS[kind], NEUTRAL_TINT)), color)
+    c = b.mix_color(neg, c, _rgba(_lerp(DARK, KIND_COLORS[kind], DARK_TINT)))
     c = b.mix_color(state, _rgba(GHOST), c)
     glow = _rgba(_lerp(KIND_COLORS[kind], (1.0, 1.0, 1.0), 0.15))
     emit_color = b.mix_color(hl, c, glow)
