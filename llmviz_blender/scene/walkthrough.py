@@ -16,6 +16,7 @@ import numpy as np
 from .. import model, timeline
 from ..layout import CELL, PITCH, Layout, margin
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
+from ..timeline.camera import FOV_Y
 from . import datablocks, materials
 from .builder import ROOT, Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
@@ -27,6 +28,7 @@ FADE_FRAMES = 6
 CAPTION_SIZE = 0.032  # caption height as a fraction of the frame height
 BAR = 0.2  # caption bar: fraction of the frame height at the bottom
 BAR_COLOR = "#0b0b0e"
+FORMULA_BAR = 0.1  # close-up formulas: a strip of this share of the height above the caption bar
 TARGET = "LLMViz Camera Target"
 
 
@@ -93,12 +95,27 @@ def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
             set_keys(obj, '["llmviz_dim"]', frames, values, interpolation="LINEAR")
 
 
-def _frame_size(cam: bpy.types.Object, scene: bpy.types.Scene) -> tuple[float, float, float]:
-    """Distance in front of the camera for overlays, and the frame's height and width there."""
+def _frame_size(cam: bpy.types.Object, scene: bpy.types.Scene) -> tuple[float, float, float, float]:
+    """Distance in front of the camera for overlays, the frame's height and width there, and the
+    height of the frame's centre (the lens shift moves it)."""
     d = max(1.0, 4 * cam.data.clip_start)
     height = 2 * d * math.tan(cam.data.angle_y / 2)
     r = scene.render
-    return d, height, height * r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+    width = height * r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+    return d, height, width, cam.data.shift_y * max(width, height)
+
+
+def _plate(name: str, cam: bpy.types.Object, anim: bpy.types.Collection, d: float, width: float, bottom: float,
+           top: float) -> bpy.types.Object:
+    """A dark strip across the picture behind overlay text (camera space, between heights bottom and top)."""
+    mesh = datablocks.tag(bpy.data.meshes.new(name))
+    mesh.from_pydata([(-width, bottom, 0), (width, bottom, 0), (width, top, 0), (-width, top, 0)], [], [(0, 1, 2, 3)])
+    mesh.materials.append(flat_material(BAR_COLOR))
+    plate = datablocks.tag(bpy.data.objects.new(name, mesh))
+    anim.objects.link(plate)
+    plate.parent = cam
+    plate.location = (0.0, 0.0, -d * 1.01)
+    return plate
 
 
 def _overlay_text(name, body, cam, anim, location, size, color, width=None, align_x="CENTER",
@@ -114,31 +131,26 @@ def _overlay_text(name, body, cam, anim, location, size, color, width=None, alig
 
 def _key_captions(tl: Timeline, cam: bpy.types.Object, scene: bpy.types.Scene, anim: bpy.types.Collection) -> None:
     """A caption bar at the bottom of the picture; each step's caption and each chapter's title."""
-    d, height, width = _frame_size(cam, scene)
-    bar_mesh = datablocks.tag(bpy.data.meshes.new(f"{ROOT} Caption Bar"))
-    h = BAR * height
-    bar_mesh.from_pydata([(-width, -height / 2 - h, 0), (width, -height / 2 - h, 0), (width, -height / 2 + h, 0),
-                          (-width, -height / 2 + h, 0)], [], [(0, 1, 2, 3)])
-    bar_mesh.materials.append(flat_material(BAR_COLOR))
-    bar = datablocks.tag(bpy.data.objects.new(f"{ROOT} Caption Bar", bar_mesh))
-    anim.objects.link(bar)
-    bar.parent = cam
-    bar.location = (0.0, 0.0, -d * 1.01)
+    d, height, width, cy = _frame_size(cam, scene)
+    bottom = cy - height / 2
+    _plate(f"{ROOT} Caption Bar", cam, anim, d, width, bottom - height, bottom + BAR * height)
     size = CAPTION_SIZE * height
     for i, step in enumerate(tl.steps):
         text = _overlay_text(f"{ROOT} Caption {i:03d}", step.caption, cam, anim,
-                             (0.0, -height / 2 + h * 0.55, -d), size, TEXT_COLOR, width=0.86 * width,
+                             (0.0, bottom + 0.72 * BAR * height, -d), size, TEXT_COLOR, width=0.86 * width,
                              align_y="TOP")
         set_visibility(text, [(step.frame_start, step.frame_end)], tl.frame_start)
     for chapter in tl.chapters:
         title = _overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, cam, anim,
-                              (-0.46 * width, height / 2 - 1.8 * size, -d), 1.4 * size, SECTION_COLOR,
+                              (-0.46 * width, cy + height / 2 - 1.8 * size, -d), 1.4 * size, SECTION_COLOR,
                               align_x="LEFT", align_y="TOP")
         set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
 
 
-def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int) -> None:
-    """Copies of the source cells fly to the cell being computed; the formula stands beside it."""
+def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int, cam: bpy.types.Object,
+                 scene: bpy.types.Scene) -> None:
+    """Copies of the source cells fly to the cell being computed; the formula with its numbers
+    stands at the top of the picture."""
     layout, trace, weights = m.layout, m.trace, m.weights
     target = layout.cell_position(*cu.target)
     span = cu.frame_end - cu.frame_start
@@ -161,10 +173,13 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
         delta = target + [0.0, -2 * CELL * (j + 2), 0.0] - centre
         set_vector_keys(obj, "location", [cu.frame_start, arrive], np.array([[0.0, 0.0, 0.0], delta]))
         set_visibility(obj, [(cu.frame_start, cu.frame_end)], first)
-    m_ = margin(layout.config)
-    lo, hi = layout.bounds([layout[cu.target[0]]])
-    formula = add_text(f"{ROOT} Close-up {i} formula", cu.formula, [hi[0] + 0.5 * m_, -3 * CELL, target[2]],
-                       0.2 * m_, DIM_COLORS["A"], anim, align_y="CENTER")
+    d, height, width, cy = _frame_size(cam, scene)
+    size = 0.85 * CAPTION_SIZE * height
+    top = cy - height / 2 + (BAR + FORMULA_BAR) * height
+    plate = _plate(f"{ROOT} Close-up {i} plate", cam, anim, d, width, top - FORMULA_BAR * height, top)
+    set_visibility(plate, [(cu.frame_start, cu.frame_end)], first)
+    formula = _overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, cam, anim,
+                            (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, DIM_COLORS["A"], width=0.9 * width)
     set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
 
 
@@ -186,8 +201,9 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
 
 def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, chapters: Sequence[str] | None = None,
          start_layer: int = 0, durations: dict[str, float] | None = None,
-         generate_steps: int | None = None) -> Timeline:
-    """The timeline for a built model (validation only: raises TimelineError, touches nothing)."""
+         generate_steps: int | None = None, captions: bool = True) -> Timeline:
+    """The timeline for a built model (validation only: raises TimelineError, touches nothing).
+    With captions, each step is framed in the part of the picture above the caption bar."""
     if m.trace is None or m.weights is None:
         raise TimelineError(f"animate: {m.config.name} was built without weights; build it with a weights "
                             f"file or weights='random' to animate")
@@ -198,9 +214,11 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, ch
     timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
     r = scene.render
     aspect = r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+    free = 1.0 - BAR if captions else 1.0  # share of the picture's height above the caption bar
+    fov_y = 2 * math.atan(free * math.tan(FOV_Y / 2))
     return timeline.build_timeline(m.layout, m.trace, timing, chapters=list(chapters) if chapters else None,
                                    start_layer=start_layer, generation=generation, weights=m.weights,
-                                   aspect=aspect)
+                                   fov_y=fov_y, aspect=aspect / free)
 
 
 def animate(collection: bpy.types.Collection, *, fps: int = 24, speed: float = 1.0,
@@ -213,7 +231,7 @@ def animate(collection: bpy.types.Collection, *, fps: int = 24, speed: float = 1
     """
     scene = scene or bpy.context.scene
     m = model_of(collection)
-    tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps)
+    tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions)
     cam = _camera(scene, collection)
 
     prefix = f"{ROOT} {m.config.name}"
@@ -226,12 +244,16 @@ def animate(collection: bpy.types.Collection, *, fps: int = 24, speed: float = 1
             obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
             obj.data.update()
     _key_camera(cam, tl, anim)
+    # the steps were framed above the caption bar: shift the lens so that band is what the view centres on
+    r = scene.render
+    height_share = min(1.0, r.resolution_y * r.pixel_aspect_y / (r.resolution_x * r.pixel_aspect_x))
+    cam.data.shift_y = -BAR / 2 * height_share if captions else 0.0
     _key_dimming(objects, tl)
     if captions:
         _key_captions(tl, cam, scene, anim)
     if closeups:
         for i, cu in enumerate(tl.closeups):
-            _key_closeup(i, cu, m, anim, tl.frame_start)
+            _key_closeup(i, cu, m, anim, tl.frame_start, cam, scene)
     _key_outputs(tl, m, collection, anim)
     scene.render.fps = tl.fps
     scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end

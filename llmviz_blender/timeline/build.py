@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..layout import Layout
+from ..layout import Layout, margin
 from ..model import Generation, Weights, decode
 from .camera import ASPECT, DIRECTION, FOV_Y, ease, frame_box
 from .closeups import CloseUp
@@ -196,15 +196,18 @@ def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int,
 
 
 def _camera(steps: list[Step], timing: Timing, fov_y: float, aspect: float,
-            direction: Sequence[float]) -> list[CameraKey]:
-    """Per step: arrive at its view after the move, then creep closer until the step ends."""
+            direction: Sequence[float], pad: float) -> list[CameraKey]:
+    """Per step: arrive at its view after the move, then creep closer until the step ends. Each
+    step's box is padded by `pad` across and down, where the blocks' labels stand."""
     keys: list[CameraKey] = []
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
     for i, s in enumerate(steps):
         n = s.frame_end - s.frame_start + 1
         if previous is None or not all(np.array_equal(a, b) for a, b in zip(previous, s.target)):
-            loc, target = frame_box(*s.target, fov_y, aspect, direction)
+            lo, hi = s.target
+            loc, target = frame_box(np.subtract(lo, [pad, 0, pad]), np.add(hi, [pad, 0, pad]), fov_y, aspect,
+                                    direction)
             arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * n)))
             keys.append((arrive, tuple(loc.tolist()), tuple(target.tolist())))
             previous, held = s.target, 0
@@ -298,4 +301,4 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []
     all_steps = [s for ch in out for s in ch.steps]
     return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal,
-                    _camera(all_steps, timing, fov_y, aspect, direction), predictions)
+                    _camera(all_steps, timing, fov_y, aspect, direction, margin(layout.config)), predictions)
