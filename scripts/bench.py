@@ -92,9 +92,10 @@ def _fresh_file() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def _raw_instancing(sizes: list[int]) -> None:
+def _raw_instancing(sizes: list[int], positions=None, material=None) -> None:
     """Blender's own floor: one object per entry of `sizes`, its points uploaded with foreach_set
-    (positions and one float attribute) and instanced with one cube by a shared node group; evaluated."""
+    (positions, random unless given, and one float attribute) and instanced with one cube (with
+    `material`) by a shared node group; evaluated."""
     import bpy
     import numpy as np
 
@@ -104,13 +105,20 @@ def _raw_instancing(sizes: list[int]) -> None:
     gin, gout = tree.nodes.new("NodeGroupInput"), tree.nodes.new("NodeGroupOutput")
     cube, inst = tree.nodes.new("GeometryNodeMeshCube"), tree.nodes.new("GeometryNodeInstanceOnPoints")
     tree.links.new(gin.outputs[0], inst.inputs["Points"])
-    tree.links.new(cube.outputs["Mesh"], inst.inputs["Instance"])
+    if material is not None:
+        setmat = tree.nodes.new("GeometryNodeSetMaterial")
+        setmat.inputs["Material"].default_value = material
+        tree.links.new(cube.outputs["Mesh"], setmat.inputs["Geometry"])
+        tree.links.new(setmat.outputs["Geometry"], inst.inputs["Instance"])
+    else:
+        tree.links.new(cube.outputs["Mesh"], inst.inputs["Instance"])
     tree.links.new(inst.outputs["Instances"], gout.inputs[0])
     rng = np.random.default_rng(0)
     for i, n in enumerate(sizes):
         mesh = bpy.data.meshes.new(f"raw{i}")
         mesh.vertices.add(n)
-        mesh.attributes["position"].data.foreach_set("vector", rng.random(3 * n, np.float32))
+        co = rng.random(3 * n, np.float32) if positions is None else np.ascontiguousarray(positions, np.float32)
+        mesh.attributes["position"].data.foreach_set("vector", co.ravel())
         mesh.attributes.new("value", "FLOAT", "POINT").data.foreach_set("value", np.zeros(n, np.float32))
         obj = bpy.data.objects.new(f"raw{i}", mesh)
         bpy.context.scene.collection.objects.link(obj)
@@ -205,12 +213,77 @@ def bench_animate(repeat: int) -> None:
     row("animate: scrub 100 frames (frame_set)", t_scrub, "", f"{1000 * t_scrub / len(frames):.1f} ms per frame")
 
 
-BENCHES = {"forward": bench_forward, "scene": bench_scene, "animate": bench_animate}
+RENDER_ENGINES = (("workbench", 8), ("cycles", 16), ("eevee", 16))
+
+
+def bench_render(repeat: int) -> None:
+    """Seconds per 1920x1080 frame of nano-gpt per engine, next to the same cubes instanced plainly
+    with one flat material under the same camera and lights; then the 4-model comparison still."""
+    import tempfile
+
+    import bpy
+    import numpy as np
+
+    from llmviz_blender import scene
+    from llmviz_blender.scene import render
+
+    out = Path(tempfile.mkdtemp(prefix="llmviz-bench-"))
+    for engine, samples in RENDER_ENGINES:
+        _fresh_file()
+        coll = scene.build("nano-gpt")
+        sc = bpy.context.scene
+        what = render.configure(sc, engine=engine, device="cpu", samples=samples, resolution=(1920, 1080))
+        t_ours = best_of(lambda: render.still(sc, out / f"{engine}.png"), max(1, repeat // 5))
+        # the baseline: our cubes' positions, plain instancing, one flat material; labels and our objects gone
+        blocks = [o for o in coll.all_objects if "llmviz_key" in o]
+        co = np.concatenate([_positions(o) for o in blocks])
+        bpy.data.batch_remove([o for o in coll.all_objects if "llmviz_key" in o or o.type == "FONT"])
+        _raw_instancing([len(co)], co, bpy.data.materials.new("flat"))
+        t_raw = best_of(lambda: render.still(sc, out / f"{engine}-raw.png"), max(1, repeat // 5))
+        row(f"render: nano-gpt still 1920x1080, {what}", t_ours, "<= 1.3x plain", f"{len(co):,} cubes")
+        row(f"render: the same cubes, plain instancing, flat material, {engine}", t_raw, "",
+            f"ratio {t_ours / t_raw:.2f}x")
+    result = subprocess.run([sys.executable, __file__, "_comparison_still", str(out / "comparison.png")],
+                            capture_output=True, text=True, check=True)
+    seconds, peak = (float(v) for v in result.stdout.split()[-2:])
+    row("render: 4-model comparison still 1920x1080, Cycles 16 samples (build + render)", seconds, "",
+        f"peak memory {peak / 2**30:.2f} GB")
+
+
+def _positions(obj) -> "np.ndarray":
+    import numpy as np
+    co = np.empty(3 * len(obj.data.vertices), np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+def _comparison_still(path: str) -> None:
+    """Child process: build the comparison and render its still; print seconds and peak memory."""
+    import resource
+
+    import bpy
+
+    from llmviz_blender import scene
+    from llmviz_blender.scene import render
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    start = time.perf_counter()
+    scene.build_comparison(["nano-gpt", "gpt2-small", "gpt2-xl", "gpt3"])
+    sc = bpy.context.scene
+    render.configure(sc, engine="cycles", device="cpu", samples=16, resolution=(1920, 1080))
+    render.still(sc, path)
+    print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+BENCHES = {"forward": bench_forward, "scene": bench_scene, "animate": bench_animate, "render": bench_render}
 
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["_comparison"]:
         _comparison()
+        return 0
+    if argv is None and sys.argv[1:2] == ["_comparison_still"]:
+        _comparison_still(sys.argv[2])
         return 0
     if argv is None and sys.argv[1:2] == ["_forward"]:
         print(*_forward_times(int(sys.argv[2])))

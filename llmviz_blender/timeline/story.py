@@ -108,9 +108,9 @@ class Story:
                  f"{param_count(cfg):,} parameters.", focus=[], box=self.layout.bounds()),
             Plan(f"The input {f.text(f.tokens)} enters at the top as {_plural(t, 'token')}.", focus=[],
                  box=self.region("Embedding")),
-            Plan(f"It flows down through {_plural(cfg.n_layer, 'transformer layer')}.", weight=1.5, focus=[],
-                 box=self.region(*layers)),
-            Plan(f"At the bottom, {cfg.vocab_size} probabilities per position say which token comes next.",
+            Plan(f"It passes through {_plural(cfg.n_layer, 'transformer layer')}, one after the other.",
+                 weight=1.5, focus=[], box=self.region(*layers)),
+            Plan(f"At the end, {cfg.vocab_size} probabilities per position say which token comes next.",
                  focus=[], box=self.region("Output")),
         ]
 
