@@ -183,54 +183,62 @@ class LLMVIZ_OT_clear(bpy.types.Operator):
         return succeed(self, context, f"removed {n} llmviz data-blocks")
 
 
-class LLMVIZ_OT_render_still(bpy.types.Operator):
+class _RenderOperator:
+    """Render with the panel's settings inside window-manager progress; subclasses say what."""
+
+    bl_options = {"REGISTER"}
+
+    def frames(self, scn) -> tuple[int, int]:
+        return 0, 1
+
+    def render(self, context, settings, progress) -> str:
+        raise NotImplementedError
+
+    def execute(self, context):
+        settings = context.scene.llmviz
+        wm = context.window_manager
+        wm.progress_begin(*self.frames(context.scene))
+        try:
+            render.configure(context.scene, **render_options(settings, context))
+            done = self.render(context, settings, wm.progress_update)
+        except Exception as exc:  # noqa: BLE001
+            return fail(self, context, exc)
+        finally:
+            wm.progress_end()
+        return succeed(self, context, done)
+
+
+class LLMVIZ_OT_render_still(_RenderOperator, bpy.types.Operator):
     """Render the current frame to the still path with the panel's render settings"""
 
     bl_idname = "llmviz.render_still"
     bl_label = "Render Still"
-    bl_options = {"REGISTER"}
 
     filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
                              description="PNG to write (empty: the panel's still path)")
 
-    def execute(self, context):
-        settings = context.scene.llmviz
-        wm = context.window_manager
-        wm.progress_begin(0, 1)
-        try:
-            render.configure(context.scene, **render_options(settings, context))
-            path = render.still(context.scene, self.filepath or settings.still_path)
-            wm.progress_update(1)
-        except Exception as exc:  # noqa: BLE001
-            return fail(self, context, exc)
-        finally:
-            wm.progress_end()
-        return succeed(self, context, f"wrote {path}")
+    def render(self, context, settings, progress) -> str:
+        path = render.still(context.scene, self.filepath or settings.still_path)
+        progress(1)
+        return f"wrote {path}"
 
 
-class LLMVIZ_OT_render_animation(bpy.types.Operator):
+class LLMVIZ_OT_render_animation(_RenderOperator, bpy.types.Operator):
     """Render the scene's frame range to the animation path (video or PNG folder)"""
 
     bl_idname = "llmviz.render_animation"
     bl_label = "Render Animation"
-    bl_options = {"REGISTER"}
 
     filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
                              description="Video or folder to write (empty: the panel's animation path)")
 
-    def execute(self, context):
-        settings = context.scene.llmviz
+    def frames(self, scn) -> tuple[int, int]:
+        return scn.frame_start, scn.frame_end
+
+    def render(self, context, settings, progress) -> str:
         scn = context.scene
-        wm = context.window_manager
-        wm.progress_begin(scn.frame_start, scn.frame_end)
-        try:
-            render.configure(scn, **render_options(settings, context))
-            path = render.animation(scn, self.filepath or settings.animation_path, progress=wm.progress_update)
-        except Exception as exc:  # noqa: BLE001
-            return fail(self, context, exc)
-        finally:
-            wm.progress_end()
-        return succeed(self, context, f"wrote {path} (frames {scn.frame_start}-{scn.frame_end})")
+        path = render.animation(scn, self.filepath or settings.animation_path, progress=progress)
+        return f"wrote {path} (frames {scn.frame_start}-{scn.frame_end})"
 
 
 class LLMVIZ_OT_save_preset(bpy.types.Operator):

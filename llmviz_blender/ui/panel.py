@@ -19,6 +19,13 @@ class _Panel:
         return getattr(context.scene, "llmviz", None) is not None
 
 
+def _split(layout, context):
+    """`layout` with labels beside the fields, and the scene's llmviz settings."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout, context.scene.llmviz
+
+
 def _error(layout, settings) -> None:
     if settings.last_error:
         box = layout.box()
@@ -31,10 +38,7 @@ class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
     bl_order = 0
 
     def draw(self, context):
-        layout = self.layout
-        s = context.scene.llmviz
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, s = _split(self.layout, context)
         row = layout.row(align=True)
         row.prop(s, "preset")
         row.operator("llmviz.save_preset", text="", icon="FILE_TICK")
@@ -66,10 +70,7 @@ class LLMVIZ_PT_options(_Panel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = self.layout
-        s = context.scene.llmviz
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, s = _split(self.layout, context)
         layout.prop(s, "lod")
         col = layout.column(align=True)
         col.active = s.lod != "boxes"
@@ -84,10 +85,7 @@ class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
     bl_order = 2
 
     def draw(self, context):
-        layout = self.layout
-        s = context.scene.llmviz
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, s = _split(self.layout, context)
         col = layout.column(align=True)
         col.prop(s, "fps")
         col.prop(s, "speed")
@@ -111,10 +109,7 @@ class LLMVIZ_PT_render(_Panel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = self.layout
-        s = context.scene.llmviz
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, s = _split(self.layout, context)
         layout.prop(s, "engine")
         layout.prop(s, "device")
         layout.prop(s, "samples")
