@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test bench clean
 
+# The project's dependencies only (pyproject's dependencies + dev extra), not the project itself:
+# tests and scripts import llmviz_blender from the checkout, and a saved .blend must be shown to
+# play where the add-on cannot be imported.
+DEPS = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"]))')
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q $(DEPS)
 	touch $@
 
 test: $(STAMP)

@@ -13,6 +13,7 @@ from .blocks import CELL, PITCH, Band, Block, bands
 
 LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
 FRAME_ASPECT = 16 / 9
+COLUMN_SPACING = 10  # margins between columns: room for the group labels beside each column
 
 
 def margin(config: ModelConfig) -> float:
@@ -195,7 +196,7 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = F
     def misfit(k: int) -> float:
         columns = _columns(groups, k, config.n_layer)
         extents = [_column_extent(c, gap, n_tokens) for c in columns]
-        width = sum(left + right for left, right in extents) + 4 * gap * (len(columns) - 1)
+        width = sum(left + right for left, right in extents) + COLUMN_SPACING * gap * (len(columns) - 1)
         height = max(sum(_stack_height(bs, gap) for _, _, bs in c) for c in columns)
         return abs(np.log(width / height / aspect))
 
@@ -220,7 +221,7 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
     for column in columns:
         left, right = _column_extent(column, gap, n_tokens)
         if previous_right is not None:
-            cx += previous_right + left + 4 * gap
+            cx += previous_right + left + COLUMN_SPACING * gap
         z = 0.0
         for _, _, bs in column:
             for band in bs:

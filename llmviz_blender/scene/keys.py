@@ -59,6 +59,9 @@ def set_visibility(obj: bpy.types.Object, spans: Sequence[tuple[float, float]], 
     """Show `obj` only during the frame spans [start, end] (inclusive); hidden from `first` on."""
     state = {float(first): 1.0}
     for start, end in spans:
+        if end < first:
+            continue
+        start = max(start, first)  # shown from before the first frame: shown from the first
         state[float(start)] = 0.0
         state.setdefault(float(end) + 1, 1.0)
     frames = sorted(state)

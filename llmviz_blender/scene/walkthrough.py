@@ -184,7 +184,8 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
 
 
 def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types.Collection) -> None:
-    """Predictions under the model appear once computed; the generated tokens join the input row."""
+    """Predictions under the model appear once computed; the generated tokens join the input row,
+    and the sequence so far stands under the probabilities, where the camera looks."""
     probs_done = float(np.max(tl.reveal["probs"])) if "probs" in tl.reveal else float(tl.frame_end)
     shown = probs_done if probs_done < timeline.NEVER else float(tl.frame_end) + 1
     for obj in list(coll.all_objects):  # keying objects invalidates the collection's object cache
@@ -196,7 +197,18 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
         pos = layout.cell_position("tokens", 0, 0) + [(layout.n_tokens + k) * PITCH, -CELL, CELL + 0.4 * size]
         text = add_text(f"{ROOT} Generated {k}", p.text, pos, size, DIM_COLORS["T"], anim, align_x="CENTER",
                         align_y="BOTTOM")
-        set_visibility(text, [(p.frame_start + (p.frame_end - p.frame_start) // 2, tl.frame_end)], tl.frame_start)
+        appended = p.frame_start + (p.frame_end - p.frame_start) // 2
+        set_visibility(text, [(appended, tl.frame_end)], tl.frame_start)
+        probs = layout["probs"]
+        below = probs.origin[2] - (probs.rows.size - 1) * PITCH - CELL - 6.0 * size
+        generated = [q.token for q in tl.predictions[:k + 1]]
+        line = f"{model.decode(layout.config, m.tokens)} + {model.decode(layout.config, generated)}"
+        seq = add_text(f"{ROOT} Sequence {k}", line, [probs.origin[0] - CELL / 2, -CELL, below], 2 * size,
+                       DIM_COLORS["T"], anim, align_y="TOP")
+        last = k == len(tl.predictions) - 1
+        next_start = tl.frame_end if last else tl.predictions[k + 1].frame_start + (
+            tl.predictions[k + 1].frame_end - tl.predictions[k + 1].frame_start) // 2 - 1
+        set_visibility(seq, [(appended, next_start)], tl.frame_start)
 
 
 def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, chapters: Sequence[str] | None = None,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..layout import Block, Layout
+from ..layout import Block, Layout, margin
 from ..model import Generation, param_count
 from . import closeups
 from .closeups import CloseUp
@@ -234,7 +234,8 @@ class Story:
         f, gen = self.facts, self.generation
         assert gen is not None
         n_in = len(gen.tokens) - len(gen.traces)
-        box = self.region("Output")
+        lo, hi = self.region("Output")
+        box = np.subtract(lo, [0.0, 0.0, 6 * margin(self.layout.config)]), hi  # and the sequence text below it
         plans = []
         for i, trace in enumerate(gen.traces):
             tok = gen.tokens[n_in + i]
