@@ -333,24 +333,35 @@ def test_typed_inspect_errors(ui):
         bpy.ops.llmviz.inspect(block="h0.fc", row=200, col=0)
 
 
-def test_modal_hover_chain_in_a_real_3d_view(ui):
-    """The modal's per-mouse-move path without events: a pixel of the real 3D view region -> view
-    ray (bpy_extras.view3d_utils) -> Inspector.hover -> readout and overlay segments."""
-    assert bpy.ops.llmviz.generate() == {"FINISHED"}
-    area = next(a for a in bpy.context.window.screen.areas if a.type == "VIEW_3D")
-    region = next(r for r in area.regions if r.type == "WINDOW")
-    rv3d = region.data or area.spaces.active.region_3d  # region.data is unset until a region draws
-    m = operators.model_for(properties.model_collection(bpy.context.scene))
-    target = m.layout.cell_position("h1.head0.att_sm", 4, 2)
-    from mathutils import Quaternion, Vector
-    rv3d.view_perspective = "PERSP"
-    rv3d.view_location = Vector(target)
-    rv3d.view_rotation = Quaternion((0.7071068, 0.7071068, 0.0, 0.0))  # looking along +Y, Z up
-    rv3d.view_distance = 30.0
-    rv3d.update()
+def test_modal_hover_chain_through_a_view(ui):
+    """The modal's per-mouse-move path without events: a pixel of a 3D view -> view ray
+    (bpy_extras.view3d_utils, as the modal calls it) -> Inspector.hover -> readout and overlay
+    segments. The view is the scene camera's real matrices: a never-drawn viewport's RegionView3D
+    is not safe to touch in background mode."""
+    from types import SimpleNamespace
+
     from bpy_extras import view3d_utils
-    pixel = view3d_utils.location_3d_to_region_2d(region, rv3d, Vector(target))
-    assert pixel is not None
+    from mathutils import Matrix, Vector
+    assert bpy.ops.llmviz.generate() == {"FINISHED"}
+    m = operators.model_for(properties.model_collection(bpy.context.scene))
+    target = Vector(m.layout.cell_position("h1.head0.att_sm", 4, 2))
+    cam = bpy.context.scene.camera
+    cam.constraints.clear()
+    cam.location = target - Vector((0.0, 30.0, 0.0))
+    cam.rotation_euler = (1.5707963, 0.0, 0.0)  # looking along +Y, Z up
+    bpy.context.view_layer.update()
+    width, height = 1600, 900
+
+    def view(offset: Vector):
+        view_matrix = (Matrix.Translation(offset) @ cam.matrix_world).inverted()
+        window = cam.calc_matrix_camera(bpy.context.evaluated_depsgraph_get(), x=width, y=height)
+        return SimpleNamespace(is_perspective=True, view_matrix=view_matrix, window_matrix=window,
+                               perspective_matrix=window @ view_matrix)
+
+    region = SimpleNamespace(width=width, height=height)
+    rv3d = view(Vector())
+    pixel = view3d_utils.location_3d_to_region_2d(region, rv3d, target)
+    assert pixel is not None and 0 < pixel.x < width and 0 < pixel.y < height
     origin, direction = operators.view_ray(region, rv3d, pixel)
     hover = ins.Inspector(m.layout, m.trace, m.weights)
     readout = hover.hover(origin, direction)
@@ -358,15 +369,15 @@ def test_modal_hover_chain_in_a_real_3d_view(ui):
     assert abs(readout.result - readout.value) < 1e-5
     assert hover.segments["cell"].shape == (24, 3) and len(hover.segments["source"]) == 24 * 3
     # with the model moved, the ray is brought into the model's space
-    from mathutils import Matrix
     moved = Matrix.Translation((100.0, 0.0, 0.0))
-    rv3d.view_location = Vector(target) + Vector((100.0, 0.0, 0.0))
-    rv3d.update()
-    pixel = view3d_utils.location_3d_to_region_2d(region, rv3d, Vector(target) + Vector((100.0, 0.0, 0.0)))
+    rv3d = view(Vector((100.0, 0.0, 0.0)))
+    pixel = view3d_utils.location_3d_to_region_2d(region, rv3d, target + Vector((100.0, 0.0, 0.0)))
     origin, direction = operators.view_ray(region, rv3d, pixel, moved)
     assert hover.hover(origin, direction).cell == ("h1.head0.att_sm", 4, 2)
-    assert operators._region_under(area, region.x + 5, region.y + 5) == region
-    assert operators._region_under(area, region.x - 5000, region.y) is None
+    area = next(a for a in bpy.context.window.screen.areas if a.type == "VIEW_3D")
+    window_region = next(r for r in area.regions if r.type == "WINDOW")
+    assert operators._region_under(area, window_region.x + 5, window_region.y + 5) == window_region
+    assert operators._region_under(area, window_region.x - 5000, window_region.y) is None
 
 
 # ------------------------------------------------------------------------------ panels
