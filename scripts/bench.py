@@ -250,8 +250,10 @@ def bench_render(repeat: int) -> None:
         f"peak memory {peak / 2**30:.2f} GB")
 
 
-def _positions(obj) -> "np.ndarray":
+def _positions(obj):
+    """The vertex positions of a block object, (N, 3) float32."""
     import numpy as np
+
     co = np.empty(3 * len(obj.data.vertices), np.float32)
     obj.data.vertices.foreach_get("co", co)
     return co.reshape(-1, 3)

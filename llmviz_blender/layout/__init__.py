@@ -2,7 +2,8 @@
 
 from .blocks import CELL, KINDS, PITCH, Band, Block, Dim, bands
 from .lod import LayoutError, MEMORY_PER_INSTANCE, plan_lod
-from .place import LAYERS_PER_COLUMN, CellRef, Layout, auto_layers_per_column, comparison_layout, margin, model_layout
+from .place import (LAYERS_PER_COLUMN, CellRef, Layout, auto_layers_per_column, comparison_layout, margin,
+                    model_layout)
 from .values import block_values, shade, source_array
 
 __all__ = ["CELL", "PITCH", "KINDS", "LAYERS_PER_COLUMN", "MEMORY_PER_INSTANCE", "Band", "Block", "CellRef", "Dim",

@@ -14,14 +14,14 @@ import bpy
 import numpy as np
 
 from .. import model, timeline
-from ..layout import CELL, PITCH, Layout, margin
+from ..layout import CELL, PITCH, margin
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..timeline.camera import FOV_Y
 from . import datablocks, materials
 from .builder import ROOT, Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text, flat_material
-from .nodes import ALWAYS, add_cell_object
+from .nodes import add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
 FADE_FRAMES = 6
