@@ -55,7 +55,7 @@ extension: $(STAMP)
 
 # `make test-matrix`: the suite on bpy 4.2 and 5.0 (own venvs, created once) and on the 4.5 .venv.
 # numpy is pinned to what each Blender bundles (4.2: 1.24; 4.5 and 5.0: 1.26).
-MATRIX_DEPS = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"] if not d.startswith(("bpy", "numpy"))))')
+MATRIX_DEPS = $(filter-out 'bpy%' 'numpy%',$(DEPS))
 NUMPY_4.2 := numpy==1.24.*
 NUMPY_5.0 := numpy==1.26.*
 
