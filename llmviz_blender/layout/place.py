@@ -41,6 +41,7 @@ class Layout:
         self.config, self.n_tokens, self.blocks = config, n_tokens, blocks
         self.layers_per_column = LAYERS_PER_COLUMN
         self.by_key = {b.key: b for b in blocks}
+        self.index = {b.key: i for i, b in enumerate(blocks)}
         if len(self.by_key) != len(blocks):
             raise ValueError("duplicate block keys")
         origin = np.array([b.origin for b in blocks], float).reshape(-1, 3)
@@ -57,8 +58,7 @@ class Layout:
         """Box enclosing all blocks (or the given ones)."""
         if blocks is None:
             return self.lo.min(axis=0), self.hi.max(axis=0)
-        idx = [self.blocks.index(b) for b in blocks] if len(blocks) < 64 else \
-            np.flatnonzero(np.isin([b.key for b in self.blocks], [b.key for b in blocks]))
+        idx = [self.index[b.key] for b in blocks]
         return self.lo[idx].min(axis=0), self.hi[idx].max(axis=0)
 
     def regions(self, attr: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
