@@ -52,15 +52,21 @@ def embedding_sum(facts: Facts, t: int) -> CloseUp:
                    {"token_embedding": te, "position_embedding": pe, "sum": x}, float(x[0]), formula)
 
 
+def _matmul_cell(facts: Facts, weight: str, bias: str, inputs: str, out: str, row: int, t: int):
+    """One cell of a matmul block (inputs are C tall): its weight row, input column, bias, value,
+    and the cells it reads."""
+    c = facts.config.n_embd
+    w = facts.cells(weight, row, np.arange(c))
+    x = facts.cells(inputs, np.arange(c), t)
+    b = facts.cell(bias, row, 0)
+    value = facts.cell(out, row, t)
+    return w, x, b, value, [*_row(weight, row, c), *_column(inputs, c, t), (bias, row, 0)]
+
+
 def q_value(facts: Facts, layer: int, head: int, row: int, t: int) -> CloseUp:
     """Q[row, t] of one head = bias[row] + sum_i W[row, i] * ln1[i, t]."""
-    c = facts.config.n_embd
     p = f"h{layer}.head{head}."
-    w = facts.cells(f"{p}q_weight", row, np.arange(c))
-    x = facts.cells(f"h{layer}.ln1", np.arange(c), t)
-    b = facts.cell(f"{p}q_bias", row, 0)
-    q = facts.cell(f"{p}q", row, t)
-    sources = [*_row(f"{p}q_weight", row, c), *_column(f"h{layer}.ln1", c, t), (f"{p}q_bias", row, 0)]
+    w, x, b, q, sources = _matmul_cell(facts, f"{p}q_weight", f"{p}q_bias", f"h{layer}.ln1", f"{p}q", row, t)
     return CloseUp(0, 0, "q_value", (f"{p}q", row, t), sources,
                    {"bias": np.float64(b), "weights": w, "inputs": x, "value": np.float64(q)}, q,
                    f"q = b + sum w*x = {dot_text(b, w, x, q)}")
@@ -91,14 +97,10 @@ def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
 
 def mlp_value(facts: Facts, layer: int, row: int, t: int) -> CloseUp:
     """MLP[row, t] = bias + sum_i W[row, i] * ln2[i, t], then GELU of it."""
-    c = facts.config.n_embd
     p = f"h{layer}."
-    w = facts.cells(f"{p}fc_weight", row, np.arange(c))
-    x = facts.cells(f"{p}ln2", np.arange(c), t)
-    b = facts.cell(f"{p}fc_bias", row, 0)
-    fc = facts.cell(f"{p}fc", row, t)
+    w, x, b, fc, sources = _matmul_cell(facts, f"{p}fc_weight", f"{p}fc_bias", f"{p}ln2", f"{p}fc", row, t)
+    sources.append((f"{p}fc", row, t))
     g = facts.cell(f"{p}gelu", row, t)
-    sources = [*_row(f"{p}fc_weight", row, c), *_column(f"{p}ln2", c, t), (f"{p}fc_bias", row, 0), (f"{p}fc", row, t)]
     numbers = {"bias": np.float64(b), "weights": w, "inputs": x, "fc": np.float64(fc), "gelu": np.float64(g)}
     formula = f"b + sum w*x = {dot_text(b, w, x, fc)}; GELU({num(fc, 3)}) = {num(g, 3)}"
     return CloseUp(0, 0, "mlp_value", (f"{p}gelu", row, t), sources, numbers, g, formula)
