@@ -106,7 +106,8 @@ _models: dict = {}  # one cached model (trace and layout) for repeated readouts 
 
 def model_for(coll: bpy.types.Collection):
     """``scene.model_of(coll)``, cached by the collection's model properties."""
-    key = (coll.get("llmviz_config"), coll.get("llmviz_weights"), tuple(coll.get("llmviz_tokens", ())))
+    key = (coll.get("llmviz_config"), coll.get("llmviz_weights"), tuple(coll.get("llmviz_tokens", ())),
+           coll.get("llmviz_layers_per_column"))
     if _models.get("key") != key:
         _models.clear()
         _models.update(key=key, model=scene_api.model_of(coll))
