@@ -165,16 +165,6 @@ def validate(args: argparse.Namespace) -> None:
         raise Usage("--frames: a still needs a single frame, e.g. --frames 120")
 
 
-def parse_tokens(text: str | None):
-    """Token ids (2,1,0 / "2 1 0") or text to encode."""
-    if text is None:
-        return None
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    if parts and all(re.fullmatch(r"-?\d+", p) for p in parts):
-        return [int(p) for p in parts]
-    return text
-
-
 class Console:
     """Our own output: info lines to the real stdout (unless quiet), errors to the real stderr;
     Blender's output (C and Python) goes to a log file unless verbose."""
@@ -275,7 +265,7 @@ def run(args: argparse.Namespace, con: Console) -> None:
         return
 
     t = time.perf_counter()
-    coll = scene_api.build(args.preset, weights=args.weights, tokens=parse_tokens(args.tokens), lod=args.lod)
+    coll = scene_api.build(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod)
     n_objects = len(coll.all_objects)
     con.say(f"built {coll.get('llmviz_preset', args.preset)}: {n_objects} objects in {time.perf_counter() - t:.1f} s")
 
