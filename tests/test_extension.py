@@ -156,3 +156,14 @@ def test_build_cli_reports_tool_errors(tmp_path, monkeypatch, capsys):
     assert build_extension.main(["--no-wheels", "--output", str(tmp_path / "out.zip")]) == 1
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "out.zip").exists() and os.listdir(tmp_path) == ["blender_manifest.toml"]
+
+
+def test_root_init_loads_as_plain_module():
+    """pytest loads the repository root's __init__.py as a plain module when the checkout's folder
+    name is not a valid package name (e.g. a clone in ci-check/): that must not fail."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("__init__", Path(__file__).resolve().parents[1] / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert not hasattr(module, "register")
