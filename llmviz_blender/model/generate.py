@@ -1,16 +1,14 @@
-"""Autoregressive generation (greedy or seeded sampling) and text <-> token ids."""
+"""Autoregressive generation (greedy or seeded sampling)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ModelConfig
 from .errors import ModelError
-from .forward import Trace, check_tokens, check_vocab, forward
+from .forward import Trace, check_tokens, forward
 from .weights import Weights
 
 
@@ -53,37 +51,3 @@ def generate(weights: Weights, tokens: Sequence[int], steps: int, temperature: f
             nxt = int(rng.choice(p.size, p=p / p.sum()))
         seq.append(nxt)
     return Generation(seq, traces)
-
-
-def encode(config: ModelConfig, text: str) -> list[int]:
-    """Text -> token ids: letters of the vocabulary (spaces ignored), or ids written as numbers."""
-    if config.vocab is not None and not re.fullmatch(r"[\d\s,]+", text or ""):
-        ids = []
-        for ch in text:
-            if ch.isspace():
-                continue
-            if ch not in config.vocab:
-                raise ModelError(f"tokens: '{ch}' is not in the vocabulary {''.join(config.vocab)} of {config.name}")
-            ids.append(config.vocab.index(ch))
-        if not ids:
-            raise ModelError("tokens: input is empty")
-        return ids
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    if not parts:
-        raise ModelError("tokens: input is empty")
-    ids = []
-    for part in parts:
-        if not part.isdigit():
-            raise ModelError(f"tokens: '{part}' is not a token id (write ids as numbers separated by spaces)")
-        ids.append(int(part))
-    check_vocab(config, ids)
-    return ids
-
-
-def decode(config: ModelConfig, ids: Sequence[int]) -> str:
-    """Token ids -> text: letters for a letter vocabulary, else ids separated by spaces."""
-    ids = [int(i) for i in ids]
-    check_vocab(config, ids)
-    if config.vocab is not None:
-        return "".join(config.vocab[i] for i in ids)
-    return " ".join(str(i) for i in ids)
