@@ -86,7 +86,7 @@ def test_zip_holds_the_add_on_and_nothing_else(zip_no_wheels):
     names = zipfile.ZipFile(zip_no_wheels).namelist()
     assert {"blender_manifest.toml", "__init__.py", "presets/nano-gpt.toml", "presets/nano-gpt-sort.safetensors",
             "llmviz_blender/__init__.py", "llmviz_blender/ui/operators.py",
-            "llmviz_blender/layout/inspect.py"} <= set(names)
+            "llmviz_blender/layout/readout.py"} <= set(names)
     top = {n.split("/")[0] for n in names}
     assert top == {"blender_manifest.toml", "__init__.py", "presets", "llmviz_blender"}
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

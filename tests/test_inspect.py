@@ -1,4 +1,4 @@
-"""The cell inspector's pure part (layout/inspect.py): ray -> cell, cell -> readout with its formula,
+"""The cell inspector's pure part (layout/readout.py): ray -> cell, cell -> readout with its formula,
 checked against the trace numbers; overlay boxes for the modal operator."""
 
 import math
@@ -9,7 +9,7 @@ import pytest
 
 from llmviz_blender import layout as lay
 from llmviz_blender import model
-from llmviz_blender.layout import inspect as ins
+from llmviz_blender.layout import readout as ins
 
 TOL = 1e-5
 

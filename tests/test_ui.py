@@ -10,7 +10,7 @@ bpy = pytest.importorskip("bpy")
 import llmviz_blender  # noqa: E402
 from llmviz_blender import model  # noqa: E402
 from llmviz_blender import scene as scene_api  # noqa: E402
-from llmviz_blender.layout import inspect as ins  # noqa: E402
+from llmviz_blender.layout import readout as ins  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
 from llmviz_blender.ui import operators, panel, preferences, presets, properties  # noqa: E402
 

@@ -13,7 +13,7 @@ from bpy.props import BoolProperty, IntProperty, StringProperty
 
 from .. import scene as scene_api
 from ..layout import LayoutError
-from ..layout import inspect as inspector
+from ..layout import readout as inspector
 from ..model import ModelError
 from ..scene import render
 from ..timeline import CHAPTERS, TimelineError

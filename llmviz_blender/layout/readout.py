@@ -1,4 +1,4 @@
-"""The cell inspector, pure part: which cell a ray hits and what that cell's number is made of.
+"""The cell readout, pure part: which cell a ray hits and what that cell's number is made of.
 
 `explain(layout, trace, weights, key, row, col)` returns a `Readout`: the block's name and kind,
 the cell with its dimension names ("row 3 of A, column 2 of T"), its value, and the formula of the
