@@ -25,6 +25,7 @@ from .blocks import CELL, PITCH, Block
 from .formula import dot_text, num
 from .lod import LayoutError
 from .place import CellRef, Layout
+from .values import CellReader
 
 _SHOWN = 3  # terms written out in sums
 
@@ -86,31 +87,6 @@ class Readout:
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-class _Cells:
-    """float64 values of block cells from the trace / weights (None when they are not given)."""
-
-    def __init__(self, layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Weights | None):
-        self.layout, self.trace, self.weights = layout, trace, weights
-
-    def has(self, block: Block) -> bool:
-        if block.source.startswith("param:"):
-            return self.weights is not None
-        return self.trace is not None
-
-    def get(self, key: str, rows, cols) -> np.ndarray:
-        block = self.layout[key]
-        r, c = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
-        if block.source.startswith("param:"):
-            array = self.weights.params[block.source[len("param:"):]]  # type: ignore[union-attr]
-        else:
-            array = self.trace[block.source]  # type: ignore[index]
-        flat = np.asarray(array).reshape(-1)[block.src_index(r.ravel(), c.ravel())]
-        return flat.astype(np.float64).reshape(r.shape)
-
-    def one(self, key: str, row: int, col: int) -> float:
-        return float(self.get(key, [row], [col])[0])
-
 
 def _column(block: Block, col: int, rows: int | None = None) -> Span:
     return Span(block.key, (0, (rows or block.rows.size) - 1), (col, col))
@@ -176,7 +152,7 @@ def _reads(layout: Layout, block: Block) -> list[Block]:
 
 # ------------------------------------------------------------------------------------ per op
 
-def _matmul(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _matmul(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     reads = _reads(c.layout, b)
     weight = next(r for r in reads if r.kind == "weight" and r.source.endswith(".weight"))
     bias = next((r for r in reads if r.kind == "weight" and r.source.endswith(".bias")), None)
@@ -189,9 +165,9 @@ def _matmul(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     if out.value is None:
         out.formula = f"{what} (shape only: no numbers)"
         return
-    w = c.get(weight.key, row, np.arange(n_in))
-    x = np.concatenate([c.get(i.key, np.arange(i.rows.size), col) for i in inputs])
-    beta = c.one(bias.key, row, 0) if bias is not None else 0.0
+    w = c.cells(weight.key, row, np.arange(n_in))
+    x = np.concatenate([c.cells(i.key, np.arange(i.rows.size), col) for i in inputs])
+    beta = c.cell(bias.key, row, 0) if bias is not None else 0.0
     out.terms = {"bias": np.float64(beta), "weights": w, "inputs": x}
     out.result = beta + float(np.dot(w, x))
     text = dot_text(beta, w, x, out.value)
@@ -200,27 +176,27 @@ def _matmul(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"{what} = {text}" if bias is not None else f"{what} (no bias) = {text}"
 
 
-def _embed(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _embed(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     tokens_b, wte, wpe = _reads(c.layout, b)
     out.sources = [_cell(tokens_b, 0, col), _column(wpe, col)]
     if out.value is None:
         out.formula = f"token embedding + position embedding, row {row} (shape only: no numbers)"
         return
-    tok = int(round(c.one(tokens_b.key, 0, col)))
+    tok = int(round(c.cell(tokens_b.key, 0, col)))
     out.sources.insert(1, _column(wte, tok))
-    te, pe = c.one(wte.key, row, tok), c.one(wpe.key, row, col)
+    te, pe = c.cell(wte.key, row, tok), c.cell(wpe.key, row, col)
     out.terms = {"token": np.float64(tok), "token_embedding": np.float64(te), "position_embedding": np.float64(pe)}
     out.result = te + pe
     out.formula = (f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {_n(te)} + {_n(pe)} "
                    f"= {_n(out.value)}")
 
 
-def _ln_input(c: _Cells, b: Block, col: int) -> tuple[Block, np.ndarray]:
+def _ln_input(c: CellReader, b: Block, col: int) -> tuple[Block, np.ndarray]:
     inp = _reads(c.layout, b)[0]
-    return inp, c.get(inp.key, np.arange(inp.rows.size), col)
+    return inp, c.cells(inp.key, np.arange(inp.rows.size), col)
 
 
-def _ln_mean(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _ln_mean(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp = _reads(c.layout, b)[0]
     out.sources = [_column(inp, col)]
     what = f"mean of column {col} of {inp.name} ({inp.rows.size} values)"
@@ -233,7 +209,7 @@ def _ln_mean(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"{what} = {_sum_text(x)} / {x.size} = {_n(out.value)}"
 
 
-def _ln_std(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp, mean = _reads(c.layout, b)[:2]
     out.sources = [_column(inp, col), _cell(mean, 0, col)]
     what = f"sqrt(mean((x - mean)^2) + {LN_EPS:g}) over column {col} of {inp.name}"
@@ -241,22 +217,22 @@ def _ln_std(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
         out.formula = what
         return
     _, x = _ln_input(c, b, col)
-    mu = c.one(mean.key, 0, col)
+    mu = c.cell(mean.key, 0, col)
     var = float(np.mean((x - mu) ** 2))
     out.terms = {"inputs": x, "mean": np.float64(mu)}
     out.result = math.sqrt(var + LN_EPS)
     out.formula = f"{what} = sqrt({_n(var)} + {LN_EPS:g}) with mean {_n(mu)} = {_n(out.value)}"
 
 
-def _layernorm(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _layernorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp, mean, std, gamma, beta = _reads(c.layout, b)
     out.sources = [_column(inp, col), _cell(mean, 0, col), _cell(std, 0, col), _cell(gamma, row, 0),
                    _cell(beta, row, 0)]
     if out.value is None:
         out.formula = "(x - mean) / std * gamma + beta (shape only: no numbers)"
         return
-    x, mu, sd = c.one(inp.key, row, col), c.one(mean.key, 0, col), c.one(std.key, 0, col)
-    g, be = c.one(gamma.key, row, 0), c.one(beta.key, row, 0)
+    x, mu, sd = c.cell(inp.key, row, col), c.cell(mean.key, 0, col), c.cell(std.key, 0, col)
+    g, be = c.cell(gamma.key, row, 0), c.cell(beta.key, row, 0)
     out.terms = {"x": np.float64(x), "mean": np.float64(mu), "std": np.float64(sd), "gamma": np.float64(g),
                  "beta": np.float64(be)}
     out.result = (x - mu) / sd * g + be
@@ -279,17 +255,17 @@ def _score_span(score: Block, q: int) -> Span:
     return _row(score, q, q + 1) if score.triangle else _column(score, q)
 
 
-def _score_values(c: _Cells, score: Block, q: int) -> np.ndarray:
+def _score_values(c: CellReader, score: Block, q: int) -> np.ndarray:
     if score.triangle:
-        return c.get(score.key, q, np.arange(q + 1))
-    return c.get(score.key, np.arange(score.rows.size), q)
+        return c.cells(score.key, q, np.arange(q + 1))
+    return c.cells(score.key, np.arange(score.rows.size), q)
 
 
 def _score_name(score: Block, q: int) -> str:
     return f"{score.name} {'row' if score.triangle else 'column'} {q}"
 
 
-def _softmax_max(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _softmax_max(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     score = _reads(c.layout, b)[0]
     q = _query_index(b, row, col)
     out.sources = [_score_span(score, q)]
@@ -304,7 +280,7 @@ def _softmax_max(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"{what} = max[{shown}] = {_n(out.value)}"
 
 
-def _softmax_sumexp(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _softmax_sumexp(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     score, zmax = _reads(c.layout, b)[:2]
     q = _query_index(b, row, col)
     mr, mc = _agg_cell(zmax, q)
@@ -314,14 +290,14 @@ def _softmax_sumexp(c: _Cells, b: Block, row: int, col: int, out: Readout) -> No
         out.formula = what
         return
     z = _score_values(c, score, q)
-    m = c.one(zmax.key, mr, mc)
+    m = c.cell(zmax.key, mr, mc)
     e = np.exp(z - m)
     out.terms = {"scores": z, "max": np.float64(m)}
     out.result = float(e.sum())
     out.formula = f"{what}, max {_n(m)}: {_sum_text(e)} = {_n(out.value)}"
 
 
-def _softmax(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _softmax(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     score, zmax, zsum = _reads(c.layout, b)
     q = row if score.triangle else col  # the query (attention row) or the token (logits column)
     mr, mc = _agg_cell(zmax, q)
@@ -330,13 +306,13 @@ def _softmax(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     if out.value is None:
         out.formula = what
         return
-    z, m, s = c.one(score.key, row, col), c.one(zmax.key, mr, mc), c.one(zsum.key, mr, mc)
+    z, m, s = c.cell(score.key, row, col), c.cell(zmax.key, mr, mc), c.cell(zsum.key, mr, mc)
     out.terms = {"score": np.float64(z), "max": np.float64(m), "sumexp": np.float64(s)}
     out.result = math.exp(z - m) / s
     out.formula = f"{what} = exp({_n(z)} - {_n(m)}) / {_n(s)} = {_n(out.value)}"
 
 
-def _attention(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _attention(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     qb, kb = _reads(c.layout, b)
     a = qb.rows.size
     out.sources = [_column(qb, row), _column(kb, col)]
@@ -344,8 +320,8 @@ def _attention(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     if out.value is None:
         out.formula = what
         return
-    q = c.get(qb.key, np.arange(a), row)
-    k = c.get(kb.key, np.arange(a), col)
+    q = c.cells(qb.key, np.arange(a), row)
+    k = c.cells(kb.key, np.arange(a), col)
     out.terms = {"query": q, "key": k, "scale": np.float64(math.sqrt(a))}
     dot = float(np.dot(q, k))
     out.result = dot / math.sqrt(a)
@@ -355,7 +331,7 @@ def _attention(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
                   f"= {_n(out.value)}"
 
 
-def _attend(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _attend(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     soft, vb = _reads(c.layout, b)
     n = col + 1  # causal: token `col` reads tokens 0..col
     out.sources = [_row(soft, col, n), Span(vb.key, (row, row), (0, col))]
@@ -363,8 +339,8 @@ def _attend(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     if out.value is None:
         out.formula = what
         return
-    p = c.get(soft.key, col, np.arange(n))
-    v = c.get(vb.key, row, np.arange(n))
+    p = c.cells(soft.key, col, np.arange(n))
+    v = c.cells(vb.key, row, np.arange(n))
     out.terms = {"weights": p, "values": v}
     out.result = float(np.dot(p, v))
     terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(p[:_SHOWN], v[:_SHOWN]))
@@ -372,14 +348,14 @@ def _attend(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"{what} = {terms}{more} = {_n(out.value)}"
 
 
-def _residual(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _residual(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     resid, branch = _reads(c.layout, b)
     out.sources = [_cell(resid, row, col), _cell(branch, row, col)]
     what = f"{resid.name} + {branch.name}"
     if out.value is None:
         out.formula = what
         return
-    x, y = c.one(resid.key, row, col), c.one(branch.key, row, col)
+    x, y = c.cell(resid.key, row, col), c.cell(branch.key, row, col)
     out.terms = {"residual": np.float64(x), "branch": np.float64(y)}
     out.result = x + y
     out.formula = f"{what} = {_n(x)} + {_n(y)} = {_n(out.value)}"
@@ -388,25 +364,25 @@ def _residual(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _gelu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     fc = _reads(c.layout, b)[0]
     out.sources = [_cell(fc, row, col)]
     what = "GELU(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
     if out.value is None:
         out.formula = what
         return
-    x = c.one(fc.key, row, col)
+    x = c.cell(fc.key, row, col)
     out.terms = {"x": np.float64(x)}
     out.result = 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
     out.formula = f"{what}; GELU({_n(x)}) = {_n(out.value)}"
 
 
-def _param(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _param(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"parameter {out.source_text()} (a learned weight, not computed)"
     out.result = out.value
 
 
-def _token_op(c: _Cells, b: Block, row: int, col: int, out: Readout) -> None:
+def _token_op(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     if out.value is None:
         out.formula = f"input token at position {col}"
         return
@@ -436,7 +412,7 @@ def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Wei
     row, col = int(row), int(col)
     if not (0 <= row < r and 0 <= col < cc):
         raise LayoutError(f"inspector: {block.name} ({key}) has {r} rows x {cc} columns, no cell ({row}, {col})")
-    cells = _Cells(layout, trace, weights)
+    cells = CellReader(layout, trace, weights)
     tokens = [int(t) for t in trace["tokens"]] if trace is not None else None
     where = ", ".join(t for t in (_dim_text(layout, block, "row", row, tokens),
                                   _dim_text(layout, block, "col", col, tokens)) if t) or "the only cell"
@@ -450,8 +426,8 @@ def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Wei
         out.formula = (f"masked: token {row} cannot attend to the later token {col} "
                        f"({'weight 0 after softmax' if after else 'score -inf before softmax'})")
         return out
-    if cells.has(block):
-        out.value = cells.one(key, row, col)
+    if cells.has_values(key):
+        out.value = cells.cell(key, row, col)
     _OPS.get(block.op, _param)(cells, block, row, col, out)
     return out
 

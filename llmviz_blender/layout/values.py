@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..model import Weights
 from .blocks import Block
+from .place import Layout
 
 
 def source_array(source: str, trace: Mapping[str, np.ndarray] | None, weights: Weights | None) -> np.ndarray | None:
@@ -26,6 +28,34 @@ def block_values(block: Block, trace: Mapping[str, np.ndarray] | None, weights: 
     if rows is None or cols is None:
         rows, cols = block.cells()
     return np.ascontiguousarray(array.reshape(-1)[block.src_index(rows, cols)], dtype=np.float32)
+
+
+@dataclass
+class CellReader:
+    """float64 values of a layout's cells, read from the trace / weights (either may be None)."""
+
+    layout: Layout
+    trace: Mapping[str, np.ndarray] | None
+    weights: Weights | None = None
+
+    def has_values(self, key: str) -> bool:
+        """Whether block `key`'s numbers are given (its trace entry or its weights)."""
+        source = self.layout[key].source
+        return (self.weights if source.startswith("param:") else self.trace) is not None
+
+    def cells(self, key: str, rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Values of cells (rows[i], cols[i]) of block `key` (broadcast); ValueError when the
+        block's trace entry or weights are not given."""
+        block = self.layout[key]
+        array = source_array(block.source, self.trace, self.weights)
+        if array is None:
+            raise ValueError(f"{key}: needs the {'weights' if block.source.startswith('param:') else 'trace'}")
+        r, c = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        flat = np.asarray(array).reshape(-1)[block.src_index(r.ravel(), c.ravel())]
+        return flat.astype(np.float64).reshape(r.shape)
+
+    def cell(self, key: str, row: int, col: int) -> float:
+        return float(self.cells(key, [row], [col])[0])
 
 
 SHADE_PERCENTILE = 98.0

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-import numpy as np
-
-from ..layout import Layout, block_values
-from ..model import ModelConfig, Weights, decode
+from ..layout import CellReader
+from ..model import ModelConfig, decode
 
 
-@dataclass
-class Facts:
-    """A layout with the trace (and optionally the weights) whose numbers it shows."""
-
-    layout: Layout
-    trace: Mapping[str, np.ndarray]
-    weights: Weights | None = None
+class Facts(CellReader):
+    """A layout's cell values with the trace (and optionally the weights), and the text of its tokens."""
 
     @property
     def config(self) -> ModelConfig:
@@ -26,21 +18,6 @@ class Facts:
     @property
     def tokens(self) -> list[int]:
         return [int(t) for t in self.trace["tokens"]]
-
-    def cells(self, key: str, rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray) -> np.ndarray:
-        """float64 values of cells (rows[i], cols[i]) of block `key` (broadcast); ValueError
-        when the block shows weights and no weights were given."""
-        r, c = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
-        values = block_values(self.layout[key], self.trace, self.weights, r.ravel(), c.ravel())
-        if values is None:
-            raise ValueError(f"{key}: needs the weights")
-        return values.astype(np.float64).reshape(r.shape)
-
-    def cell(self, key: str, row: int, col: int) -> float:
-        return float(self.cells(key, [row], [col])[0])
-
-    def has_values(self, key: str) -> bool:
-        return self.weights is not None or not self.layout[key].source.startswith("param:")
 
     def token(self, token_id: int) -> str:
         """'A' for a letter vocabulary, else 'token 17'."""
