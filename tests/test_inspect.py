@@ -10,6 +10,7 @@ import pytest
 from llmviz_blender import layout as lay
 from llmviz_blender import model
 from llmviz_blender.layout import readout as ins
+from llmviz_blender.layout.formula import precise
 
 TOL = 1e-5
 
@@ -104,7 +105,7 @@ def test_softmax_aggregates_and_attention(nano):
     assert mx.result == pytest.approx(float(trace["h0.att.max"][1, 3]))
     assert mx.sources[0].key == "h0.head1.att" and mx.sources[0].cols == (0, 3)  # causal: keys 0..3
     se = ins.explain(layout, trace, weights, "h0.head1.att.sumexp", 3, 0)
-    assert f"max {ins._n(trace['h0.att.max'][1, 3])}" in se.formula
+    assert f"max {precise(trace['h0.att.max'][1, 3])}" in se.formula
     sm = ins.explain(layout, trace, weights, "h0.head1.att_sm", 3, 1)
     assert sm.terms["max"] == pytest.approx(trace["h0.att.max"][1, 3])
     assert sm.terms["sumexp"] == pytest.approx(trace["h0.att.sumexp"][1, 3])

@@ -9,7 +9,8 @@ from llmviz_blender import layout as L
 from llmviz_blender import model
 from llmviz_blender import timeline as tl
 from llmviz_blender.timeline.camera import basis
-from llmviz_blender.layout.formula import num
+from llmviz_blender.layout import readout
+from llmviz_blender.layout.formula import num, precise
 
 NANO = model.load_preset("nano-gpt")
 WEIGHTS = model.default_weights(NANO)
@@ -305,6 +306,24 @@ def test_closeups_recompute(full):
     n = m.numbers
     assert n["bias"] + n["weights"] @ n["inputs"] == pytest.approx(float(n["fc"]), abs=1e-5)
     assert float(model.gelu(np.float32(n["fc"]))) == pytest.approx(m.value, abs=1e-6)
+
+
+def test_closeups_and_the_readout_write_the_same_numbers(full):
+    """A close-up's formula and the cell readout of the same cells show the same numbers, written alike."""
+    ups = {u.kind: u for u in full.closeups}
+
+    def numbers(key, row, col, sep=" = "):  # the readout formula after its description
+        return readout.explain(LAYOUT, TRACE, WEIGHTS, key, row, col).formula.split(sep, 1)[1]
+
+    for kind in ("embedding_sum", "q_value"):
+        assert numbers(*ups[kind].target) in ups[kind].formula, kind
+    m = ups["mlp_value"]
+    key, row, col = m.target
+    assert numbers(LAYOUT[key].reads[0], row, col) in m.formula  # the dot product of the fc cell
+    assert numbers(key, row, col, "; ") in m.formula  # GELU of it
+    a = ups["attention_row"]
+    terms = readout.explain(LAYOUT, TRACE, WEIGHTS, *a.target).terms
+    assert f"max {precise(terms['max'])}" in a.formula and f"max) {precise(terms['sumexp'])}" in a.formula
 
 
 # ---- camera --------------------------------------------------------------------------------------

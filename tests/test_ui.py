@@ -11,6 +11,7 @@ import llmviz_blender  # noqa: E402
 from llmviz_blender import model  # noqa: E402
 from llmviz_blender import scene as scene_api  # noqa: E402
 from llmviz_blender.layout import readout as ins  # noqa: E402
+from llmviz_blender.layout.formula import precise  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
 from llmviz_blender.ui import operators, panel, preferences, presets, properties  # noqa: E402
 
@@ -343,7 +344,7 @@ def test_modal_hover_chain_through_a_view(ui):
     from bpy_extras import view3d_utils
     from mathutils import Matrix, Vector
     assert bpy.ops.llmviz.generate() == {"FINISHED"}
-    m = operators.model_for(properties.model_collection(bpy.context.scene))
+    m = scene_api.model_of(properties.model_collection(bpy.context.scene))
     target = Vector(m.layout.cell_position("h1.head0.att_sm", 4, 2))
     cam = bpy.context.scene.camera
     cam.constraints.clear()
@@ -510,12 +511,12 @@ def test_values_in_the_scene_match_the_readout(ui):
     values, src = np.empty(n, np.float32), np.empty(n, np.int32)
     obj.data.attributes["value"].data.foreach_get("value", values)
     obj.data.attributes["src_index"].data.foreach_get("value", src)
-    block = operators.model_for(properties.model_collection(bpy.context.scene)).layout["h2.mlp"]
+    block = scene_api.model_of(properties.model_collection(bpy.context.scene)).layout["h2.mlp"]
     rows, cols = block.cells()
     np.testing.assert_array_equal(src, block.src_index(rows, cols))
     i = 77
     assert bpy.ops.llmviz.inspect(block="h2.mlp", row=int(rows[i]), col=int(cols[i])) == {"FINISHED"}
-    assert ui.readout.splitlines()[2] == f"value {ins._n(values[i])}"
+    assert ui.readout.splitlines()[2] == f"value {precise(values[i])}"
 
 
 def test_overlay_draw_callback_and_cleanup(ui, monkeypatch):

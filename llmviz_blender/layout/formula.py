@@ -1,4 +1,6 @@
-"""Numbers as formulas show them: the text of values and of dot products (captions, close-ups, inspector)."""
+"""Formulas with their numbers, written once for the cell readout, the close-ups and the captions:
+how numbers are written (`num`, `precise`) and the text of each operation that more than one of
+them shows (dot products, sums, GELU)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ import math
 
 import numpy as np
 
-TERMS = 3  # dot-product terms written out in a formula
+TERMS = 3  # terms written out in a sum or a dot product
+
+#: GELU (the tanh approximation) as a formula.
+GELU = "GELU(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
 
 
 def num(value: float, digits: int = 2) -> str:
@@ -21,8 +26,40 @@ def num(value: float, digits: int = 2) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def dot_text(bias: float, w: np.ndarray, x: np.ndarray, total: float) -> str:
-    """bias + (w0*x0 + w1*x1 + ... N more) = total, the first TERMS products written out."""
-    terms = " + ".join(f"{num(a, 3)}*{num(b, 3)}" for a, b in zip(w[:TERMS], x[:TERMS]))
-    more = f" + ... {len(w) - TERMS} more" if len(w) > TERMS else ""
-    return f"{num(bias, 3)} + ({terms}{more}) = {num(total, 3)}"
+def precise(value: float) -> str:
+    """A number of a short formula: five significant digits (up to 6 decimals), so the printed
+    numbers recompute the value closely."""
+    value = float(value)
+    if value == 0 or not math.isfinite(value) or abs(value) >= 1:
+        return num(value, 4)
+    return num(value, min(6, 4 - math.floor(math.log10(abs(value)))))
+
+
+def _more(n: int) -> str:
+    return f" + ... {n - TERMS} more" if n > TERMS else ""
+
+
+def products(a: np.ndarray, b: np.ndarray) -> str:
+    """a0*b0 + a1*b1 + a2*b2 + ... N more: the first TERMS products written out."""
+    return " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(a[:TERMS], b[:TERMS])) + _more(len(a))
+
+
+def sum_terms(values: np.ndarray) -> str:
+    """(v0 + v1 + v2 + ... N more): the first TERMS values of a sum written out."""
+    return f"({' + '.join(num(v, 3) for v in values[:TERMS])}{_more(len(values))})"
+
+
+def dot(w: np.ndarray, x: np.ndarray, result: float, bias: float | None = None) -> str:
+    """bias + (w0*x0 + w1*x1 + ... N more) = result (without 'bias + ' when there is no bias)."""
+    start = "" if bias is None else f"{num(bias, 3)} + "
+    return f"{start}({products(w, x)}) = {num(result, 3)}"
+
+
+def add(a: float, b: float, result: float) -> str:
+    """a + b = result: an embedding sum or a residual add."""
+    return f"{precise(a)} + {precise(b)} = {precise(result)}"
+
+
+def gelu(x: float, result: float) -> str:
+    """GELU(x) = result, with the numbers."""
+    return f"GELU({precise(x)}) = {precise(result)}"

@@ -22,13 +22,11 @@ import numpy as np
 
 from ..model import LN_EPS, Weights, decode, param_shapes, trace_shapes
 from .blocks import CELL, PITCH, Block
-from .formula import dot_text, num
+from . import formula
+from .formula import num, precise
 from .lod import LayoutError
 from .place import CellRef, Layout
 from .values import CellReader
-
-_SHOWN = 3  # terms written out in sums
-
 
 @dataclass(frozen=True)
 class Span:
@@ -75,7 +73,7 @@ class Readout:
             return "masked"
         if self.op == "token" and self.value is not None:
             return str(int(round(self.value)))
-        return "no numbers (shape only)" if self.value is None else _n(self.value)
+        return "no numbers (shape only)" if self.value is None else precise(self.value)
 
     def lines(self) -> list[str]:
         """The readout for a panel: title, cell, value, formula."""
@@ -98,21 +96,6 @@ def _row(block: Block, row: int, cols: int | None = None) -> Span:
 
 def _cell(block: Block, row: int, col: int) -> Span:
     return Span(block.key, (row, row), (col, col))
-
-
-def _n(value: float) -> str:
-    """A number of a short formula: five significant digits (up to 6 decimals), so the printed
-    numbers recompute the value closely."""
-    value = float(value)
-    if value == 0 or not math.isfinite(value) or abs(value) >= 1:
-        return num(value, 4)
-    return num(value, min(6, 4 - math.floor(math.log10(abs(value)))))
-
-
-def _sum_text(values: np.ndarray) -> str:
-    shown = " + ".join(num(v, 3) for v in values[:_SHOWN])
-    more = f" + ... {len(values) - _SHOWN} more" if len(values) > _SHOWN else ""
-    return f"({shown}{more})"
 
 
 def _dim_text(layout: Layout, block: Block, axis: str, index: int, tokens: list[int] | None) -> str:
@@ -170,9 +153,7 @@ def _matmul(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     beta = c.cell(bias.key, row, 0) if bias is not None else 0.0
     out.terms = {"bias": np.float64(beta), "weights": w, "inputs": x}
     out.result = beta + float(np.dot(w, x))
-    text = dot_text(beta, w, x, out.value)
-    if bias is None:  # drop the "0 + " of the missing bias
-        text = text.split(" + ", 1)[1]
+    text = formula.dot(w, x, out.value, None if bias is None else beta)
     out.formula = f"{what} = {text}" if bias is not None else f"{what} (no bias) = {text}"
 
 
@@ -187,8 +168,7 @@ def _embed(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     te, pe = c.cell(wte.key, row, tok), c.cell(wpe.key, row, col)
     out.terms = {"token": np.float64(tok), "token_embedding": np.float64(te), "position_embedding": np.float64(pe)}
     out.result = te + pe
-    out.formula = (f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {_n(te)} + {_n(pe)} "
-                   f"= {_n(out.value)}")
+    out.formula = f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {formula.add(te, pe, out.value)}"
 
 
 def _ln_input(c: CellReader, b: Block, col: int) -> tuple[Block, np.ndarray]:
@@ -206,7 +186,7 @@ def _ln_mean(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     _, x = _ln_input(c, b, col)
     out.terms = {"inputs": x}
     out.result = float(x.mean())
-    out.formula = f"{what} = {_sum_text(x)} / {x.size} = {_n(out.value)}"
+    out.formula = f"{what} = {formula.sum_terms(x)} / {x.size} = {precise(out.value)}"
 
 
 def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -221,7 +201,7 @@ def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     var = float(np.mean((x - mu) ** 2))
     out.terms = {"inputs": x, "mean": np.float64(mu)}
     out.result = math.sqrt(var + LN_EPS)
-    out.formula = f"{what} = sqrt({_n(var)} + {LN_EPS:g}) with mean {_n(mu)} = {_n(out.value)}"
+    out.formula = f"{what} = sqrt({precise(var)} + {LN_EPS:g}) with mean {precise(mu)} = {precise(out.value)}"
 
 
 def _layernorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -236,8 +216,8 @@ def _layernorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> Non
     out.terms = {"x": np.float64(x), "mean": np.float64(mu), "std": np.float64(sd), "gamma": np.float64(g),
                  "beta": np.float64(be)}
     out.result = (x - mu) / sd * g + be
-    out.formula = (f"(x - mean) / std * gamma + beta = ({_n(x)} - {_n(mu)}) / {_n(sd)} * {_n(g)} "
-                   f"+ {_n(be)} = {_n(out.value)}")
+    out.formula = (f"(x - mean) / std * gamma + beta = ({precise(x)} - {precise(mu)}) / {precise(sd)} * {precise(g)} "
+                   f"+ {precise(be)} = {precise(out.value)}")
 
 
 def _query_index(agg: Block, row: int, col: int) -> int:
@@ -277,7 +257,7 @@ def _softmax_max(c: CellReader, b: Block, row: int, col: int, out: Readout) -> N
     out.terms = {"scores": z}
     out.result = float(z.max())
     shown = ", ".join(num(v, 3) for v in z[:8]) + (", ..." if z.size > 8 else "")
-    out.formula = f"{what} = max[{shown}] = {_n(out.value)}"
+    out.formula = f"{what} = max[{shown}] = {precise(out.value)}"
 
 
 def _softmax_sumexp(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -294,7 +274,7 @@ def _softmax_sumexp(c: CellReader, b: Block, row: int, col: int, out: Readout) -
     e = np.exp(z - m)
     out.terms = {"scores": z, "max": np.float64(m)}
     out.result = float(e.sum())
-    out.formula = f"{what}, max {_n(m)}: {_sum_text(e)} = {_n(out.value)}"
+    out.formula = f"{what}, max {precise(m)}: {formula.sum_terms(e)} = {precise(out.value)}"
 
 
 def _softmax(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -309,7 +289,7 @@ def _softmax(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     z, m, s = c.cell(score.key, row, col), c.cell(zmax.key, mr, mc), c.cell(zsum.key, mr, mc)
     out.terms = {"score": np.float64(z), "max": np.float64(m), "sumexp": np.float64(s)}
     out.result = math.exp(z - m) / s
-    out.formula = f"{what} = exp({_n(z)} - {_n(m)}) / {_n(s)} = {_n(out.value)}"
+    out.formula = f"{what} = exp({precise(z)} - {precise(m)}) / {precise(s)} = {precise(out.value)}"
 
 
 def _attention(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -325,10 +305,8 @@ def _attention(c: CellReader, b: Block, row: int, col: int, out: Readout) -> Non
     out.terms = {"query": q, "key": k, "scale": np.float64(math.sqrt(a))}
     dot = float(np.dot(q, k))
     out.result = dot / math.sqrt(a)
-    terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(q[:_SHOWN], k[:_SHOWN]))
-    more = f" + ... {a - _SHOWN} more" if a > _SHOWN else ""
-    out.formula = f"{what} = ({terms}{more}) / {_n(math.sqrt(a))} = {_n(dot)} / {_n(math.sqrt(a))} " \
-                  f"= {_n(out.value)}"
+    scale = precise(math.sqrt(a))
+    out.formula = f"{what} = ({formula.products(q, k)}) / {scale} = {precise(dot)} / {scale} = {precise(out.value)}"
 
 
 def _attend(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -343,9 +321,7 @@ def _attend(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     v = c.cells(vb.key, row, np.arange(n))
     out.terms = {"weights": p, "values": v}
     out.result = float(np.dot(p, v))
-    terms = " + ".join(f"{num(x, 3)}*{num(y, 3)}" for x, y in zip(p[:_SHOWN], v[:_SHOWN]))
-    more = f" + ... {n - _SHOWN} more" if n > _SHOWN else ""
-    out.formula = f"{what} = {terms}{more} = {_n(out.value)}"
+    out.formula = f"{what} = {formula.products(p, v)} = {precise(out.value)}"
 
 
 def _residual(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -358,7 +334,7 @@ def _residual(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None
     x, y = c.cell(resid.key, row, col), c.cell(branch.key, row, col)
     out.terms = {"residual": np.float64(x), "branch": np.float64(y)}
     out.result = x + y
-    out.formula = f"{what} = {_n(x)} + {_n(y)} = {_n(out.value)}"
+    out.formula = f"{what} = {formula.add(x, y, out.value)}"
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -367,14 +343,13 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 def _gelu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     fc = _reads(c.layout, b)[0]
     out.sources = [_cell(fc, row, col)]
-    what = "GELU(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
     if out.value is None:
-        out.formula = what
+        out.formula = formula.GELU
         return
     x = c.cell(fc.key, row, col)
     out.terms = {"x": np.float64(x)}
     out.result = 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
-    out.formula = f"{what}; GELU({_n(x)}) = {_n(out.value)}"
+    out.formula = f"{formula.GELU}; {formula.gelu(x, out.value)}"
 
 
 def _param(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:

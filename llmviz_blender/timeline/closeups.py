@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..layout.formula import TERMS, dot_text, num
+from ..layout import formula
+from ..layout.formula import TERMS, num, precise
 from .facts import Facts
 
 Cell = tuple[str, int, int]  # (block key, row, col)
@@ -45,11 +46,11 @@ def embedding_sum(facts: Facts, t: int) -> CloseUp:
     te = facts.trace["tok_emb"][t].astype(np.float64)
     pe = facts.trace["pos_emb"][t].astype(np.float64)
     x = facts.cells("x", np.arange(c), t)
-    rows = ", ".join(f"{num(a, 3)} + {num(b, 3)} = {num(s, 3)}" for a, b, s in zip(te[:TERMS], pe[:TERMS], x))
-    formula = f"x = token column + position column: {rows}{', ...' if c > TERMS else ''}"
+    rows = ", ".join(formula.add(a, b, s) for a, b, s in zip(te[:TERMS], pe[:TERMS], x))
+    text = f"x = token column + position column: {rows}{', ...' if c > TERMS else ''}"
     sources = [("tokens", 0, t), *_column("wte", c, tok), *_column("wpe", c, t)]
     return CloseUp(0, 0, "embedding_sum", ("x", 0, t), sources,
-                   {"token_embedding": te, "position_embedding": pe, "sum": x}, float(x[0]), formula)
+                   {"token_embedding": te, "position_embedding": pe, "sum": x}, float(x[0]), text)
 
 
 def _matmul_cell(facts: Facts, weight: str, bias: str, inputs: str, out: str, row: int, t: int):
@@ -69,7 +70,7 @@ def q_value(facts: Facts, layer: int, head: int, row: int, t: int) -> CloseUp:
     w, x, b, q, sources = _matmul_cell(facts, f"{p}q_weight", f"{p}q_bias", f"h{layer}.ln1", f"{p}q", row, t)
     return CloseUp(0, 0, "q_value", (f"{p}q", row, t), sources,
                    {"bias": np.float64(b), "weights": w, "inputs": x, "value": np.float64(q)}, q,
-                   f"q = b + sum w*x = {dot_text(b, w, x, q)}")
+                   f"q = b + sum w*x = {formula.dot(w, x, q, b)}")
 
 
 def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
@@ -86,13 +87,13 @@ def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
     zmax, sumexp = facts.cell(f"{p}att.max", row, 0), facts.cell(f"{p}att.sumexp", row, 0)
     shown = ", ".join(num(s) if j <= row else "masked" for j, s in enumerate(scores))
     weights = ", ".join(num(s) for s in soft)
-    formula = (f"scores = q.k / sqrt({a}) = [{shown}]; max {num(zmax)}; sum of exp(score - max) {num(sumexp)}; "
-               f"softmax = [{weights}]")
+    text = (f"scores = q.k / sqrt({a}) = [{shown}]; max {precise(zmax)}; sum of exp(score - max) "
+            f"{precise(sumexp)}; softmax = [{weights}]")
     sources = [*_column(f"{p}q", a, row), *(cell for j in range(row + 1) for cell in _column(f"{p}k", a, j)),
                *_row(f"{p}att", row, row + 1)]
     numbers = {"query": q, "keys": keys, "scale": np.float64(math.sqrt(a)), "scores": scores,
                "max": np.float64(zmax), "sumexp": np.float64(sumexp), "softmax": soft}
-    return CloseUp(0, 0, "attention_row", (f"{p}att_sm", row, top), sources, numbers, float(soft[top]), formula)
+    return CloseUp(0, 0, "attention_row", (f"{p}att_sm", row, top), sources, numbers, float(soft[top]), text)
 
 
 def mlp_value(facts: Facts, layer: int, row: int, t: int) -> CloseUp:
@@ -102,8 +103,8 @@ def mlp_value(facts: Facts, layer: int, row: int, t: int) -> CloseUp:
     sources.append((f"{p}fc", row, t))
     g = facts.cell(f"{p}gelu", row, t)
     numbers = {"bias": np.float64(b), "weights": w, "inputs": x, "fc": np.float64(fc), "gelu": np.float64(g)}
-    formula = f"b + sum w*x = {dot_text(b, w, x, fc)}; GELU({num(fc, 3)}) = {num(g, 3)}"
-    return CloseUp(0, 0, "mlp_value", (f"{p}gelu", row, t), sources, numbers, g, formula)
+    text = f"b + sum w*x = {formula.dot(w, x, fc, b)}; {formula.gelu(fc, g)}"
+    return CloseUp(0, 0, "mlp_value", (f"{p}gelu", row, t), sources, numbers, g, text)
 
 
 def gelu_row(facts: Facts, layer: int, t: int) -> int:
