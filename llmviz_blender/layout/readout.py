@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model import LN_EPS, Weights, decode, param_shapes, trace_shapes
+from ..model import LN_EPS, Weights, param_shapes, token_text, trace_shapes
 from .blocks import CELL, PITCH, Block
 from . import formula
 from .formula import num, precise
@@ -106,17 +106,12 @@ def _dim_text(layout: Layout, block: Block, axis: str, index: int, tokens: list[
     text = f"{word} {index} of {dim.label}"
     config = layout.config
     if dim.label == "T" and tokens is not None and index < len(tokens):
-        text += f" (token {_token(config, tokens[index])})"
+        text += f" (token {token_text(config, tokens[index])})"
     elif dim.label == "n_vocab":
-        text += f" (token {_token(config, index)})"
+        text += f" (token {token_text(config, index)})"
     elif dim.label == "block_size":
         text += f" (position {index})"
     return text
-
-
-def _token(config, token_id: int) -> str:
-    text = decode(config, [int(token_id)])
-    return f"'{text}'" if config.vocab is not None else text
 
 
 def _index(layout: Layout, block: Block, row: int, col: int) -> tuple[int, ...]:
@@ -168,7 +163,8 @@ def _embed(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     te, pe = c.cell(wte.key, row, tok), c.cell(wpe.key, row, col)
     out.terms = {"token": np.float64(tok), "token_embedding": np.float64(te), "position_embedding": np.float64(pe)}
     out.result = te + pe
-    out.formula = f"wte[{_token(c.layout.config, tok)}][{row}] + wpe[{col}][{row}] = {formula.add(te, pe, out.value)}"
+    token = token_text(c.layout.config, tok)
+    out.formula = f"wte[{token}][{row}] + wpe[{col}][{row}] = {formula.add(te, pe, out.value)}"
 
 
 def _ln_input(c: CellReader, b: Block, col: int) -> tuple[Block, np.ndarray]:
@@ -363,7 +359,7 @@ def _token_op(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None
         return
     tok = int(round(out.value))
     out.result = out.value
-    out.formula = f"input token at position {col}: id {tok} = {_token(c.layout.config, tok)}"
+    out.formula = f"input token at position {col}: id {tok} = {token_text(c.layout.config, tok)}"
 
 
 _OPS = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..layout import Layout, margin
-from ..model import Generation, Weights, decode
+from ..model import Generation, Weights, token_text
 from .camera import ASPECT, DIRECTION, FOV_Y, ease, frame_box
 from .closeups import CloseUp
 from .facts import Facts
@@ -248,7 +248,7 @@ def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list
     for i, (trace, s) in enumerate(zip(generation.traces, steps)):
         tok = generation.tokens[n_in + i]
         out.append(Prediction(s.frame_start, s.frame_end, [int(t) for t in trace.tokens], tok,
-                              float(trace["probs"][-1][tok]), decode(facts.config, [tok])))
+                              float(trace["probs"][-1][tok]), token_text(facts.config, tok, quoted=False)))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..layout import CellReader
-from ..model import ModelConfig, decode
+from ..model import ModelConfig, decode, token_text
 
 
 class Facts(CellReader):
@@ -19,11 +19,6 @@ class Facts(CellReader):
     def tokens(self) -> list[int]:
         return [int(t) for t in self.trace["tokens"]]
 
-    def token(self, token_id: int) -> str:
-        """'A' for a letter vocabulary, else 'token 17'."""
-        text = decode(self.config, [token_id])
-        return f"'{text}'" if self.config.vocab is not None else f"token {text}"
-
     def text(self, ids: Sequence[int], limit: int = 16) -> str:
         """A token sequence for a caption: 'CBABBC' or '15 42 7', the last `limit` tokens."""
         ids = list(ids)
@@ -36,4 +31,4 @@ class Facts(CellReader):
         """'position 3 (B)' naming the token there when the vocabulary has letters."""
         if self.config.vocab is None:
             return f"position {t}"
-        return f"position {t} ({decode(self.config, [self.tokens[t]])})"
+        return f"position {t} ({token_text(self.config, self.tokens[t], quoted=False)})"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..layout import Block, Layout, margin
-from ..model import Generation, param_count
+from ..model import Generation, param_count, token_text
 from . import closeups
 from .closeups import CloseUp
 from ..layout.formula import num
@@ -123,8 +123,8 @@ class Story:
         close = closeups.embedding_sum(f, 0)
         return [
             Plan(first, self.whole("tokens"), focus=["tokens"]),
-            Plan(f"Token {f.token(tok)} picks column {tok} of the token embedding. Position 0 picks column 0 "
-                 f"of the position embedding. Their sum is the first input column; its top value is "
+            Plan(f"Token {token_text(cfg, tok)} picks column {tok} of the token embedding. Position 0 picks "
+                 f"column 0 of the position embedding. Their sum is the first input column; its top value is "
                  f"{num(close.value)}.", [("x", 0, 1)], weight=2.0, focus=["x", "wte", "wpe"],
                  sources=["tokens", "wte", "wpe"], closeup=close, window=CLOSEUP_WINDOW),
             Plan(f"Every token gets its column the same way: {_plural(t, 'column')} of {cfg.n_embd} numbers.",
@@ -218,7 +218,7 @@ class Story:
         per = "one per letter" if cfg.vocab else "one per token of the vocabulary"
         spread = ""
         if cfg.vocab_size <= 8:
-            spread = " (" + ", ".join(f"{f.token(i)} {num(v)}" for i, v in enumerate(probs)) + ")"
+            spread = " (" + ", ".join(f"{token_text(cfg, i)} {num(v)}" for i, v in enumerate(probs)) + ")"
         return [
             Plan("A final layer norm: each column is normalised once more.",
                  self.whole("ln_f.mean", "ln_f.std", "ln_f")),
@@ -226,8 +226,9 @@ class Story:
                  self.whole("logits"), weight=1.5),
             Plan("Softmax turns the scores into probabilities.", self.whole("logits.max", "logits.sumexp", "probs"),
                  weight=1.5),
-            Plan(f"At the last position the model predicts {f.token(best)} with probability {num(probs[best])}"
-                 f"{spread}.", weight=2.0, focus=["probs"], sources=["probs"], box=self.box(["probs", "logits"])),
+            Plan(f"At the last position the model predicts {token_text(cfg, best)} with probability "
+                 f"{num(probs[best])}{spread}.", weight=2.0, focus=["probs"], sources=["probs"],
+                 box=self.box(["probs", "logits"])),
         ]
 
     def generations(self) -> list[Plan]:
@@ -240,9 +241,9 @@ class Story:
         for i, trace in enumerate(gen.traces):
             tok = gen.tokens[n_in + i]
             prob = float(trace["probs"][-1][tok])
-            plans.append(Plan(f"Step {i + 1}: after {f.text(trace.tokens)} comes {f.token(tok)} (probability "
-                              f"{num(prob)}). It is appended, and the model runs again.", focus=["probs"],
-                              sources=["probs"], box=box))
+            plans.append(Plan(f"Step {i + 1}: after {f.text(trace.tokens)} comes {token_text(f.config, tok)} "
+                              f"(probability {num(prob)}). It is appended, and the model runs again.",
+                              focus=["probs"], sources=["probs"], box=box))
         plans.append(Plan(f"After {_plural(len(gen.traces), 'step')}: {f.text(gen.tokens)}.", focus=[],
                           box=self.layout.bounds()))
         return plans
