@@ -13,7 +13,7 @@ PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"
 
 _INT_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")
 _REQUIRED = ("name", *_INT_FIELDS)
-_OPTIONAL = ("title", "vocab", "default_input", "weights", "description")
+_OPTIONAL = ("title", "vocab", "default_input", "weights", "description", "tokenizer")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class ModelConfig:
     default_input: str | None = None
     weights: Path | None = None
     description: str = ""
+    tokenizer: Path | None = None  # tokenizer.json (or vocab.json beside merges.txt)
 
     def __post_init__(self) -> None:
         if not self.title:
@@ -39,6 +40,11 @@ class ModelConfig:
     @property
     def head_size(self) -> int:
         return self.n_embd // self.n_head
+
+    @property
+    def letters(self) -> bool:
+        """True for a letter vocabulary (every label one character: text is read letter by letter)."""
+        return self.vocab is not None and all(len(v) == 1 for v in self.vocab)
 
     def validate(self, where: str = "config") -> "ModelConfig":
         """Check field values; raise ModelError naming `where` and the field."""
@@ -55,10 +61,13 @@ class ModelConfig:
             if len(self.vocab) != self.vocab_size:
                 raise ModelError(f"{where}: field 'vocab' has {len(self.vocab)} labels "
                                  f"but 'vocab_size' is {self.vocab_size}")
-            if any(not isinstance(v, str) or len(v) != 1 or v.isspace() for v in self.vocab):
-                raise ModelError(f"{where}: field 'vocab' must hold single non-space characters")
+            if any(not isinstance(v, str) or not v or any(ch.isspace() for ch in v) for v in self.vocab):
+                raise ModelError(f"{where}: field 'vocab' must hold non-empty labels without spaces "
+                                 f"(letters, or the words of a word-level vocabulary)")
             if len(set(self.vocab)) != len(self.vocab):
                 raise ModelError(f"{where}: field 'vocab' has repeated labels")
+            if self.tokenizer is not None:
+                raise ModelError(f"{where}: give either field 'vocab' or field 'tokenizer', not both")
         return self
 
     def replace(self, **changes) -> "ModelConfig":
@@ -98,14 +107,15 @@ def load_preset(name_or_path: str | Path, search: list[Path] | None = None) -> M
 
 
 def config_from_dict(data: dict, where: str = "config", base: Path | None = None) -> ModelConfig:
-    """Build a validated ModelConfig from a preset table (relative weights paths resolve from `base`)."""
+    """Build a validated ModelConfig from a preset table (relative weights and tokenizer paths resolve
+    from `base`)."""
     for field in _REQUIRED:
         if field not in data:
             raise ModelError(f"{where}: missing field '{field}'")
     for field in data:
         if field not in _REQUIRED and field not in _OPTIONAL:
             raise ModelError(f"{where}: unknown field '{field}'")
-    for field in ("name", "title", "default_input", "weights", "description"):
+    for field in ("name", "title", "default_input", "weights", "description", "tokenizer"):
         if field in data and not isinstance(data[field], str):
             raise ModelError(f"{where}: field '{field}' must be a string, got {data[field]!r}")
     if not data["name"]:
@@ -113,17 +123,18 @@ def config_from_dict(data: dict, where: str = "config", base: Path | None = None
     vocab = data.get("vocab")
     if vocab is not None and not isinstance(vocab, list):
         raise ModelError(f"{where}: field 'vocab' must be a list of strings")
-    weights = data.get("weights")
+    weights, tokenizer = data.get("weights"), data.get("tokenizer")
     config = ModelConfig(
         name=data["name"], title=data.get("title", ""), description=data.get("description", ""),
         vocab=tuple(vocab) if vocab is not None else None, default_input=data.get("default_input"),
         weights=(Path(base or ".") / weights).resolve() if weights else None,
+        tokenizer=(Path(base or ".") / tokenizer).resolve() if tokenizer else None,
         **{f: data[f] for f in _INT_FIELDS}).validate(where)
     return config
 
 
 def config_to_dict(config: ModelConfig) -> dict:
-    """The preset table for `config` (inverse of config_from_dict, weights path kept as given)."""
+    """The preset table for `config` (inverse of config_from_dict, weights and tokenizer paths kept as given)."""
     data: dict = {"name": config.name, "title": config.title}
     data.update({f: getattr(config, f) for f in _INT_FIELDS})
     if config.vocab is not None:
@@ -134,6 +145,8 @@ def config_to_dict(config: ModelConfig) -> dict:
         data["weights"] = str(config.weights)
     if config.description:
         data["description"] = config.description
+    if config.tokenizer is not None:
+        data["tokenizer"] = str(config.tokenizer)
     return data
 
 

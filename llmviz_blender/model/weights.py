@@ -18,6 +18,7 @@ from safetensors.numpy import save_file
 from ..files import atomic_path
 from .config import ModelConfig, param_count
 from .errors import ModelError
+from .tokenizer import find_tokenizer
 
 # Linear layers: minGPT stores nn.Linear [out, in]; Hugging Face GPT-2 stores Conv1D [in, out].
 _LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
@@ -215,7 +216,8 @@ def load_weights(path: str | Path, config: ModelConfig | None = None) -> Weights
     """Load GPT weights from a .safetensors file (minGPT/nanoGPT or Hugging Face GPT-2 layout).
 
     Without `config` the shapes give the config; n_head comes from the file's metadata or a
-    Hugging Face config.json beside it. Half precision is widened to float32. Never unpickles.
+    Hugging Face config.json beside it. A config without vocab or tokenizer takes the tokenizer found
+    beside the file (see tokenizer.find_tokenizer). Half precision is widened to float32. Never unpickles.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -229,6 +231,8 @@ def load_weights(path: str | Path, config: ModelConfig | None = None) -> Weights
             if isinstance(exc, ModelError):
                 raise
             raise ModelError(f"{path}: malformed metadata ({exc})") from None
+    if config.tokenizer is None and config.vocab is None and (found := find_tokenizer(path)) is not None:
+        config = config.replace(tokenizer=found)
     expected = param_shapes(config)
     if "lm_head.weight" not in params and "transformer.wte.weight" in params:
         params["lm_head.weight"] = params["transformer.wte.weight"]  # tied, as GPT-2 does
