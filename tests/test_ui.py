@@ -10,10 +10,9 @@ bpy = pytest.importorskip("bpy")
 import llmviz_blender  # noqa: E402
 from llmviz_blender import model  # noqa: E402
 from llmviz_blender import scene as scene_api  # noqa: E402
-from llmviz_blender.layout import readout as ins  # noqa: E402
 from llmviz_blender.layout.formula import precise  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
-from llmviz_blender.ui import operators, panel, preferences, presets, properties  # noqa: E402
+from llmviz_blender.ui import inspector, panel, preferences, presets, properties  # noqa: E402
 
 HAS_ANIMATE = hasattr(scene_api, "animate")
 
@@ -92,7 +91,7 @@ def test_generate_defaults_build_nano_gpt(ui):
     assert bpy.ops.llmviz.generate() == {"FINISHED"}
     coll = properties.model_collection(bpy.context.scene)
     assert coll["llmviz_preset"] == "nano-gpt" and list(coll["llmviz_tokens"]) == [2, 1, 0, 1, 1, 2]
-    assert coll["llmviz_weights"].endswith("nano-gpt-sort.safetensors")
+    assert coll["llmviz_weights_kind"] == "preset"
     assert ui.last_error == ""
     assert bpy.context.scene.camera is not None
 
@@ -102,7 +101,7 @@ def test_generate_uses_the_panel_options(ui):
     assert bpy.ops.llmviz.generate() == {"FINISHED"}
     coll = properties.model_collection(bpy.context.scene)
     assert list(coll["llmviz_tokens"]) == [0, 1, 2, 0]
-    assert coll["llmviz_weights"].startswith("random")
+    assert coll["llmviz_weights_kind"] == "random" and coll["llmviz_weights_seed"] == 0
     assert not [o for o in coll.all_objects if "llmviz_key" in o]  # boxes only
     assert not [o for o in coll.all_objects if o.type == "FONT"]
 
@@ -119,7 +118,7 @@ def test_custom_shape_and_shape_only(ui):
     ui.weights_source, ui.tokens, ui.lod, ui.labels = "NONE", "1 2 3", "boxes", False
     assert bpy.ops.llmviz.generate() == {"FINISHED"}
     coll = properties.model_collection(bpy.context.scene)
-    assert coll["llmviz_preset"] == "gpt2-small" and coll["llmviz_weights"] == ""
+    assert coll["llmviz_preset"] == "gpt2-small" and coll["llmviz_weights_kind"] == "none"
 
 
 def _bad_preset(ui, tmp_path):
@@ -363,8 +362,8 @@ def test_modal_hover_chain_through_a_view(ui):
     rv3d = view(Vector())
     pixel = view3d_utils.location_3d_to_region_2d(region, rv3d, target)
     assert pixel is not None and 0 < pixel.x < width and 0 < pixel.y < height
-    origin, direction = operators.view_ray(region, rv3d, pixel)
-    hover = ins.Inspector(m.layout, m.trace, m.weights)
+    origin, direction = inspector.view_ray(region, rv3d, pixel)
+    hover = inspector.Inspector(m.layout, m.trace, m.weights)
     readout = hover.hover(origin, direction)
     assert readout is not None and readout.cell == ("h1.head0.att_sm", 4, 2)
     assert abs(readout.result - readout.value) < 1e-5
@@ -373,12 +372,12 @@ def test_modal_hover_chain_through_a_view(ui):
     moved = Matrix.Translation((100.0, 0.0, 0.0))
     rv3d = view(Vector((100.0, 0.0, 0.0)))
     pixel = view3d_utils.location_3d_to_region_2d(region, rv3d, target + Vector((100.0, 0.0, 0.0)))
-    origin, direction = operators.view_ray(region, rv3d, pixel, moved)
+    origin, direction = inspector.view_ray(region, rv3d, pixel, moved)
     assert hover.hover(origin, direction).cell == ("h1.head0.att_sm", 4, 2)
     area = next(a for a in bpy.context.window.screen.areas if a.type == "VIEW_3D")
     window_region = next(r for r in area.regions if r.type == "WINDOW")
-    assert operators._region_under(area, window_region.x + 5, window_region.y + 5) == window_region
-    assert operators._region_under(area, window_region.x - 5000, window_region.y) is None
+    assert inspector._region_under(area, window_region.x + 5, window_region.y + 5) == window_region
+    assert inspector._region_under(area, window_region.x - 5000, window_region.y) is None
 
 
 # ------------------------------------------------------------------------------ panels
@@ -562,16 +561,16 @@ def test_overlay_draw_callback_and_cleanup(ui, monkeypatch):
     monkeypatch.setitem(sys.modules, "gpu_extras.batch", types.SimpleNamespace(batch_for_shader=batch_for_shader))
 
     assert bpy.ops.llmviz.generate() == {"FINISHED"}
-    state = operators._Hover(properties.model_collection(bpy.context.scene))
-    operators._draw(state)  # nothing hovered: draws nothing
+    state = inspector._Hover(properties.model_collection(bpy.context.scene))
+    inspector._draw(state)  # nothing hovered: draws nothing
     assert calls == []
     centre = state.inspector.layout.cell_position("h0.fc", 1, 1)
     assert state.inspector.hover(centre + [0, -50, 0], [0, 1, 0]).cell == ("h0.fc", 1, 1)
-    operators._draw(state)
+    inspector._draw(state)
     assert calls.count("draw") == 2 and "matrix" in calls and calls.count("color") == 2
     # a running inspector's draw handler and header go when the add-on unregisters
     monkeypatch.undo()
     state.handle = bpy.types.SpaceView3D.draw_handler_add(lambda: None, (), "WINDOW", "POST_VIEW")
-    operators._running.append(state)
-    operators.stop_all()
-    assert operators._running == [] and state.handle is None
+    inspector._running.append(state)
+    inspector.stop_all()
+    assert inspector._running == [] and state.handle is None

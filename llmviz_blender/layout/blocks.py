@@ -13,11 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..defaults import CELL, KINDS, PITCH
 from ..model import ModelConfig
-
-PITCH = 1.5  # distance between neighbouring cell centres (world units)
-CELL = 1.0  # edge of one cell cube
-KINDS = ("weight", "intermediate", "aggregate")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..defaults import ASPECT
 from ..model import ModelConfig
 from .blocks import CELL, PITCH, Band, Block, bands
 
 LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
-FRAME_ASPECT = 16 / 9
 COLUMN_SPACING = 10  # margins between columns: room for the group labels beside each column
 
 
@@ -185,7 +185,7 @@ def _column_extent(column, gap: float, t: int) -> tuple[float, float]:
     return max(e[0] for e in extents), max(e[1] for e in extents)
 
 
-def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = FRAME_ASPECT) -> int:
+def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = ASPECT) -> int:
     """Layers per column: LAYERS_PER_COLUMN for deep models; for up to that many layers, the count
     whose whole picture comes closest to the `aspect` of a frame (nano-gpt: one layer per column)."""
     if config.n_layer > LAYERS_PER_COLUMN:

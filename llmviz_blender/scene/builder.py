@@ -6,10 +6,7 @@ and is tagged as ours, so `clear` removes exactly what we made.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
@@ -19,44 +16,21 @@ from .. import layout as lay
 from .. import model
 from ..layout import Block, Layout
 from ..model import ModelConfig, ModelError, Trace, Weights
-from . import datablocks, environment, materials
+from . import datablocks, environment, materials, session
 from .boxes import add_boxes_object
 from .labels import add_card, label_model
 from .nodes import ALWAYS, add_cell_object
+from .session import Model, resolve_weights
 
 ROOT = "LLMViz"
 NO_VALUE_SHADE = 0.75  # blocks without numbers (shape-only presets) show their kind colour
 DEFAULT_TOKENS = 6  # shape-only presets without a default input show this many tokens
 
 
-@dataclass
-class Model:
-    """A resolved model: config, optional weights, tokens and their trace, and its layout."""
-
-    config: ModelConfig
-    weights: Weights | None
-    tokens: list[int]
-    trace: Trace | None
-    layout: Layout
-    plan: dict[str, str]
-
-
 def resolve_config(preset_or_config: str | Path | ModelConfig) -> ModelConfig:
     if isinstance(preset_or_config, ModelConfig):
         return preset_or_config.validate(preset_or_config.name)
     return model.load_preset(preset_or_config)
-
-
-def resolve_weights(config: ModelConfig, weights: Weights | str | Path | None) -> Weights | None:
-    """Weights given, loaded from a path, "random" (seeded init), or the preset's own file; None
-    for shape-only presets (their blocks show kind colours)."""
-    if isinstance(weights, Weights):
-        return weights
-    if weights == "random":
-        return model.random_weights(config, seed=0)
-    if weights is not None:
-        return model.load_weights(weights, config)
-    return model.load_weights(config.weights, config) if config.weights is not None else None
 
 
 def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None) -> list[int]:
@@ -76,12 +50,12 @@ def prepare(preset_or_config, weights=None, tokens=None, lod: str = "auto", max_
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
             layers_per_column, int) or layers_per_column < 1):
         raise lay.LayoutError(f"layers per column must be a positive integer, got {layers_per_column!r}")
-    w = resolve_weights(config, weights)
+    w, source = resolve_weights(config, weights)
     ids = resolve_tokens(config, tokens)
     trace = model.forward(w, ids) if w is not None else None
     layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column)
     plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
-    return Model(config, w, ids, trace, layout, plan)
+    return Model(config, w, source, ids, trace, layout, plan)
 
 
 def _block_attributes(block: Block, rows: np.ndarray, cols: np.ndarray, trace: Trace | None,
@@ -103,11 +77,7 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
     config = m.config
     prefix = f"{ROOT} {config.name}"
     coll = _collection(prefix, parent)
-    coll["llmviz_preset"] = config.name
-    coll["llmviz_tokens"] = list(m.tokens)
-    coll["llmviz_weights"] = "" if m.weights is None else m.weights.source
-    coll["llmviz_config"] = json.dumps(model.config_to_dict(config))
-    coll["llmviz_layers_per_column"] = m.layout.layers_per_column
+    session.register(coll, m)
     boxes: dict[str, list[Block]] = {k: [] for k in lay.KINDS}
     for block in m.layout.blocks:
         if m.plan[block.key] == "box":
@@ -141,25 +111,10 @@ def _collection(name: str, parent: bpy.types.Collection) -> bpy.types.Collection
     return coll
 
 
-def model_of(collection: bpy.types.Collection) -> Model:
-    """The model a built collection shows, recomputed from its custom properties."""
-    if "llmviz_config" not in collection:
-        raise ModelError(f"collection '{collection.name}' is not an llmviz model")
-    config = model.config_from_dict(json.loads(collection["llmviz_config"]), where=collection.name)
-    source = collection["llmviz_weights"]
-    seed = re.fullmatch(r"random\(seed=(\d+)\)", source)
-    weights = model.random_weights(config, int(seed.group(1))) if seed else (
-        model.load_weights(source, config) if source else None)
-    ids = [int(t) for t in collection["llmviz_tokens"]]
-    trace = model.forward(weights, ids) if weights is not None else None
-    layout = lay.model_layout(config, len(ids), layers_per_column=int(collection["llmviz_layers_per_column"]))
-    objects = {o["llmviz_key"]: "cells" for o in collection.all_objects if "llmviz_key" in o}
-    return Model(config, weights, ids, trace, layout, {b.key: objects.get(b.key, "box") for b in layout.blocks})
-
-
 def clear() -> int:
     """Remove everything llmviz made (objects, data, materials, node groups, collections, orphans
     included); the user's own data is never touched. Returns the number of data-blocks removed."""
+    session.forget_all()
     return datablocks.remove_all_owned()
 
 
@@ -200,11 +155,11 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_T
     layouts = lay.comparison_layout(configs, counts, [0.6 * card_width(c, card_size) for c in configs])
     models = []
     for config, layout in zip(configs, layouts):
-        w = resolve_weights(config, None)
+        w, source = resolve_weights(config, None)
         ids = resolve_tokens(config, None)[:layout.n_tokens] if w is not None else list(range(layout.n_tokens))
         trace = model.forward(w, ids) if w is not None else None
         lod = "auto" if w is not None else "boxes"  # without numbers, cubes would only repeat the kind colour
-        models.append(Model(config, w, ids, trace, layout, lay.plan_lod(layout.blocks, lod, budget=budget)))
+        models.append(Model(config, w, source, ids, trace, layout, lay.plan_lod(layout.blocks, lod, budget=budget)))
     scene = scene or bpy.context.scene
     clear()
     try:

@@ -7,12 +7,11 @@ import math
 import bpy
 import numpy as np
 
+from ..defaults import DIM_COLORS
 from ..layout import CELL, PITCH, Block, Layout, margin
 from ..model import ModelConfig, decode, param_count
 from . import compat, datablocks
 
-DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "A": "#d368a4", "n_vocab": "#7c3c8d",
-              "block_size": "#359da8"}
 TEXT_COLOR = "#d9d9de"
 SECTION_COLOR = "#f2f2f5"
 MUTED_COLOR = "#8c8c99"

@@ -14,11 +14,13 @@ import bpy
 import numpy as np
 
 from .. import model, timeline
+from ..defaults import FPS
 from ..layout import CELL, PITCH, margin
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..timeline.camera import FOV_Y
 from . import datablocks, materials
-from .builder import ROOT, Model, model_of
+from .builder import ROOT
+from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text, flat_material
 from .nodes import add_cell_object
@@ -211,7 +213,7 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
         set_visibility(seq, [(appended, next_start)], tl.frame_start)
 
 
-def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, chapters: Sequence[str] | None = None,
+def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
          start_layer: int = 0, durations: dict[str, float] | None = None,
          generate_steps: int | None = None, captions: bool = True) -> Timeline:
     """The timeline for a built model (validation only: raises TimelineError, touches nothing).
@@ -220,7 +222,8 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, ch
         raise TimelineError(f"animate: {m.config.name} was built without weights; build it with a weights "
                             f"file or weights='random' to animate")
     steps = generate_steps if generate_steps is not None else (len(m.tokens) if m.config.vocab else 0)
-    generation = model.generate(m.weights, m.tokens, steps) if steps > 0 else None
+    told = chapters is None or "generation" in chapters  # generation passes run only when told
+    generation = model.generate(m.weights, m.tokens, steps) if steps > 0 and told else None
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
     timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
@@ -233,7 +236,7 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = 24, speed: float = 1.0, ch
                                    fov_y=fov_y, aspect=aspect / free)
 
 
-def animate(collection: bpy.types.Collection, *, fps: int = 24, speed: float = 1.0,
+def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 1.0,
             chapters: Sequence[str] | None = None, start_layer: int = 0, durations: dict[str, float] | None = None,
             generate_steps: int | None = None, captions: bool = True, closeups: bool = True,
             scene: bpy.types.Scene | None = None) -> tuple[int, int]:

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..defaults import ASPECT
+
 #: From the target toward the camera: in front (-Y), a little right (+X) and above (+Z).
 DIRECTION = (0.35, -1.0, 0.25)
 FOV_Y = math.radians(40.0)
-ASPECT = 16 / 9
 
 
 def ease(t: float) -> float:

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..defaults import ALWAYS, NEVER
 from ..layout import Block
-
-#: Reveal frame of cells present from the start (weights).
-ALWAYS = -1.0e9
-#: Reveal frame of cells never computed in the timeline's range.
-NEVER = 1.0e9
 
 _INSIDE_UNIT = 0.5  # share of a unit's slot its cells take
 

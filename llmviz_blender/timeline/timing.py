@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..defaults import FPS
+
 
 class TimelineError(ValueError):
     """A bad timeline option; the one-line message names the field at fault."""
@@ -46,7 +48,7 @@ class Timing:
     """How long the walkthrough takes: frames per second, a global speed factor (2.0 = twice as
     fast), seconds per chapter (partial dicts are merged with DEFAULT_DURATIONS) and the first frame."""
 
-    fps: int = 24
+    fps: int = FPS
     speed: float = 1.0
     durations: dict[str, float] = field(default_factory=dict)
     frame_start: int = 1

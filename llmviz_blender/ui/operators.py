@@ -1,7 +1,8 @@
 """Operators: thin wrappers over the scripted API (``scene.build`` / ``animate`` / ``clear``, the
-render helper, the pure inspector). Each reads ``context.scene.llmviz``; errors are reported in
-one line (``self.report``) and also kept in ``llmviz.last_error`` for the panel, and the operator
-returns CANCELLED with the file as it was (everything is validated before anything changes)."""
+render helper; the inspector's operator is in ``ui.inspector``). Each reads ``context.scene.llmviz``;
+errors are reported in one line (``self.report``) and also kept in ``llmviz.last_error`` for the
+panel, and the operator returns CANCELLED with the file as it was (everything is validated before
+anything changes)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import traceback
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, StringProperty
+from bpy.props import StringProperty
 
 from .. import scene as scene_api
+from ..defaults import SAMPLES
 from ..layout import LayoutError
-from ..layout import readout as inspector
 from ..model import ModelError
 from ..scene import render
 from ..timeline import CHAPTERS, TimelineError
@@ -90,7 +91,7 @@ def build_request(settings, context) -> dict:
 def render_options(settings, context) -> dict:
     engine = settings.engine if settings.engine != "DEFAULT" else preferences.default_engine(context)
     device = settings.device if settings.device != "DEFAULT" else preferences.default_device(context)
-    return {"engine": engine.lower(), "device": device.lower(), "samples": settings.samples,
+    return {"engine": engine.lower(), "device": device.lower(), "samples": settings.samples or SAMPLES[engine.lower()],
             "resolution": (settings.resolution_x, settings.resolution_y)}
 
 
@@ -99,19 +100,6 @@ def the_model(context) -> bpy.types.Collection:
     if coll is None:
         raise ModelError("no llmviz model in this scene: press Generate first")
     return coll
-
-
-_models: dict = {}  # one cached model (trace and layout) for repeated readouts of the same scene
-
-
-def model_for(coll: bpy.types.Collection):
-    """``scene.model_of(coll)``, cached by the collection's model properties."""
-    key = (coll.get("llmviz_config"), coll.get("llmviz_weights"), tuple(coll.get("llmviz_tokens", ())),
-           coll.get("llmviz_layers_per_column"))
-    if _models.get("key") != key:
-        _models.clear()
-        _models.update(key=key, model=scene_api.model_of(coll))
-    return _models["model"]
 
 
 # ------------------------------------------------------------------------------ operators
@@ -292,179 +280,5 @@ class LLMVIZ_OT_pick_weights(bpy.types.Operator):
         return {"FINISHED"}
 
 
-# ------------------------------------------------------------------------------ inspector
-
-class _Hover:
-    """State of one running modal inspector: the model, the ray transform, the highlight."""
-
-    def __init__(self, coll: bpy.types.Collection):
-        m = model_for(coll)
-        self.inspector = inspector.Inspector(m.layout, m.trace, m.weights)
-        obj = next((o for o in coll.all_objects if "llmviz_key" in o), None)
-        self.matrix = obj.matrix_world.copy() if obj is not None else None
-        self.handle = None
-        self.area = None
-        self.batches = None
-
-
-_running: list[_Hover] = []
-
-
-def view_ray(region, rv3d, coord, matrix=None):
-    """Ray (origin, direction) through pixel `coord` of a 3D view region, in the model's space
-    (`matrix`: the model objects' world matrix, None for identity)."""
-    from bpy_extras import view3d_utils
-    origin = view3d_utils.region_2d_to_origin_3d(region, rv3d, coord)
-    direction = view3d_utils.region_2d_to_vector_3d(region, rv3d, coord)
-    if matrix is not None:
-        inv = matrix.inverted()
-        origin = inv @ origin
-        direction = inv.to_3x3() @ direction
-    return tuple(origin), tuple(direction)
-
-
-def _region_under(area, x: int, y: int):
-    for region in area.regions:
-        if region.type == "WINDOW" and region.x <= x < region.x + region.width \
-                and region.y <= y < region.y + region.height:
-            return region
-    return None
-
-
-def _draw(state: _Hover) -> None:
-    """POST_VIEW draw callback: outline the hovered cell and the cells it reads (wide lines through
-    the polyline shader, which every GPU backend supports)."""
-    if not state.inspector.segments:
-        return
-    import gpu
-    from gpu_extras.batch import batch_for_shader
-    shader = gpu.shader.from_builtin("POLYLINE_UNIFORM_COLOR")
-    if state.batches is None:
-        state.batches = [(batch_for_shader(shader, "LINES", {"pos": segs}), inspector.COLORS[role])
-                         for role, segs in state.inspector.segments.items() if len(segs)]
-    gpu.state.depth_test_set("NONE")
-    gpu.state.blend_set("ALPHA")
-    with gpu.matrix.push_pop():
-        if state.matrix is not None:
-            gpu.matrix.multiply_matrix(state.matrix)
-        shader.bind()
-        shader.uniform_float("viewportSize", gpu.state.viewport_get()[2:])
-        shader.uniform_float("lineWidth", 2.0)
-        for batch, color in state.batches:
-            shader.uniform_float("color", color)
-            batch.draw(shader)
-    gpu.state.blend_set("NONE")
-
-
-def _stop(state: _Hover, context=None) -> None:
-    if state.handle is not None:
-        bpy.types.SpaceView3D.draw_handler_remove(state.handle, "WINDOW")
-        state.handle = None
-    try:
-        if state.area is not None:
-            state.area.header_text_set(None)
-            state.area.tag_redraw()
-        if context is not None and context.workspace is not None:
-            context.workspace.status_text_set(None)
-    except (ReferenceError, AttributeError):  # the area or workspace is gone
-        pass
-    if state in _running:
-        _running.remove(state)
-
-
-def stop_all() -> None:
-    """End every running inspector (on unregister): draw handlers and header texts go."""
-    for state in list(_running):
-        _stop(state, bpy.context)
-
-
-class LLMVIZ_OT_inspect(bpy.types.Operator):
-    """Hover cells in the 3D view to see their value and how it is computed (Esc or right-click
-    ends; click keeps the cell in the panel). Run non-interactively (scripts, background mode) it
-    reads the typed block / row / column instead"""
-
-    bl_idname = "llmviz.inspect"
-    bl_label = "Inspect Cells"
-    bl_options = {"REGISTER"}
-
-    typed: BoolProperty(name="Typed Cell", default=False, options={"SKIP_SAVE"},
-                        description="Read the typed block/row/column instead of hovering")
-    block: StringProperty(name="Block", default="", options={"SKIP_SAVE"},
-                          description="Block key (empty: the panel's)")
-    row: IntProperty(name="Row", default=-1, min=-1, options={"SKIP_SAVE"}, description="-1: the panel's")
-    col: IntProperty(name="Column", default=-1, min=-1, options={"SKIP_SAVE"}, description="-1: the panel's")
-
-    def execute(self, context):
-        settings = context.scene.llmviz
-        key = self.block or settings.inspect_block
-        row = self.row if self.row >= 0 else settings.inspect_row
-        col = self.col if self.col >= 0 else settings.inspect_col
-        try:
-            m = model_for(the_model(context))
-            readout = inspector.explain(m.layout, m.trace, m.weights, key.strip(), row, col)
-        except Exception as exc:  # noqa: BLE001
-            return fail(self, context, exc)
-        settings.inspect_block, settings.inspect_row, settings.inspect_col = readout.key, readout.row, readout.col
-        settings.readout = "\n".join(readout.lines())
-        return succeed(self, context, readout.header())
-
-    def invoke(self, context, event):
-        area = context.area
-        if self.typed or bpy.app.background or area is None or area.type != "VIEW_3D":
-            return self.execute(context)
-        try:
-            coll = the_model(context)
-            if any("llmviz_compare" in c for c in context.scene.collection.children_recursive):
-                raise ModelError("hover inspection works on single-model scenes; use Read Cell in a comparison")
-            state = _Hover(coll)
-        except Exception as exc:  # noqa: BLE001
-            return fail(self, context, exc)
-        state.area = area
-        state.handle = bpy.types.SpaceView3D.draw_handler_add(_draw, (state,), "WINDOW", "POST_VIEW")
-        _running.append(state)
-        self._state = state
-        area.header_text_set("LLM Viz inspector: hover a cell; click keeps it in the panel; Esc or right-click ends")
-        context.window_manager.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        state = self._state
-        if state not in _running:  # stopped from outside (unregister)
-            return {"CANCELLED"}
-        if event.type in {"ESC", "RIGHTMOUSE"} and event.value == "PRESS":
-            _stop(state, context)
-            return {"FINISHED"}
-        if event.type == "MOUSEMOVE":
-            self._hover(context, event)
-            return {"PASS_THROUGH"}
-        if event.type == "LEFTMOUSE" and event.value == "PRESS" and state.inspector.current is not None:
-            r = state.inspector.current
-            settings = context.scene.llmviz
-            settings.inspect_block, settings.inspect_row, settings.inspect_col = r.key, r.row, r.col
-            settings.readout = "\n".join(r.lines())
-            return {"RUNNING_MODAL"}
-        return {"PASS_THROUGH"}
-
-    def _hover(self, context, event) -> None:
-        state = self._state
-        region = _region_under(state.area, event.mouse_x, event.mouse_y)
-        rv3d = None if region is None else (region.data or state.area.spaces.active.region_3d)
-        if rv3d is None:
-            return
-        origin, direction = view_ray(region, rv3d, (event.mouse_x - region.x, event.mouse_y - region.y), state.matrix)
-        before = state.inspector.current
-        readout = state.inspector.hover(origin, direction)
-        if readout is before or (readout is not None and before is not None and readout.cell == before.cell):
-            return
-        state.batches = None
-        text = readout.header() if readout is not None else "LLM Viz inspector: no cell under the mouse"
-        state.area.header_text_set(text)
-        if context.workspace is not None:
-            context.workspace.status_text_set(text)
-        if readout is not None:
-            context.scene.llmviz.readout = "\n".join(readout.lines())
-        state.area.tag_redraw()
-
-
 CLASSES = (LLMVIZ_OT_generate, LLMVIZ_OT_animate, LLMVIZ_OT_clear, LLMVIZ_OT_render_still,
-           LLMVIZ_OT_render_animation, LLMVIZ_OT_save_preset, LLMVIZ_OT_pick_weights, LLMVIZ_OT_inspect)
+           LLMVIZ_OT_render_animation, LLMVIZ_OT_save_preset, LLMVIZ_OT_pick_weights)

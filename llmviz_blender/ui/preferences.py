@@ -13,16 +13,16 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-ENGINE_ITEMS = [
-    ("CYCLES", "Cycles", "Path tracing: best looking, slowest"),
-    ("EEVEE", "EEVEE", "Real-time engine: fast on a GPU, slow without one"),
-    ("WORKBENCH", "Workbench", "Flat viewport shading: fastest, for previews"),
-]
-DEVICE_ITEMS = [
-    ("AUTO", "Auto", "A GPU when Cycles finds one, else the CPU"),
-    ("CPU", "CPU", "Render on the CPU"),
-    ("GPU", "GPU", "Render on a GPU (an error when there is none)"),
-]
+from ..defaults import DEVICE, DEVICES, ENGINE, ENGINES
+
+_ENGINE_TEXT = {"cycles": ("Cycles", "Path tracing: best looking, slowest"),
+                "eevee": ("EEVEE", "Real-time engine: fast on a GPU, slow without one"),
+                "workbench": ("Workbench", "Flat viewport shading: fastest, for previews")}
+_DEVICE_TEXT = {"cpu": ("CPU", "Render on the CPU"),
+                "gpu": ("GPU", "Render on a GPU (an error when there is none)"),
+                "auto": ("Auto", "A GPU when Cycles finds one, else the CPU")}
+ENGINE_ITEMS = [(e.upper(), *_ENGINE_TEXT[e]) for e in ENGINES]
+DEVICE_ITEMS = [(d.upper(), *_DEVICE_TEXT[d]) for d in DEVICES]
 
 
 def addon_id(package: str) -> str:
@@ -41,9 +41,9 @@ class LLMVIZ_AddonPreferences(bpy.types.AddonPreferences):
         name="Presets Folder", subtype="DIR_PATH", default="",
         description="Extra folder of model presets (TOML); Save Preset writes here. "
                     "Empty: the add-on's own user folder")
-    render_engine: EnumProperty(name="Render Engine", items=ENGINE_ITEMS, default="CYCLES",
+    render_engine: EnumProperty(name="Render Engine", items=ENGINE_ITEMS, default=ENGINE.upper(),
                                 description="Engine used when the panel's engine is 'Default'")
-    render_device: EnumProperty(name="Render Device", items=DEVICE_ITEMS, default="AUTO",
+    render_device: EnumProperty(name="Render Device", items=DEVICE_ITEMS, default=DEVICE.upper(),
                                 description="Cycles device used when the panel's device is 'Default'")
 
     def draw(self, context):

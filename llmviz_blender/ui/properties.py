@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .. import layout as lay
 from .. import model
+from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
+from ..scene import session
 from ..timeline import CHAPTERS
 from . import preferences, presets
 
@@ -50,11 +49,10 @@ def model_collection(scene: bpy.types.Scene | None) -> bpy.types.Collection | No
 def _block_search(self, context, edit_text):
     """Block keys of the scene's model, for the inspector's block field."""
     coll = model_collection(context.scene)
-    if coll is None or "llmviz_config" not in coll:
+    if coll is None:
         return []
     try:
-        config = model.config_from_dict(json.loads(coll["llmviz_config"]))
-        keys = [b.key for b in lay.model_layout(config, len(coll["llmviz_tokens"])).blocks]
+        keys = [b.key for b in session.model_of(coll).layout.blocks]
     except (ValueError, KeyError):
         return []
     text = edit_text.lower()
@@ -99,7 +97,7 @@ class LLMVizSettings(bpy.types.PropertyGroup):
     card: BoolProperty(name="Card", default=True, description="Title card with the parameter count")
 
     # --- animation ---------------------------------------------------------------------
-    fps: IntProperty(name="FPS", default=24, min=1, max=240)
+    fps: IntProperty(name="FPS", default=FPS, min=FPS_RANGE[0], max=FPS_RANGE[1])
     speed: FloatProperty(name="Speed", default=1.0, min=0.01, soft_max=8.0,
                          description="2 plays the walkthrough twice as fast")
     chapters: EnumProperty(name="Chapters", options={"ENUM_FLAG"}, default=set(CHAPTERS),
@@ -112,9 +110,13 @@ class LLMVizSettings(bpy.types.PropertyGroup):
         ("DEFAULT", "Default", "The add-on preferences' engine"), *preferences.ENGINE_ITEMS])
     device: EnumProperty(name="Device", default="DEFAULT", items=[
         ("DEFAULT", "Default", "The add-on preferences' device"), *preferences.DEVICE_ITEMS])
-    samples: IntProperty(name="Samples", default=32, min=1, max=65536)
-    resolution_x: IntProperty(name="Width", default=1920, min=4, max=16384, subtype="PIXEL")
-    resolution_y: IntProperty(name="Height", default=1080, min=4, max=16384, subtype="PIXEL")
+    samples: IntProperty(name="Samples", default=0, min=0, max=SAMPLES_MAX,
+                         description="Samples per pixel (Workbench: anti-aliasing passes); 0: the engine's "
+                                     f"default ({', '.join(f'{e} {n}' for e, n in SAMPLES.items())})")
+    resolution_x: IntProperty(name="Width", default=RESOLUTION[0], min=RESOLUTION_RANGE[0],
+                              max=RESOLUTION_RANGE[1], subtype="PIXEL")
+    resolution_y: IntProperty(name="Height", default=RESOLUTION[1], min=RESOLUTION_RANGE[0],
+                              max=RESOLUTION_RANGE[1], subtype="PIXEL")
     still_path: StringProperty(name="Still", subtype="FILE_PATH", default="//llmviz.png",
                                description="PNG file for Render Still")
     animation_path: StringProperty(name="Animation", subtype="FILE_PATH", default="//llmviz.mp4",

@@ -1,0 +1,47 @@
+"""One home for the defaults and limits that the library, the CLI and the panel share (pure: no bpy).
+
+Each fact is written here once; `scene.render`, `scripts/render.py` and `ui.properties` import it,
+and a test checks that all three agree.
+"""
+
+from __future__ import annotations
+
+# --- picture and render -----------------------------------------------------------------------
+ENGINES = ("cycles", "eevee", "workbench")
+DEVICES = ("cpu", "gpu", "auto")
+ENGINE = "cycles"
+DEVICE = "auto"
+#: Samples per pixel by engine (Workbench: anti-aliasing passes, 1 = off).
+SAMPLES = {"cycles": 32, "eevee": 32, "workbench": 8}
+SAMPLES_MAX = 65536
+RESOLUTION = (1920, 1080)
+RESOLUTION_RANGE = (4, 65536)  # Blender's own limits on a render's width and height
+ASPECT = RESOLUTION[0] / RESOLUTION[1]
+FPS = 24
+FPS_RANGE = (1, 1000)
+
+
+def even_size_problem(resolution: tuple[int, int]) -> str | None:
+    """Why H.264 cannot take `resolution` (it needs an even width and height), or None."""
+    if any(v % 2 for v in resolution):
+        return f"H.264 video needs an even width and height, got {resolution[0]}x{resolution[1]}"
+    return None
+
+
+# --- cells --------------------------------------------------------------------------------------
+PITCH = 1.5  # distance between neighbouring cell centres (world units)
+CELL = 1.0  # edge of one cell cube
+KINDS = ("weight", "intermediate", "aggregate")
+#: Linear RGB of each kind (DESIGN.md): parameters blue, computed values green, aggregates orange.
+KIND_COLORS: dict[str, tuple[float, float, float]] = {
+    "weight": (0.3, 0.3, 1.0),
+    "intermediate": (0.4, 0.8, 0.4),
+    "aggregate": (1.0, 0.8, 0.3),
+}
+#: Dimension label colours (DESIGN.md).
+DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "A": "#d368a4", "n_vocab": "#7c3c8d",
+              "block_size": "#359da8"}
+
+# --- reveal frames --------------------------------------------------------------------------------
+ALWAYS = -1.0e9  # reveal frame of cells shown from the start (weights)
+NEVER = 1.0e9  # reveal frame of cells the walkthrough never computes
