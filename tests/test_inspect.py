@@ -1,5 +1,5 @@
 """The cell inspector's pure part (layout/readout.py): ray -> cell, cell -> readout with its formula,
-checked against the trace numbers; overlay boxes for the modal operator."""
+checked against the trace numbers; and the overlay boxes of the modal operator (ui/inspector.py, bpy)."""
 
 import math
 import re
@@ -22,6 +22,14 @@ def nano():
     tokens = model.encode(config, config.default_input)  # CBABBC
     trace = model.forward(weights, tokens)
     return model_layout(config, tokens), trace, weights
+
+
+@pytest.fixture(scope="module")
+def overlay():
+    """ui.inspector: the hover state and highlight geometry of the modal operator (needs bpy)."""
+    pytest.importorskip("bpy")
+    from llmviz_blender.ui import inspector
+    return inspector
 
 
 def model_layout(config, tokens):
@@ -169,14 +177,14 @@ def test_bad_cells_raise_one_line_layout_errors(nano):
         ins.explain(layout, trace, weights, "x", 0, -1)
 
 
-def test_ray_pick_and_hover_highlight(nano):
+def test_ray_pick_and_hover_highlight(nano, overlay):
     layout, trace, weights = nano
     centre = layout.cell_position("h1.fc", 5, 2)
     origin = centre + np.array([3.0, -80.0, 2.0])
     r = ins.pick(layout, trace, weights, origin, centre - origin)
     assert r is not None and r.cell == ("h1.fc", 5, 2)
     assert ins.pick(layout, trace, weights, origin, origin - centre) is None  # pointing away
-    hover = ins.Inspector(layout, trace, weights)
+    hover = overlay.Inspector(layout, trace, weights)
     first = hover.hover(origin, centre - origin)
     assert first.cell == ("h1.fc", 5, 2) and hover.hover(origin, centre - origin) is first
     cell, source = hover.segments["cell"], hover.segments["source"]
@@ -185,10 +193,10 @@ def test_ray_pick_and_hover_highlight(nano):
     assert hover.hover(origin, origin - centre) is None and hover.segments == {}
 
 
-def test_highlight_boxes_cover_the_source_spans(nano):
+def test_highlight_boxes_cover_the_source_spans(nano, overlay):
     layout, trace, weights = nano
     r = ins.explain(layout, trace, weights, "h0.head0.k", 1, 2)
-    boxes = ins.highlight_boxes(layout, r)
+    boxes = overlay.highlight_boxes(layout, r)
     assert [b[0] for b in boxes] == ["cell", "source", "source", "source"]
     _, lo, hi = boxes[1]  # the weight row: all C columns of row 1
     w = layout["h0.head0.k_weight"]
@@ -196,6 +204,6 @@ def test_highlight_boxes_cover_the_source_spans(nano):
         p = layout.cell_position(w.key, 1, col)
         assert np.all(lo < p) and np.all(p < hi)
     assert not np.all(lo < layout.cell_position(w.key, 2, 0))
-    seg = ins.box_segments([0, 0, 0], [1, 2, 3])
+    seg = overlay.box_segments([0, 0, 0], [1, 2, 3])
     lengths = np.linalg.norm(seg[1::2] - seg[0::2], axis=1)
     assert sorted(lengths.round(6).tolist()) == [1.0] * 4 + [2.0] * 4 + [3.0] * 4

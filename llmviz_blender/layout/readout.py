@@ -4,13 +4,11 @@
 the cell with its dimension names ("row 3 of A, column 2 of T"), its value, and the formula of the
 block's op with the numbers it reads (matmul, layer norm and its mean/std, softmax with max and
 sum-exp, attention scores, weighted sum of V, GELU, residual add, embedding lookup, parameters,
-tokens). `Readout.result` is the value recomputed (float64) from exactly the numbers the formula
-shows in full, so tests check the text against the trace. `Readout.sources` are the cells read,
-as spans of blocks, for highlighting; `highlight_boxes` / `box_segments` turn them into line
-segments for a viewport overlay.
+tokens), written by `layout.formula`. `Readout.result` is the value recomputed (float64) from
+exactly the numbers the formula shows in full, so tests check the text against the trace.
+`Readout.sources` are the cells read, as spans of blocks, which `ui.inspector` highlights.
 
-No bpy here: the modal operator passes rays in, the typed readout passes (key, row, col) in.
-"""
+No bpy here: the modal operator passes rays in, the typed readout passes (key, row, col) in."""
 
 from __future__ import annotations
 
@@ -21,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import LN_EPS, Weights, param_shapes, token_text, trace_shapes
-from .blocks import CELL, PITCH, Block
 from . import formula
+from .blocks import Block
 from .formula import num, precise
 from .lod import LayoutError
 from .place import CellRef, Layout
@@ -411,60 +409,3 @@ def pick(layout: Layout, trace, weights, origin, direction) -> Readout | None:
     """The readout of the first cell a ray (in the layout's space) hits, or None."""
     ref = layout.pick(origin, direction)
     return None if ref is None else explain_ref(layout, trace, weights, ref)
-
-
-# ------------------------------------------------------------------------------------ highlight
-
-def span_box(layout: Layout, span: Span, pad: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """World box (lo, hi) around the cells of `span`, padded by `pad`."""
-    block = layout[span.key]
-    x0, y0, z0 = block.origin
-    h = CELL / 2 + pad
-    lo = np.array([x0 + span.cols[0] * PITCH - h, y0 - h, z0 - span.rows[1] * PITCH - h])
-    hi = np.array([x0 + span.cols[1] * PITCH + h, y0 + h, z0 - span.rows[0] * PITCH + h])
-    return lo, hi
-
-
-def highlight_boxes(layout: Layout, readout: Readout) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(role, lo, hi) boxes: the inspected cell ("cell") and the cells it reads ("source")."""
-    target = span_box(layout, Span(readout.key, (readout.row,) * 2, (readout.col,) * 2), pad=0.2)
-    return [("cell", *target), *(("source", *span_box(layout, s)) for s in readout.sources)]
-
-
-_EDGES = np.array([(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)])
-
-
-def box_segments(lo, hi) -> np.ndarray:
-    """The 12 edges of box lo..hi as 24 points (pairs), float32, for a LINES batch."""
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    return corners[_EDGES.reshape(-1)].astype(np.float32)
-
-
-#: Overlay colours (RGBA) of the inspected cell and of the cells it reads.
-COLORS = {"source": (0.25, 0.85, 1.0, 1.0), "cell": (1.0, 0.95, 0.2, 1.0)}
-
-
-class Inspector:
-    """What the modal inspector keeps between mouse moves: the model's layout and numbers, the
-    cell under the mouse (`current`) and the overlay line segments per role (`segments`)."""
-
-    def __init__(self, layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Weights | None):
-        self.layout, self.trace, self.weights = layout, trace, weights
-        self.current: Readout | None = None
-        self.segments: dict[str, np.ndarray] = {}
-
-    def hover(self, origin, direction) -> Readout | None:
-        """Pick along the ray; keeps the previous readout object when the cell is the same."""
-        ref = self.layout.pick(origin, direction)
-        if ref is None:
-            self.current, self.segments = None, {}
-            return None
-        if self.current is not None and self.current.cell == (ref.block.key, ref.row, ref.col):
-            return self.current
-        self.current = explain_ref(self.layout, self.trace, self.weights, ref)
-        boxes = highlight_boxes(self.layout, self.current)
-        self.segments = {role: np.concatenate([box_segments(lo, hi) for r, lo, hi in boxes if r == role]
-                                              or [np.zeros((0, 3), np.float32)])
-                         for role in COLORS}
-        return self.current

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, panel, preferences, properties
+from . import inspector, operators, panel, preferences, properties
 
-CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panel.CLASSES)
+CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *inspector.CLASSES, *panel.CLASSES)
 
 
 def register() -> None:
@@ -17,7 +17,7 @@ def register() -> None:
 
 
 def unregister() -> None:
-    operators.stop_all()
+    inspector.stop_all()
     if hasattr(bpy.types.Scene, "llmviz"):
         del bpy.types.Scene.llmviz
     for cls in reversed(CLASSES):
