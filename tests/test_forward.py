@@ -50,6 +50,17 @@ def test_trace_properties(case):
             np.testing.assert_array_equal(trace[name][earlier], other[name][earlier], err_msg=name)
 
 
+def test_trace_follows_declaration_and_never_aliases_weights():
+    """forward records every declared name, in declared order and shape, each in its own memory."""
+    config = model.ModelConfig(name="s", n_layer=2, n_head=2, n_embd=8, vocab_size=7, block_size=5)
+    w = model.random_weights(config, 1)  # lm_head tied to wte: two keys, one array
+    trace = model.forward(w, [1, 5, 2, 0])
+    assert [(k, v.shape) for k, v in trace.items()] == list(model.trace_shapes(config, 4).items())
+    for name, value in trace.items():
+        for key, param in w.params.items():
+            assert not np.shares_memory(value, param), (name, key)
+
+
 def test_trace_formulas():
     """Spot-check the aggregates against their definitions."""
     config = model.ModelConfig(name="s", n_layer=1, n_head=2, n_embd=8, vocab_size=7, block_size=5)

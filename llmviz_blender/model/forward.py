@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -12,6 +13,23 @@ from .weights import Weights
 
 LN_EPS = 1e-5
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
+
+# Every trace name with its shape, in computation order, declared once: `trace_shapes` derives from it,
+# `forward`'s trace is tested against it and the torch reference records under it. Dims: T tokens,
+# C n_embd, nh n_head, A head size, V vocab. The block's names repeat per layer as h{i}.<name>.
+_EMBEDDING_TRACE = {"tokens": "T", "tok_emb": "T C", "pos_emb": "T C", "x": "T C"}
+_BLOCK_TRACE = {
+    "ln1.mean": "T", "ln1.std": "T", "ln1": "T C",
+    "q": "nh T A", "k": "nh T A", "v": "nh T A",
+    "att": "nh T T", "att.max": "nh T", "att.sumexp": "nh T", "att_sm": "nh T T",
+    "y": "T C", "attn_proj": "T C", "attn_resid": "T C",
+    "ln2.mean": "T", "ln2.std": "T", "ln2": "T C",
+    "fc": "T 4C", "gelu": "T 4C", "mlp": "T C", "mlp_resid": "T C",
+}
+_HEAD_TRACE = {"ln_f.mean": "T", "ln_f.std": "T", "ln_f": "T C",
+               "logits": "T V", "logits.max": "T", "logits.sumexp": "T", "probs": "T V"}
+
+Record = Callable[[str, np.ndarray], np.ndarray]
 
 
 class Trace(Mapping):
@@ -37,24 +55,12 @@ class Trace(Mapping):
 
 def trace_shapes(config: ModelConfig, t: int) -> dict[str, tuple[int, ...]]:
     """Name and shape of every Trace entry for `t` tokens, in computation order."""
-    c, h, a, v = config.n_embd, config.n_head, config.head_size, config.vocab_size
-    shapes: dict[str, tuple[int, ...]] = {"tokens": (t,), "tok_emb": (t, c), "pos_emb": (t, c), "x": (t, c)}
-
-    def ln(p: str) -> None:
-        shapes.update({f"{p}.mean": (t,), f"{p}.std": (t,), p: (t, c)})
-
-    for i in range(config.n_layer):
-        p = f"h{i}"
-        ln(f"{p}.ln1")
-        shapes.update({f"{p}.q": (h, t, a), f"{p}.k": (h, t, a), f"{p}.v": (h, t, a), f"{p}.att": (h, t, t),
-                       f"{p}.att.max": (h, t), f"{p}.att.sumexp": (h, t), f"{p}.att_sm": (h, t, t),
-                       f"{p}.y": (t, c), f"{p}.attn_proj": (t, c), f"{p}.attn_resid": (t, c)})
-        ln(f"{p}.ln2")
-        shapes.update({f"{p}.fc": (t, 4 * c), f"{p}.gelu": (t, 4 * c), f"{p}.mlp": (t, c),
-                       f"{p}.mlp_resid": (t, c)})
-    ln("ln_f")
-    shapes.update({"logits": (t, v), "logits.max": (t,), "logits.sumexp": (t,), "probs": (t, v)})
-    return shapes
+    c = config.n_embd
+    dims = {"T": t, "C": c, "4C": 4 * c, "nh": config.n_head, "A": config.head_size, "V": config.vocab_size}
+    named = [*_EMBEDDING_TRACE.items(),
+             *((f"h{i}.{name}", dim) for i in range(config.n_layer) for name, dim in _BLOCK_TRACE.items()),
+             *_HEAD_TRACE.items()]
+    return {name: tuple(dims[d] for d in dim.split()) for name, dim in named}
 
 
 def check_tokens(config: ModelConfig, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -95,29 +101,59 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return y[()] if y.ndim == 0 else y
 
 
-def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """x @ weight.T + bias for an nn.Linear weight [out, in], the bias added in place."""
-    y = x @ weight.T
-    y += bias
+class _Affine(NamedTuple):
+    """An nn.Linear (weight [out, in]) or nn.LayerNorm (weight = gain) parameter pair."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+class _Block(NamedTuple):
+    """One transformer block's parameters, bound once per layer from the minGPT keys in `_BLOCK_KEYS`."""
+
+    ln_1: _Affine  # (C,) (C,)
+    c_attn: _Affine  # (3C, C) (3C,)
+    attn_proj: _Affine  # (C, C) (C,)
+    ln_2: _Affine  # (C,) (C,)
+    c_fc: _Affine  # (4C, C) (4C,)
+    mlp_proj: _Affine  # (C, 4C) (C,)
+
+
+_BLOCK_KEYS = ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj")  # minGPT module of each _Block field
+
+
+def _bind(params: Mapping[str, np.ndarray], prefix: str) -> _Affine:
+    return _Affine(params[prefix + ".weight"], params[prefix + ".bias"])
+
+
+def _bind_block(params: Mapping[str, np.ndarray], i: int) -> _Block:
+    return _Block(*(_bind(params, f"transformer.h.{i}.{key}") for key in _BLOCK_KEYS))
+
+
+def _linear(x: np.ndarray, p: _Affine) -> np.ndarray:
+    """x @ weight.T + bias, the bias added in place."""
+    y = x @ p.weight.T  # (T, out)
+    y += p.bias
     return y
 
 
-def _layer_norm(out: dict, name: str, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=-1)
-    centred = x - mean[:, None]
-    std = np.sqrt((centred * centred).mean(axis=-1) + np.float32(LN_EPS))
-    y = centred / std[:, None] * gamma + beta
-    out[f"{name}.mean"], out[f"{name}.std"], out[name] = mean, std, y
-    return y
+def _layer_norm(record: Record, name: str, x: np.ndarray, p: _Affine) -> np.ndarray:
+    """LayerNorm over the last axis, recording name.mean, name.std and the result under name."""
+    mean = record(f"{name}.mean", x.mean(axis=-1))  # (T,)
+    centred = x - mean[:, None]  # (T, C)
+    std = record(f"{name}.std", np.sqrt((centred * centred).mean(axis=-1) + np.float32(LN_EPS)))  # (T,)
+    y = centred / std[:, None]  # (T, C)
+    y *= p.weight
+    y += p.bias
+    return record(name, y)
 
 
-def _softmax(out: dict, name: str, z: np.ndarray) -> np.ndarray:
+def _softmax(record: Record, name: str, z: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, recording its max and sum-exp aggregates under name.max/.sumexp."""
-    zmax = z.max(axis=-1)
-    e = z - zmax[..., None]
+    zmax = record(f"{name}.max", z.max(axis=-1))  # (nh, T) or (T,)
+    e = z - zmax[..., None]  # (nh, T, T) or (T, V)
     np.exp(e, out=e)  # in place: the logits softmax is the largest array of the pass
-    sumexp = e.sum(axis=-1)
-    out[f"{name}.max"], out[f"{name}.sumexp"] = zmax, sumexp
+    sumexp = record(f"{name}.sumexp", e.sum(axis=-1))  # (nh, T) or (T,)
     e /= sumexp[..., None]
     return e
 
@@ -125,36 +161,44 @@ def _softmax(out: dict, name: str, z: np.ndarray) -> np.ndarray:
 def forward(weights: Weights, tokens: Sequence[int] | np.ndarray) -> Trace:
     """Run the model on one token sequence (len <= block_size) and return the full Trace."""
     cfg = weights.config
-    idx = check_tokens(cfg, tokens)
+    idx = check_tokens(cfg, tokens)  # (T,)
     w = weights.params
-    t, c, nh, a = idx.size, cfg.n_embd, cfg.n_head, cfg.head_size
-    out: dict[str, np.ndarray] = {"tokens": idx}
-    out["tok_emb"] = w["transformer.wte.weight"][idx]
-    out["pos_emb"] = w["transformer.wpe.weight"][:t].copy()  # a copy: traces never alias weights
-    x = out["x"] = out["tok_emb"] + out["pos_emb"]
-    mask = np.triu(np.full((t, t), -np.inf, np.float32), k=1)  # added to the scores: -inf above the diagonal
-    scale = np.float32(1.0 / np.sqrt(a))
+    T, C, nh, A = idx.size, cfg.n_embd, cfg.n_head, cfg.head_size
+    values: dict[str, np.ndarray] = {}
+
+    def record(name: str, value: np.ndarray) -> np.ndarray:
+        values[name] = value
+        return value
+
+    record("tokens", idx)
+    tok_emb = record("tok_emb", w["transformer.wte.weight"][idx])  # (T, C) gathered: a copy
+    pos_emb = record("pos_emb", w["transformer.wpe.weight"][:T].copy())  # (T, C) a copy: traces never alias weights
+    x = record("x", tok_emb + pos_emb)  # (T, C)
+    mask = np.triu(np.full((T, T), -np.inf, np.float32), k=1)  # (T, T) -inf above the diagonal
+    scale = np.float32(1.0 / np.sqrt(A))
     for i in range(cfg.n_layer):
-        p, q = f"h{i}", f"transformer.h.{i}."
-        h = _layer_norm(out, f"{p}.ln1", x, w[q + "ln_1.weight"], w[q + "ln_1.bias"])
-        qkv = _linear(h, w[q + "attn.c_attn.weight"], w[q + "attn.c_attn.bias"])
-        heads = qkv.reshape(t, 3, nh, a).transpose(1, 2, 0, 3)  # (3, nh, t, a)
-        qh, kh, vh = (np.ascontiguousarray(m) for m in heads)
-        out[f"{p}.q"], out[f"{p}.k"], out[f"{p}.v"] = qh, kh, vh
-        att = qh @ kh.transpose(0, 2, 1)
+        block, p = _bind_block(w, i), f"h{i}."
+        # causal self-attention
+        h = _layer_norm(record, p + "ln1", x, block.ln_1)  # (T, C)
+        qkv = _linear(h, block.c_attn).reshape(T, 3, nh, A).transpose(1, 2, 0, 3)  # (3, nh, T, A) a view
+        q = record(p + "q", np.ascontiguousarray(qkv[0]))  # (nh, T, A)
+        k = record(p + "k", np.ascontiguousarray(qkv[1]))  # (nh, T, A)
+        v = record(p + "v", np.ascontiguousarray(qkv[2]))  # (nh, T, A)
+        att = q @ k.transpose(0, 2, 1)  # (nh, T, T)
         att *= scale
         att += mask
-        out[f"{p}.att"] = att
-        att_sm = out[f"{p}.att_sm"] = _softmax(out, f"{p}.att", att)
-        y = out[f"{p}.y"] = (att_sm @ vh).transpose(1, 0, 2).reshape(t, c)
-        proj = out[f"{p}.attn_proj"] = _linear(y, w[q + "attn.c_proj.weight"], w[q + "attn.c_proj.bias"])
-        x = out[f"{p}.attn_resid"] = x + proj
-        h = _layer_norm(out, f"{p}.ln2", x, w[q + "ln_2.weight"], w[q + "ln_2.bias"])
-        fc = out[f"{p}.fc"] = _linear(h, w[q + "mlp.c_fc.weight"], w[q + "mlp.c_fc.bias"])
-        g = out[f"{p}.gelu"] = gelu(fc)
-        m = out[f"{p}.mlp"] = _linear(g, w[q + "mlp.c_proj.weight"], w[q + "mlp.c_proj.bias"])
-        x = out[f"{p}.mlp_resid"] = x + m
-    h = _layer_norm(out, "ln_f", x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"])
-    logits = out["logits"] = h @ w["lm_head.weight"].T
-    out["probs"] = _softmax(out, "logits", logits)
-    return Trace(cfg, out)
+        record(p + "att", att)
+        att_sm = record(p + "att_sm", _softmax(record, p + "att", att))  # (nh, T, T)
+        y = record(p + "y", (att_sm @ v).transpose(1, 0, 2).reshape(T, C))  # (T, C) heads side by side
+        proj = record(p + "attn_proj", _linear(y, block.attn_proj))  # (T, C)
+        x = record(p + "attn_resid", x + proj)  # (T, C)
+        # MLP
+        h = _layer_norm(record, p + "ln2", x, block.ln_2)  # (T, C)
+        fc = record(p + "fc", _linear(h, block.c_fc))  # (T, 4C)
+        g = record(p + "gelu", gelu(fc))  # (T, 4C)
+        m = record(p + "mlp", _linear(g, block.mlp_proj))  # (T, C)
+        x = record(p + "mlp_resid", x + m)  # (T, C)
+    h = _layer_norm(record, "ln_f", x, _bind(w, "transformer.ln_f"))  # (T, C)
+    logits = record("logits", h @ w["lm_head.weight"].T)  # (T, V)
+    record("probs", _softmax(record, "logits", logits))  # (T, V)
+    return Trace(cfg, values)
