@@ -30,25 +30,40 @@ from llmviz_blender import model  # noqa: E402
 LN_EPS = 1e-5
 
 
-def _layer_norm(ln: nn.LayerNorm, x: torch.Tensor, trace: dict | None, name: str) -> torch.Tensor:
-    """LayerNorm; with a trace, spelled out so its mean and std (sqrt(biased var + eps)) are recorded."""
-    if trace is None:
+def _layer_norm(ln: nn.LayerNorm, x: torch.Tensor, rec: list | None) -> torch.Tensor:
+    """LayerNorm; when recording, spelled out so its mean and std (sqrt(biased var + eps)) are recorded
+    before the result."""
+    if rec is None:
         return ln(x)
-    mean = x.mean(dim=-1, keepdim=True)
-    centred = x - mean
-    std = torch.sqrt((centred * centred).mean(dim=-1, keepdim=True) + LN_EPS)
-    y = centred / std * ln.weight + ln.bias
-    trace[f"{name}.mean"], trace[f"{name}.std"], trace[name] = mean[..., 0], std[..., 0], y
+    mean = x.mean(dim=-1, keepdim=True)  # (B, T, 1)
+    centred = x - mean  # (B, T, C)
+    std = torch.sqrt((centred * centred).mean(dim=-1, keepdim=True) + LN_EPS)  # (B, T, 1)
+    y = centred / std * ln.weight + ln.bias  # (B, T, C)
+    rec.extend((mean[..., 0], std[..., 0], y))
     return y
 
 
-def _softmax(z: torch.Tensor, trace: dict, name: str) -> torch.Tensor:
-    """Softmax over the last axis, recording name.max and name.sumexp."""
-    zmax = z.amax(dim=-1, keepdim=True)
-    e = torch.exp(z - zmax)
-    sumexp = e.sum(dim=-1, keepdim=True)
-    trace[f"{name}.max"], trace[f"{name}.sumexp"] = zmax[..., 0], sumexp[..., 0]
-    return e / sumexp
+def _softmax(z: torch.Tensor, rec: list) -> torch.Tensor:
+    """Softmax over the last axis, recording its max and sum-exp."""
+    zmax = z.amax(dim=-1, keepdim=True)  # (..., 1)
+    e = torch.exp(z - zmax)  # (..., N)
+    sumexp = e.sum(dim=-1, keepdim=True)  # (..., 1)
+    rec.extend((zmax[..., 0], sumexp[..., 0]))
+    return e / sumexp  # (..., N)
+
+
+def name_trace(config: model.ModelConfig, t: int, rec: list[torch.Tensor]) -> dict[str, np.ndarray]:
+    """The recorded tensors, batch dim dropped, under the trace names `model.trace_shapes` declares in the
+    same order; ValueError if their number or any shape differs from the declaration."""
+    shapes = model.trace_shapes(config, t)
+    if len(rec) != len(shapes):
+        raise ValueError(f"recorded {len(rec)} tensors, the trace declares {len(shapes)}")
+    trace = {}
+    for (name, shape), value in zip(shapes.items(), rec):
+        trace[name] = value[0].detach().cpu().numpy()
+        if trace[name].shape != shape:
+            raise ValueError(f"{name}: recorded shape {trace[name].shape}, declared {shape}")
+    return trace
 
 
 class CausalSelfAttention(nn.Module):
@@ -60,26 +75,26 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(n_embd, n_embd)
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, trace: dict | None = None, p: str = "") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rec: list | None = None) -> torch.Tensor:
         B, T, C = x.shape
         nh, A = self.n_head, C // self.n_head
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (m.view(B, T, nh, A).transpose(1, 2) for m in (q, k, v))  # (B, nh, T, A)
-        if trace is None:
+        q, k, v = self.c_attn(x).split(C, dim=2)  # (B, T, C) each
+        q, k, v = (m.view(B, T, nh, A).transpose(1, 2) for m in (q, k, v))  # (B, nh, T, A) each
+        if rec is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                               dropout_p=self.dropout if self.training else 0.0)
+                                               dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, A)
         else:
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(A))
-            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)  # True above the diagonal
-            att = att.masked_fill(mask, float("-inf"))
-            att_sm = _softmax(att, trace, f"{p}.att")
-            y = att_sm @ v
-            trace[f"{p}.q"], trace[f"{p}.k"], trace[f"{p}.v"] = q, k, v
-            trace[f"{p}.att"], trace[f"{p}.att_sm"] = att, att_sm
-        y = y.transpose(1, 2).reshape(B, T, C)  # heads side by side
-        out = self.resid_dropout(self.c_proj(y))
-        if trace is not None:
-            trace[f"{p}.y"], trace[f"{p}.attn_proj"] = y, out
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(A))  # (B, nh, T, T)
+            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)  # (T, T) True above the diagonal
+            att = att.masked_fill(mask, float("-inf"))  # (B, nh, T, T)
+            rec.extend((q, k, v, att))
+            att_sm = _softmax(att, rec)  # (B, nh, T, T)
+            rec.append(att_sm)
+            y = att_sm @ v  # (B, nh, T, A)
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C) heads side by side
+        out = self.resid_dropout(self.c_proj(y))  # (B, T, C)
+        if rec is not None:
+            rec.extend((y, out))
         return out
 
 
@@ -96,17 +111,17 @@ class Block(nn.Module):
             dropout=nn.Dropout(dropout),
         ))
 
-    def forward(self, x: torch.Tensor, trace: dict | None = None, p: str = "") -> torch.Tensor:
-        x = x + self.attn(_layer_norm(self.ln_1, x, trace, f"{p}.ln1"), trace, p)
-        if trace is not None:
-            trace[f"{p}.attn_resid"] = x
+    def forward(self, x: torch.Tensor, rec: list | None = None) -> torch.Tensor:
+        x = x + self.attn(_layer_norm(self.ln_1, x, rec), rec)  # (B, T, C)
+        if rec is not None:
+            rec.append(x)
         m = self.mlp
-        fc = m.c_fc(_layer_norm(self.ln_2, x, trace, f"{p}.ln2"))
-        g = m.act(fc)
-        out = m.dropout(m.c_proj(g))
-        x = x + out
-        if trace is not None:
-            trace[f"{p}.fc"], trace[f"{p}.gelu"], trace[f"{p}.mlp"], trace[f"{p}.mlp_resid"] = fc, g, out, x
+        fc = m.c_fc(_layer_norm(self.ln_2, x, rec))  # (B, T, 4C)
+        g = m.act(fc)  # (B, T, 4C)
+        out = m.dropout(m.c_proj(g))  # (B, T, C)
+        x = x + out  # (B, T, C)
+        if rec is not None:
+            rec.extend((fc, g, out, x))
         return x
 
 
@@ -142,29 +157,30 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, trace: dict | None = None) -> torch.Tensor:
         """idx (B, T) int64 -> logits (B, T, V). With `trace` (a dict, B must be 1) every intermediate
-        is recorded under its DESIGN.md trace name as a tensor with the batch dim dropped."""
+        is recorded in computation order and stored under the trace name `model.trace_shapes` declares at
+        its position, as a numpy array with the batch dim dropped."""
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}")
-        tr: dict | None = {} if trace is not None else None
-        if tr is not None and B != 1:
+        rec: list | None = [] if trace is not None else None
+        if rec is not None and B != 1:
             raise ValueError(f"trace needs a batch of one sequence, got batch size {B}")
-        pos = torch.arange(T, dtype=torch.long, device=idx.device)
-        tok_emb = self.transformer.wte(idx)
-        pos_emb = self.transformer.wpe(pos)[None]
-        x = tok_emb + pos_emb
-        if tr is not None:
-            tr["tokens"], tr["tok_emb"], tr["pos_emb"], tr["x"] = idx, tok_emb, pos_emb, x
-        x = self.transformer.drop(x)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, tr, f"h{i}")
-        x = _layer_norm(self.transformer.ln_f, x, tr, "ln_f")
-        logits = self.lm_head(x)
-        if tr is not None:
-            tr["logits"] = logits
-            tr["probs"] = _softmax(logits, tr, "logits")
-            for name, value in tr.items():
-                trace[name] = value[0].detach().cpu().numpy()
+        pos = torch.arange(T, dtype=torch.long, device=idx.device)  # (T,)
+        tok_emb = self.transformer.wte(idx)  # (B, T, C)
+        pos_emb = self.transformer.wpe(pos)[None]  # (1, T, C)
+        x = tok_emb + pos_emb  # (B, T, C)
+        if rec is not None:
+            rec.extend((idx, tok_emb, pos_emb, x))
+        x = self.transformer.drop(x)  # (B, T, C)
+        for block in self.transformer.h:
+            x = block(x, rec)  # (B, T, C)
+        x = _layer_norm(self.transformer.ln_f, x, rec)  # (B, T, C)
+        logits = self.lm_head(x)  # (B, T, V)
+        if rec is not None:
+            rec.append(logits)
+            probs = _softmax(logits, rec)  # (B, T, V)
+            rec.append(probs)
+            trace.update(name_trace(self.config, T, rec))
         return logits
 
     # ------------------------------------------------------------------ conversion to / from numpy

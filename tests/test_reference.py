@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from torch_gpt import GPT, torch_trace  # noqa: E402
+from torch_gpt import GPT, name_trace, torch_trace  # noqa: E402
 
 from llmviz_blender import model  # noqa: E402
 
@@ -84,11 +84,23 @@ def test_torch_matches_every_trace_entry(sort_weights, which):
 
 def test_trace_names_equal_trace_shapes(sort_weights):
     for weights, tokens in cases(sort_weights):
-        shapes = model.trace_shapes(weights.config, len(tokens))
+        shapes = list(model.trace_shapes(weights.config, len(tokens)).items())
         ours = model.forward(weights, tokens)
         ref = torch_trace(GPT.from_weights(weights), tokens)
-        assert set(ours) == set(shapes) == set(ref)
-        assert {k: v.shape for k, v in ref.items()} == shapes
+        assert [(k, v.shape) for k, v in ours.items()] == shapes
+        assert [(k, v.shape) for k, v in ref.items()] == shapes
+
+
+def test_torch_recording_must_match_the_declaration():
+    """The torch reference names what it records by position: a missing or misshapen entry is an error."""
+    config = model.ModelConfig(name="s", n_layer=2, n_head=4, n_embd=8, vocab_size=5, block_size=4)
+    rec = [torch.zeros((1, *shape)) for shape in model.trace_shapes(config, 3).values()]
+    assert list(name_trace(config, 3, rec)) == list(model.trace_shapes(config, 3))
+    with pytest.raises(ValueError, match="recorded 50 tensors, the trace declares 51"):
+        name_trace(config, 3, rec[:-1])
+    rec[5] = torch.zeros((1, 3, 4, 2))
+    with pytest.raises(ValueError, match=r"h0.ln1.std: recorded shape \(3, 4, 2\), declared \(3,\)"):
+        name_trace(config, 3, rec)
 
 
 def test_state_dict_keys_are_mingpt(sort_weights):
