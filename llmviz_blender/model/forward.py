@@ -119,7 +119,8 @@ class _Block(NamedTuple):
     mlp_proj: _Affine  # (C, 4C) (C,)
 
 
-_BLOCK_KEYS = ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj")  # minGPT module of each _Block field
+# the minGPT module of each _Block field, in field order
+_BLOCK_KEYS = ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj")
 
 
 def _bind(params: Mapping[str, np.ndarray], prefix: str) -> _Affine:
