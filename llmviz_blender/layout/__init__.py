@@ -6,6 +6,6 @@ from .place import (LAYERS_PER_COLUMN, CellRef, Layout, auto_layers_per_column, 
                     model_layout)
 from .values import CellReader, block_values, shade, source_array
 
-__all__ = ["CELL", "PITCH", "KINDS", "LAYERS_PER_COLUMN", "MEMORY_PER_INSTANCE", "Band", "Block", "CellReader", "CellRef", "Dim",
-           "Layout", "LayoutError", "auto_layers_per_column", "bands", "block_values", "comparison_layout", "margin", "model_layout",
-           "plan_lod", "shade", "source_array"]
+__all__ = ["CELL", "PITCH", "KINDS", "LAYERS_PER_COLUMN", "MEMORY_PER_INSTANCE", "Band", "Block", "CellReader",
+           "CellRef", "Dim", "Layout", "LayoutError", "auto_layers_per_column", "bands", "block_values",
+           "comparison_layout", "margin", "model_layout", "plan_lod", "shade", "source_array"]
