@@ -21,13 +21,6 @@ FPS = 24
 FPS_RANGE = (1, 1000)
 
 
-def even_size_problem(resolution: tuple[int, int]) -> str | None:
-    """Why H.264 cannot take `resolution` (it needs an even width and height), or None."""
-    if any(v % 2 for v in resolution):
-        return f"H.264 video needs an even width and height, got {resolution[0]}x{resolution[1]}"
-    return None
-
-
 # --- cells --------------------------------------------------------------------------------------
 PITCH = 1.5  # distance between neighbouring cell centres (world units)
 CELL = 1.0  # edge of one cell cube

@@ -10,6 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _PENDING: set[Path] = set()  # temporary outputs being written (files and folders)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # an animation to any other path is a folder of PNG frames
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_size_problem(width: int, height: int) -> str | None:
+    """Why H.264 video cannot have this size (it needs an even width and height), or None."""
+    if width % 2 or height % 2:
+        return f"H.264 video needs an even width and height, got {width}x{height}"
+    return None
 
 
 def remove_pending() -> None:

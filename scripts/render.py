@@ -32,9 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `llmviz_blender` from this checkout, under Blender too
 
+from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINE, ENGINES, FPS, FPS_RANGE, RESOLUTION,  # noqa: E402
+                                     RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX)
+from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
+from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
+from llmviz_blender.timeline import CHAPTERS  # noqa: E402
+
 PROG = "render.py"
 _CONSOLE = None  # our output, for the signal handler
-DEFAULT_SAMPLES = {"cycles": 32, "eevee": 32, "workbench": 8}
 
 
 class Usage(Exception):
@@ -67,8 +72,9 @@ def _int_in(lo: int, hi: int | None = None):
 
 def _resolution(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not m or not all(0 < int(v) <= 65536 for v in m.groups()):
-        raise argparse.ArgumentTypeError(f"expected WxH with positive sizes up to 65536, e.g. 1920x1080, got {text!r}")
+    lo, hi = RESOLUTION_RANGE
+    if not m or not all(lo <= int(v) <= hi for v in m.groups()):
+        raise argparse.ArgumentTypeError(f"expected WxH with sizes in {lo}..{hi}, e.g. 1920x1080, got {text!r}")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -107,7 +113,7 @@ def parser() -> Parser:
     m.add_argument("--preset", default="nano-gpt", help="preset name or .toml path (default nano-gpt)")
     m.add_argument("--weights", help="a .safetensors file (minGPT or Hugging Face names) or 'random'")
     m.add_argument("--tokens", help="input: text in the model's vocabulary (e.g. CBABBC) or ids (2,1,0)")
-    m.add_argument("--lod", choices=("auto", "cells", "boxes"), default="auto",
+    m.add_argument("--lod", choices=LOD_MODES, default=LOD_MODES[0],
                    help="cubes per cell or one box per block (default auto)")
     m.add_argument("--compare", type=_names, metavar="A,B,...",
                    help="presets side by side at one scale (stills and .blend only)")
@@ -124,18 +130,20 @@ def parser() -> Parser:
     a.add_argument("--frames", type=_frames, metavar="A-B",
                    help="frames of the animation (default all) and the frame of a still (default the middle; "
                    "with a range, its first)")
-    a.add_argument("--fps", type=_int_in(1, 1000), help="frames per second (default 24)")
+    a.add_argument("--fps", type=_int_in(*FPS_RANGE), help=f"frames per second (default {FPS})")
     a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast)")
     a.add_argument("--start-layer", type=_int_in(0), default=0, help="the layer told in detail (default 0)")
     a.add_argument("--camera", default="overview", metavar="TARGET",
                    help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
     r = p.add_argument_group("render")
-    r.add_argument("--engine", choices=("cycles", "eevee", "workbench"), default="cycles", help="default cycles")
-    r.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto",
-                   help="Cycles device: auto uses a GPU when one exists (default auto)")
-    r.add_argument("--samples", type=_int_in(1, 1 << 16),
-                   help="samples per pixel (default 32); Workbench: anti-aliasing passes, 1 = off (default 8)")
-    r.add_argument("--resolution", type=_resolution, default=(1920, 1080), metavar="WxH", help="default 1920x1080")
+    r.add_argument("--engine", choices=ENGINES, default=ENGINE, help=f"default {ENGINE}")
+    r.add_argument("--device", choices=DEVICES, default=DEVICE,
+                   help=f"Cycles device: auto uses a GPU when one exists (default {DEVICE})")
+    r.add_argument("--samples", type=_int_in(1, SAMPLES_MAX),
+                   help="samples per pixel; Workbench: anti-aliasing passes, 1 = off (default "
+                   f"{', '.join(f'{e} {n}' for e, n in SAMPLES.items())})")
+    r.add_argument("--resolution", type=_resolution, default=RESOLUTION, metavar="WxH",
+                   help=f"default {RESOLUTION[0]}x{RESOLUTION[1]}")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     r.add_argument("--verbose", action="store_true", help="show Blender's own output too")
     return p
@@ -157,12 +165,25 @@ def validate(args: argparse.Namespace) -> None:
     if args.each and not args.still:
         raise Usage("--each needs --still (the per-model stills go beside it)")
     if args.chapters:
-        from llmviz_blender.timeline import CHAPTERS
         unknown = [c for c in args.chapters if c not in CHAPTERS]
         if unknown:
             raise Usage(f"--chapters: unknown chapter {unknown[0]!r} (known: {', '.join(CHAPTERS)})")
     if args.still and args.frames and args.frames[0] != args.frames[1] and not args.animation:
         raise Usage("--frames: a still needs a single frame, e.g. --frames 120")
+    if animated(args):
+        if args.camera != "overview":
+            raise Usage("--camera: the walkthrough moves the camera itself; pick a view with --frames")
+    elif args.fps or args.speed or args.start_layer:
+        raise Usage("--fps, --speed and --start-layer shape the walkthrough: add --animate or --animation")
+    if args.animation and is_video(args.animation):
+        problem = video_size_problem(*args.resolution)
+        if problem:
+            raise Usage(f"--animation: {problem}")
+
+
+def animated(args: argparse.Namespace) -> bool:
+    """Whether the walkthrough is keyframed."""
+    return bool(args.animate or args.animation or args.chapters or args.frames)
 
 
 class Console:
@@ -207,39 +228,6 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def frame_camera(scene_api, coll, target: str) -> str:
-    """Aim the scene camera at `target` (see --camera); returns what it frames."""
-    import bpy
-    import numpy as np
-    from llmviz_blender.layout import margin
-    from llmviz_blender.scene import environment
-    from llmviz_blender.scene.walkthrough import plan
-    from llmviz_blender.timeline import CHAPTERS, frame_box
-    from llmviz_blender.timeline.camera import DIRECTION, FOV_Y
-
-    scene = bpy.context.scene
-    m = scene_api.model_of(coll)
-    if target in CHAPTERS:
-        tl = plan(m, scene, chapters=[target])
-        steps = [s for s in tl.chapter(target).steps if not s.caption.startswith("Fast-forward")]
-        box = max(steps, key=lambda s: s.frame_end - s.frame_start).target
-        what = f"chapter {target}"
-    else:
-        blocks = [b for b in m.layout.blocks if b.key == target or b.key.startswith(target + ".")]
-        if not blocks:
-            raise Usage(f"--camera: unknown target {target!r}: use overview, a chapter id "
-                        f"({', '.join(CHAPTERS)}) or a block key prefix such as h0.head0, h0.mlp, ln_f")
-        lo, hi = m.layout.bounds(blocks)
-        pad = np.array([1.0, 0.0, 1.0]) * margin(m.config)  # room for the blocks' labels
-        box = (lo - pad, hi + pad)
-        what = f"{len(blocks)} block(s) {target}"
-    r = scene.render
-    aspect = r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
-    location, look_at = frame_box(*box, FOV_Y, aspect, DIRECTION)
-    environment.aim(scene.camera, location, look_at)
-    return what
-
-
 def run(args: argparse.Namespace, con: Console) -> None:
     import bpy
     from llmviz_blender import scene as scene_api
@@ -252,12 +240,9 @@ def run(args: argparse.Namespace, con: Console) -> None:
     for kind, value in (("still", args.still), ("animation", args.animation), ("blend", args.save_blend)):
         if value:
             outputs[kind] = render.check_output(value, kind)
-    samples = args.samples or DEFAULT_SAMPLES[args.engine]
+    samples = args.samples or SAMPLES[args.engine]
     device = render.configure(scene, engine=args.engine, device=args.device, samples=samples,
                               resolution=args.resolution)
-    if args.animation and render.is_video(outputs["animation"]) and any(v % 2 for v in args.resolution):
-        raise Usage(f"--animation: H.264 video needs an even width and height, got "
-                    f"{args.resolution[0]}x{args.resolution[1]}")
     con.say(f"render settings: {args.resolution[0]}x{args.resolution[1]}, {device}")
 
     if args.compare:
@@ -265,14 +250,12 @@ def run(args: argparse.Namespace, con: Console) -> None:
         return
 
     t = time.perf_counter()
-    coll = scene_api.build(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod)
-    n_objects = len(coll.all_objects)
-    con.say(f"built {coll.get('llmviz_preset', args.preset)}: {n_objects} objects in {time.perf_counter() - t:.1f} s")
+    m = scene_api.prepare(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod)
+    scene_api.check_target(m.layout, args.camera)
+    coll = scene_api.build(m)
+    con.say(f"built {m.config.name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
 
-    animated = bool(args.animate or args.animation or args.chapters or args.frames)
-    if animated:
-        if args.camera != "overview":
-            raise Usage("--camera: the walkthrough moves the camera itself; pick a view with --frames")
+    if animated(args):
         t = time.perf_counter()
         timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed)) if v is not None}
         first, last = scene_api.animate(coll, chapters=args.chapters, start_layer=args.start_layer, **timing)
@@ -280,16 +263,14 @@ def run(args: argparse.Namespace, con: Console) -> None:
                 f"{scene.render.fps} fps) in {time.perf_counter() - t:.1f} s")
         if args.frames and not (first <= args.frames[0] and args.frames[1] <= last):
             raise Usage(f"--frames {args.frames[0]}-{args.frames[1]}: outside the walkthrough's frames {first}-{last}")
-    elif args.fps or args.speed or args.start_layer:
-        raise Usage("--fps, --speed and --start-layer shape the walkthrough: add --animate or --animation")
     elif args.camera != "overview":
-        con.say(f"camera: {frame_camera(scene_api, coll, args.camera)}")
+        con.say(f"camera: {scene_api.frame_target(coll, args.camera)}")
 
     if "blend" in outputs:  # the whole walkthrough: a render farm splits the frames itself
         render.save_blend(outputs["blend"], log=con.say)
     if "still" in outputs:
         frame = None
-        if animated:
+        if animated(args):
             frame = args.frames[0] if args.frames else (scene.frame_start + scene.frame_end) // 2
         render.still(scene, outputs["still"], frame=frame, log=con.say)
     if "animation" in outputs:

@@ -61,6 +61,10 @@ class Layout:
         idx = [self.index[b.key] for b in blocks]
         return self.lo[idx].min(axis=0), self.hi[idx].max(axis=0)
 
+    def under(self, prefix: str) -> list[Block]:
+        """The blocks whose key is `prefix` or starts with `prefix` + "." (h0.head0: its Q, K, V, ...)."""
+        return [b for b in self.blocks if b.key == prefix or b.key.startswith(prefix + ".")]
+
     def regions(self, attr: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Bounding box of each section (attr='section') or each (section, group) (attr='group')."""
         members: dict[str, list[int]] = defaultdict(list)

@@ -118,7 +118,7 @@ def clear() -> int:
     return datablocks.remove_all_owned()
 
 
-def build(preset_or_config: str | Path | ModelConfig, weights: Weights | str | Path | None = None,
+def build(preset_or_config: str | Path | ModelConfig | Model, weights: Weights | str | Path | None = None,
           tokens: Sequence[int] | str | None = None, *, lod: str = "auto",
           max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
           layers_per_column: int | None = None, labels: bool = True, card: bool = True,
@@ -126,9 +126,13 @@ def build(preset_or_config: str | Path | ModelConfig, weights: Weights | str | P
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
 
     Layers wrap into columns of `layers_per_column` (None: 12 for deep models, else what best
-    fills a 16:9 frame). Raises ModelError / LayoutError on bad input before anything changes.
+    fills a 16:9 frame). A `Model` from `prepare` is built as it is. Raises ModelError / LayoutError
+    on bad input before anything changes.
     """
-    m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget, layers_per_column)
+    if isinstance(preset_or_config, Model):
+        m = preset_or_config
+    else:
+        m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget, layers_per_column)
     scene = scene or bpy.context.scene
     clear()
     try:

@@ -24,8 +24,9 @@ def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def text_bounds(collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray] | None:
-    """World box around the text objects of `collection` (cards and headings stand outside the model)."""
-    texts = [o for o in collection.all_objects if o.type == "FONT"]
+    """World box around the text objects of `collection` (cards and headings stand outside the model);
+    captions and other overlays parented to the camera are not part of it."""
+    texts = [o for o in collection.all_objects if o.type == "FONT" and o.parent is None]
     if not texts:
         return None
     bpy.context.view_layer.update()
@@ -38,6 +39,18 @@ def aim(obj: bpy.types.Object, location, target) -> None:
     obj.location = Vector([float(v) for v in location])
     direction = Vector([float(v) for v in target]) - obj.location
     obj.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
+
+
+def aspect(scene: bpy.types.Scene) -> float:
+    """Width / height of the rendered picture."""
+    r = scene.render
+    return r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
+
+
+def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=DIRECTION) -> None:
+    """Aim `cam` from `direction` at the box lo..hi so that the box fills the picture."""
+    location, target = frame_box(lo, hi, FOV_Y, aspect(scene), direction)
+    aim(cam, location, target)
 
 
 def _world(scene: bpy.types.Scene) -> None:
@@ -73,10 +86,7 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
     cam.clip_end = extent * 10
     obj = datablocks.tag(bpy.data.objects.new(CAMERA, cam))
     collection.objects.link(obj)
-    aspect = scene.render.resolution_x * scene.render.pixel_aspect_x / (
-        scene.render.resolution_y * scene.render.pixel_aspect_y)
-    location, target = frame_box(lo, hi, FOV_Y, aspect, direction)
-    aim(obj, location, target)
+    frame(scene, obj, lo, hi, direction)
     scene.camera = obj
     return obj
 
@@ -90,8 +100,13 @@ def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Colle
     _sun("LLMViz Key Light", (math.radians(50), math.radians(-20), math.radians(-30)), 3.0, rig)
     _sun("LLMViz Fill Light", (math.radians(110), 0.0, math.radians(140)), 0.8, rig)
     scene.view_settings.view_transform = "Standard"  # AgX washes the kind colours out
+    return add_camera(scene, *overview_box(layouts, parent), rig, direction)
+
+
+def overview_box(layouts: list[Layout], collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray]:
+    """World box of the whole picture: the models and their labels and cards."""
     lo, hi = bounds(layouts)
-    text = text_bounds(parent)
+    text = text_bounds(collection)
     if text is not None:
         lo, hi = np.minimum(lo, text[0]), np.maximum(hi, text[1])
-    return add_camera(scene, lo, hi, rig, direction)
+    return lo, hi

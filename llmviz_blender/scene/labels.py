@@ -9,12 +9,14 @@ import numpy as np
 
 from ..defaults import DIM_COLORS
 from ..layout import CELL, PITCH, Block, Layout, margin
-from ..model import ModelConfig, decode, param_count
+from ..model import ModelConfig, param_count, token_text
 from . import compat, datablocks
 
 TEXT_COLOR = "#d9d9de"
 SECTION_COLOR = "#f2f2f5"
 MUTED_COLOR = "#8c8c99"
+ROLE = "llmviz_role"  # what a text object is, for the code that keys it
+PREDICTION = "prediction"  # shown once the probabilities are computed
 MAX_LABELLED_BLOCKS = 1000  # above this many blocks, only layer 0, the ends and the sections get names
 
 
@@ -149,10 +151,6 @@ def heading_size(layout: Layout) -> float:
     return max(0.8 * margin(layout.config), 0.012 * float(max(hi[0] - lo[0], hi[2] - lo[2])))
 
 
-def _token_text(config: ModelConfig, token: int) -> str:
-    return decode(config, [token])
-
-
 def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str, trace, size: float) -> None:
     """The input tokens above the Tokens row; below the Probabilities, each position's prediction."""
     config = layout.config
@@ -161,21 +159,24 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
         return
     for t, token in enumerate(trace["tokens"]):
         pos = layout.cell_position("tokens", 0, t)
-        add_text(f"{prefix} token {t}", _token_text(config, int(token)), pos + [0, -CELL, CELL + 0.4 * size],
-                 size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="BOTTOM")
+        add_text(f"{prefix} token {t}", token_text(config, int(token), quoted=False),
+                 pos + [0, -CELL, CELL + 0.4 * size], size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="BOTTOM")
     probs = trace["probs"]
     bottom = probs_block.origin[2] - (probs_block.rows.size - 1) * PITCH - CELL
     for t in range(probs.shape[0]):
         best = int(np.argmax(probs[t]))
         x = layout.cell_position("probs", 0, t)[0]
-        add_text(f"{prefix} predicted {t}", _token_text(config, best), [x, -CELL, bottom - 0.6 * size],
-                 size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="TOP")
+        text = add_text(f"{prefix} predicted {t}", token_text(config, best, quoted=False),
+                        [x, -CELL, bottom - 0.6 * size], size, DIM_COLORS["T"], collection, align_x="CENTER",
+                        align_y="TOP")
+        text[ROLE] = PREDICTION
     last = probs[-1]
     top = np.argsort(last)[::-1][:3]
-    summary = "  ".join(f"{_token_text(config, int(i))} {last[i]:.1%}" for i in top)
+    summary = "  ".join(f"{token_text(config, int(i), quoted=False)} {last[i]:.1%}" for i in top)
     x0 = tokens_block.origin[0] - CELL / 2
-    add_text(f"{prefix} next", f"next token: {summary}", [x0, -CELL, bottom - 3.0 * size], size,
-             TEXT_COLOR, collection, align_y="TOP")
+    text = add_text(f"{prefix} next", f"next token: {summary}", [x0, -CELL, bottom - 3.0 * size], size,
+                    TEXT_COLOR, collection, align_y="TOP")
+    text[ROLE] = PREDICTION
 
 
 def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size: float | None = None,

@@ -25,12 +25,10 @@ from pathlib import Path
 
 import bpy
 
-from ..files import atomic_dir, atomic_path
+from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
+from ..files import VIDEO_SUFFIXES, atomic_dir, atomic_path, is_video, video_size_problem
 from . import compat
 
-ENGINES = ("cycles", "eevee", "workbench")
-DEVICES = ("cpu", "gpu", "auto")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 _VIDEO_FORMATS = {".mp4": "MPEG4", ".mkv": "MKV", ".mov": "QUICKTIME"}
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 FRAME_NAME = "frame_{:04d}.png"
@@ -98,13 +96,14 @@ def configure(scene: bpy.types.Scene, engine: str | None = None, device: str | N
     dev = device.lower() if device is not None else None
     if dev is not None and dev not in DEVICES:
         raise RenderSettingsError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if samples is not None and not _positive_int(samples):
-        raise RenderSettingsError(f"samples must be a positive integer, got {samples!r}")
-    if resolution is not None and (len(resolution) != 2 or not all(_positive_int(v) for v in resolution)
-                                   or max(resolution) > 65536):
-        raise RenderSettingsError(f"resolution must be two positive integers up to 65536, got {resolution!r}")
-    if fps is not None and not (_positive_int(fps) and fps <= 1000):
-        raise RenderSettingsError(f"fps must be an integer in 1..1000, got {fps!r}")
+    if samples is not None and not (_positive_int(samples) and samples <= SAMPLES_MAX):
+        raise RenderSettingsError(f"samples must be an integer in 1..{SAMPLES_MAX}, got {samples!r}")
+    lo, hi = RESOLUTION_RANGE
+    if resolution is not None and (len(resolution) != 2 or not all(_positive_int(v) and lo <= v <= hi
+                                                                   for v in resolution)):
+        raise RenderSettingsError(f"resolution must be two integers in {lo}..{hi}, got {resolution!r}")
+    if fps is not None and not (_positive_int(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        raise RenderSettingsError(f"fps must be an integer in {FPS_RANGE[0]}..{FPS_RANGE[1]}, got {fps!r}")
     if frames is not None and (len(frames) != 2 or not all(isinstance(f, int) and f >= 0 for f in frames)
                                or frames[0] > frames[1]):
         raise RenderSettingsError(f"frames must be first <= last, both >= 0, got {frames!r}")
@@ -149,10 +148,6 @@ def describe(scene: bpy.types.Scene, gpu: tuple[str, list[str]] | None = None) -
     if eid == "BLENDER_WORKBENCH":
         return f"Workbench, anti-aliasing {scene.display.render_aa}"
     return eid
-
-
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def check_output(path: str | Path, kind: str = "still", make_folder: bool = False) -> Path:
@@ -293,9 +288,9 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
         raise RenderSettingsError(f"frames {start}-{end}: the first frame is after the last")
     video = is_video(path)
     r = scene.render
-    if video and (r.resolution_x * r.resolution_percentage // 100 % 2 or r.resolution_y * r.resolution_percentage // 100 % 2):
-        raise RenderSettingsError(f"{path}: H.264 video needs an even width and height, got "
-                                  f"{r.resolution_x}x{r.resolution_y}")
+    problem = video_size_problem(*(v * r.resolution_percentage // 100 for v in (r.resolution_x, r.resolution_y)))
+    if video and problem:
+        raise RenderSettingsError(f"{path}: {problem}")
     total = int(end) - int(start) + 1
     counter = FrameProgress(total, log)
     if log is not None:

@@ -22,7 +22,7 @@ from . import datablocks, materials
 from .builder import ROOT
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
-from .labels import DIM_COLORS, SECTION_COLOR, TEXT_COLOR, add_text, flat_material
+from .labels import DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material
 from .nodes import add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
@@ -191,7 +191,7 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
     probs_done = float(np.max(tl.reveal["probs"])) if "probs" in tl.reveal else float(tl.frame_end)
     shown = probs_done if probs_done < timeline.NEVER else float(tl.frame_end) + 1
     for obj in list(coll.all_objects):  # keying objects invalidates the collection's object cache
-        if obj.type == "FONT" and (" predicted " in obj.name or obj.name.endswith(" next")):
+        if obj.get(ROLE) == PREDICTION:
             set_visibility(obj, [(shown, max(shown, tl.frame_end))], tl.frame_start)
     layout = m.layout
     size = 1.2 * 0.22 * margin(layout.config)

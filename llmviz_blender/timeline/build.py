@@ -30,7 +30,8 @@ CameraKey = tuple[int, tuple[float, float, float], tuple[float, float, float]]
 class Step:
     """A caption on screen from frame_start to frame_end (inclusive), with the camera on `target`
     (a world box lo, hi), `focus` blocks emphasised, `sources` (blocks read) highlighted and
-    `computes` the blocks whose cells are revealed during the step."""
+    `computes` the blocks whose cells are revealed during the step; `catch_up` marks a fast-forward
+    through chapters not told."""
 
     frame_start: int
     frame_end: int
@@ -39,6 +40,7 @@ class Step:
     focus: list[str]
     sources: list[str]
     computes: list[str]
+    catch_up: bool = False
 
 
 @dataclass
@@ -192,7 +194,7 @@ def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int,
     sources = plan.sources if plan.sources is not None else [r for r in reads if r not in computes]
     box = plan.box if plan.box is not None else (
         layout.bounds([layout[k] for k in focus]) if focus else layout.bounds())
-    return Step(start, end, plan.caption, box, list(focus), list(sources), computes)
+    return Step(start, end, plan.caption, box, list(focus), list(sources), computes, plan.catch_up)
 
 
 def _camera(steps: list[Step], timing: Timing, fov_y: float, aspect: float,
@@ -242,7 +244,7 @@ def _seconds(plans: dict[str, list[Plan]], timing: Timing, units: dict[str, int]
 
 
 def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list[Prediction]:
-    steps = [s for s in chapter.steps if not s.computes]  # the fast-forward step computes
+    steps = [s for s in chapter.steps if not s.catch_up]
     n_in = len(generation.tokens) - len(generation.traces)
     out = []
     for i, (trace, s) in enumerate(zip(generation.traces, steps)):
@@ -280,7 +282,7 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     for c, keys in catch_up.items():
         titles = _dedupe(CHAPTERS[homes[k]] for k in keys)
         plans[c].insert(0, Plan(f"Fast-forward: {', '.join(titles)} computed.", story.whole(*keys),
-                                seconds=CATCH_UP_SECONDS, window=(0.05, 0.95)))
+                                seconds=CATCH_UP_SECONDS, window=(0.05, 0.95), catch_up=True))
     units = {"stack": n_layer - 1 - start_layer, "generation": len(generation.traces) if generation else 0}
     frames = _frames(timing, _seconds(plans, timing, units))
     spans = iter(zip(frames[:-1], frames[1:]))

@@ -45,6 +45,7 @@ class Plan:
     closeup: CloseUp | None = None
     window: tuple[float, float] = WINDOW
     seconds: float | None = None
+    catch_up: bool = False  # a fast-forward through chapters not told
 
 
 def home(block: Block, start_layer: int) -> str | None:

@@ -1,0 +1,45 @@
+"""Still views of a built model: the overview, the main step of a chapter, or blocks by key prefix
+(the CLI's --camera, the API)."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..layout import Layout, LayoutError, margin
+from ..timeline import CHAPTERS
+from . import environment
+from .session import model_of
+from .walkthrough import plan
+
+OVERVIEW = "overview"
+
+
+def check_target(layout: Layout, target: str) -> None:
+    """LayoutError (one line) unless `target` is overview, a chapter id or a block key prefix."""
+    if target == OVERVIEW or target in CHAPTERS or layout.under(target):
+        return
+    raise LayoutError(f"camera: unknown target {target!r}: use {OVERVIEW}, a chapter id ({', '.join(CHAPTERS)}) "
+                      "or a block key prefix such as h0.head0, h0.mlp, ln_f")
+
+
+def frame_target(collection: bpy.types.Collection, target: str, scene: bpy.types.Scene | None = None) -> str:
+    """Aim the scene camera at `target` (see check_target); returns what it frames."""
+    scene = scene or bpy.context.scene
+    m = model_of(collection)
+    check_target(m.layout, target)
+    if target == OVERVIEW:
+        lo, hi = environment.overview_box([m.layout], collection)
+        what = "the whole model"
+    elif target in CHAPTERS:
+        steps = [s for s in plan(m, scene, chapters=[target]).chapter(target).steps if not s.catch_up]
+        lo, hi = max(steps, key=lambda s: s.frame_end - s.frame_start).target
+        what = f"chapter {target}"
+    else:
+        blocks = m.layout.under(target)
+        pad = np.array([1.0, 0.0, 1.0]) * margin(m.config)  # room for the blocks' labels
+        lo, hi = m.layout.bounds(blocks)
+        lo, hi = lo - pad, hi + pad
+        what = f"{len(blocks)} block(s) {target}"
+    environment.frame(scene, scene.camera, lo, hi)
+    return what
