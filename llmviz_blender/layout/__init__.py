@@ -1,6 +1,7 @@
 """Layout: every block of a model, where each cell sits, and which number it shows (pure numpy)."""
 
-from .blocks import CELL, KINDS, PITCH, Band, Block, Dim, bands
+from ..defaults import CELL, KINDS, PITCH
+from .blocks import Band, Block, Dim, bands
 from .lod import LayoutError, MEMORY_PER_INSTANCE, plan_lod
 from .place import (LAYERS_PER_COLUMN, CellRef, Layout, auto_layers_per_column, comparison_layout, margin,
                     model_layout)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..defaults import CELL, KINDS, PITCH
+from ..defaults import CELL, PITCH
 from ..model import ModelConfig
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import layout as lay
 from .. import model
-from ..layout import Block, Layout
+from ..layout import Block
 from ..model import ModelConfig, ModelError, Trace, Weights
 from . import datablocks, environment, materials, session
 from .boxes import add_boxes_object

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..defaults import DIM_COLORS
 from ..layout import CELL, PITCH, Block, Layout, margin
-from ..model import ModelConfig, param_count, token_text
+from ..model import param_count, token_text
 from . import compat, datablocks
 
 TEXT_COLOR = "#d9d9de"
@@ -17,6 +17,9 @@ SECTION_COLOR = "#f2f2f5"
 MUTED_COLOR = "#8c8c99"
 ROLE = "llmviz_role"  # what a text object is, for the code that keys it
 PREDICTION = "prediction"  # shown once the probabilities are computed
+LABEL_SHARE = 0.22  # block labels: this share of the margin between blocks
+TOKEN_SCALE = 1.2  # tokens and predictions: this many times the block labels
+TOKEN_GAP = 0.4  # token letters stand this many of their heights above the Tokens row
 MAX_LABELLED_BLOCKS = 1000  # above this many blocks, only layer 0, the ends and the sections get names
 
 
@@ -123,11 +126,26 @@ def _labelled(layout: Layout) -> list[Block]:
     return blocks
 
 
+def label_size(layout: Layout) -> float:
+    """Height of block names and dimension labels: a share of the gap between blocks."""
+    return LABEL_SHARE * margin(layout.config)
+
+
+def token_size(layout: Layout) -> float:
+    """Height of token letters above the model and predictions below it."""
+    return TOKEN_SCALE * label_size(layout)
+
+
+def token_anchor(layout: Layout, t: int) -> np.ndarray:
+    """Bottom centre of the text of token slot `t` above the Tokens row (slots past the input hold
+    generated tokens)."""
+    return layout.cell_position("tokens", 0, 0) + [t * PITCH, -CELL, CELL + TOKEN_GAP * token_size(layout)]
+
+
 def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None) -> None:
     """Names and dimensions of blocks, section and group labels, tokens above, predictions below."""
-    config = layout.config
-    m = margin(config)
-    size = 0.22 * m
+    m = margin(layout.config)
+    size = label_size(layout)
     for block in _labelled(layout):
         _label_block(block, prefix, size, collection)
     big = heading_size(layout)
@@ -142,7 +160,7 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
         if group in ("Self-attention", "Projection", "MLP"):
             add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
                      collection, align_y="TOP")
-    _label_tokens(layout, collection, prefix, trace, 1.2 * size)
+    _label_tokens(layout, collection, prefix, trace, token_size(layout))
 
 
 def heading_size(layout: Layout) -> float:
@@ -158,9 +176,7 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
     if trace is None:
         return
     for t, token in enumerate(trace["tokens"]):
-        pos = layout.cell_position("tokens", 0, t)
-        add_text(f"{prefix} token {t}", token_text(config, int(token), quoted=False),
-                 pos + [0, -CELL, CELL + 0.4 * size], size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="BOTTOM")
+        add_text(f"{prefix} token {t}", token_text(config, int(token), quoted=False), token_anchor(layout, t), size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="BOTTOM")
     probs = trace["probs"]
     bottom = probs_block.origin[2] - (probs_block.rows.size - 1) * PITCH - CELL
     for t in range(probs.shape[0]):

@@ -15,14 +15,15 @@ import numpy as np
 
 from .. import model, timeline
 from ..defaults import FPS
-from ..layout import CELL, PITCH, margin
+from ..layout import CELL, PITCH
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..timeline.camera import FOV_Y
 from . import datablocks, materials
 from .builder import ROOT
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
-from .labels import DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material
+from .labels import (DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material,
+                     token_anchor, token_size)
 from .nodes import add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
@@ -31,6 +32,19 @@ CAPTION_SIZE = 0.032  # caption height as a fraction of the frame height
 BAR = 0.2  # caption bar: fraction of the frame height at the bottom
 BAR_COLOR = "#0b0b0e"
 FORMULA_BAR = 0.1  # close-up formulas: a strip of this share of the height above the caption bar
+CAPTION_TOP = 0.72  # the caption's first line starts this share of the bar's height above its bottom
+TEXT_WIDTH = 0.86  # captions wrap at this share of the frame's width
+FORMULA_WIDTH = 0.9  # formulas wrap at this share of the frame's width
+FORMULA_SCALE = 0.85  # formula text: this many caption heights
+TITLE_LEFT = 0.04  # chapter titles: left edge this share of the width from the frame's left edge
+TITLE_DROP = 1.8  # chapter titles: top this many caption heights below the frame's top
+TITLE_SCALE = 1.4  # chapter titles: this many caption heights
+OVERLAY_DEPTH = 4.0  # overlays stand this many clip-start distances in front of the camera (at least 1)
+PLATE_BEHIND = 1.01  # plates stand this much farther than the text on them
+ARRIVE = 0.55  # close-up copies reach the computed cell at this share of the close-up
+LIFT = 2 * CELL  # close-up copies fly this far in front of the blocks
+SEQUENCE_DROP = 6.0  # the sequence so far stands this many token heights below the probabilities
+SEQUENCE_SCALE = 2.0  # and is this many token heights tall
 TARGET = "LLMViz Camera Target"
 
 
@@ -100,7 +114,7 @@ def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
 def _frame_size(cam: bpy.types.Object, scene: bpy.types.Scene) -> tuple[float, float, float, float]:
     """Distance in front of the camera for overlays, the frame's height and width there, and the
     height of the frame's centre (the lens shift moves it)."""
-    d = max(1.0, 4 * cam.data.clip_start)
+    d = max(1.0, OVERLAY_DEPTH * cam.data.clip_start)
     height = 2 * d * math.tan(cam.data.angle_y / 2)
     r = scene.render
     width = height * r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
@@ -116,7 +130,7 @@ def _plate(name: str, cam: bpy.types.Object, anim: bpy.types.Collection, d: floa
     plate = datablocks.tag(bpy.data.objects.new(name, mesh))
     anim.objects.link(plate)
     plate.parent = cam
-    plate.location = (0.0, 0.0, -d * 1.01)
+    plate.location = (0.0, 0.0, -d * PLATE_BEHIND)
     return plate
 
 
@@ -139,12 +153,14 @@ def _key_captions(tl: Timeline, cam: bpy.types.Object, scene: bpy.types.Scene, a
     size = CAPTION_SIZE * height
     for i, step in enumerate(tl.steps):
         text = _overlay_text(f"{ROOT} Caption {i:03d}", step.caption, cam, anim,
-                             (0.0, bottom + 0.72 * BAR * height, -d), size, TEXT_COLOR, width=0.86 * width,
+                             (0.0, bottom + CAPTION_TOP * BAR * height, -d), size, TEXT_COLOR,
+                             width=TEXT_WIDTH * width,
                              align_y="TOP")
         set_visibility(text, [(step.frame_start, step.frame_end)], tl.frame_start)
     for chapter in tl.chapters:
         title = _overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, cam, anim,
-                              (-0.46 * width, cy + height / 2 - 1.8 * size, -d), 1.4 * size, SECTION_COLOR,
+                              ((TITLE_LEFT - 0.5) * width, cy + height / 2 - TITLE_DROP * size, -d),
+                              TITLE_SCALE * size, SECTION_COLOR,
                               align_x="LEFT", align_y="TOP")
         set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
 
@@ -156,7 +172,7 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
     layout, trace, weights = m.layout, m.trace, m.weights
     target = layout.cell_position(*cu.target)
     span = cu.frame_end - cu.frame_start
-    arrive = cu.frame_start + 0.55 * span
+    arrive = cu.frame_start + ARRIVE * span
     by_block: dict[str, list[tuple[int, int]]] = {}
     for key, row, col in cu.sources:
         by_block.setdefault(key, []).append((row, col))
@@ -166,22 +182,23 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
         cols = np.array([c for _, c in cells])
         from ..layout import block_values, shade
         values = block_values(block, trace, weights, rows, cols)
-        pos = block.positions(rows, cols) + [0.0, -2 * CELL, 0.0]
+        pos = block.positions(rows, cols) + [0.0, -LIFT, 0.0]
         attrs = {"value": values, "shade": shade(values), "src_index": block.src_index(rows, cols).astype(np.int32),
                  "reveal": np.full(len(rows), float(cu.frame_start), np.float32)}
         obj = add_cell_object(f"{ROOT} Close-up {i} {key}", pos, attrs, materials.kind_material(block.kind), anim,
                               highlight_frames=float(span))
         centre = pos.mean(axis=0)
-        delta = target + [0.0, -2 * CELL * (j + 2), 0.0] - centre
+        delta = target + [0.0, -LIFT * (j + 2), 0.0] - centre
         set_vector_keys(obj, "location", [cu.frame_start, arrive], np.array([[0.0, 0.0, 0.0], delta]))
         set_visibility(obj, [(cu.frame_start, cu.frame_end)], first)
     d, height, width, cy = _frame_size(cam, scene)
-    size = 0.85 * CAPTION_SIZE * height
+    size = FORMULA_SCALE * CAPTION_SIZE * height
     top = cy - height / 2 + (BAR + FORMULA_BAR) * height
     plate = _plate(f"{ROOT} Close-up {i} plate", cam, anim, d, width, top - FORMULA_BAR * height, top)
     set_visibility(plate, [(cu.frame_start, cu.frame_end)], first)
     formula = _overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, cam, anim,
-                            (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, DIM_COLORS["A"], width=0.9 * width)
+                            (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, DIM_COLORS["A"],
+                            width=FORMULA_WIDTH * width)
     set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
 
 
@@ -194,18 +211,17 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
         if obj.get(ROLE) == PREDICTION:
             set_visibility(obj, [(shown, max(shown, tl.frame_end))], tl.frame_start)
     layout = m.layout
-    size = 1.2 * 0.22 * margin(layout.config)
+    size = token_size(layout)
     for k, p in enumerate(tl.predictions):
-        pos = layout.cell_position("tokens", 0, 0) + [(layout.n_tokens + k) * PITCH, -CELL, CELL + 0.4 * size]
-        text = add_text(f"{ROOT} Generated {k}", p.text, pos, size, DIM_COLORS["T"], anim, align_x="CENTER",
+        text = add_text(f"{ROOT} Generated {k}", p.text, token_anchor(layout, layout.n_tokens + k), size, DIM_COLORS["T"], anim, align_x="CENTER",
                         align_y="BOTTOM")
         appended = p.frame_start + (p.frame_end - p.frame_start) // 2
         set_visibility(text, [(appended, tl.frame_end)], tl.frame_start)
         probs = layout["probs"]
-        below = probs.origin[2] - (probs.rows.size - 1) * PITCH - CELL - 6.0 * size
+        below = probs.origin[2] - (probs.rows.size - 1) * PITCH - CELL - SEQUENCE_DROP * size
         generated = [q.token for q in tl.predictions[:k + 1]]
         line = f"{model.decode(layout.config, m.tokens)} + {model.decode(layout.config, generated)}"
-        seq = add_text(f"{ROOT} Sequence {k}", line, [probs.origin[0] - CELL / 2, -CELL, below], 2 * size,
+        seq = add_text(f"{ROOT} Sequence {k}", line, [probs.origin[0] - CELL / 2, -CELL, below], SEQUENCE_SCALE * size,
                        DIM_COLORS["T"], anim, align_y="TOP")
         last = k == len(tl.predictions) - 1
         next_start = tl.frame_end if last else tl.predictions[k + 1].frame_start + (

@@ -4,7 +4,7 @@ per-cell reveal frames, close-ups and camera keys for the scene to keyframe."""
 from .build import Chapter, Prediction, Step, Timeline, build_timeline
 from .camera import ease, frame_box
 from .closeups import CloseUp
-from .reveal import ALWAYS, NEVER
+from ..defaults import ALWAYS, NEVER
 from .timing import CHAPTERS, DEFAULT_DURATIONS, Timing, TimelineError
 
 __all__ = ["ALWAYS", "CHAPTERS", "DEFAULT_DURATIONS", "NEVER", "Chapter", "CloseUp", "Prediction", "Step",

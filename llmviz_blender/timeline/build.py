@@ -12,7 +12,8 @@ from ..model import Generation, Weights, token_text
 from .camera import ASPECT, DIRECTION, FOV_Y, ease, frame_box
 from .closeups import CloseUp
 from .facts import Facts
-from .reveal import ALWAYS, NEVER, schedule
+from ..defaults import ALWAYS, NEVER
+from .reveal import schedule
 from .story import Box, Plan, Story, home
 from .timing import CHAPTERS, Timing, TimelineError
 

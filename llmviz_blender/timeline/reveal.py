@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..defaults import ALWAYS, NEVER
 from ..layout import Block
 
 _INSIDE_UNIT = 0.5  # share of a unit's slot its cells take
