@@ -104,56 +104,63 @@ def the_model(context) -> bpy.types.Collection:
 
 # ------------------------------------------------------------------------------ operators
 
-class LLMVIZ_OT_generate(bpy.types.Operator):
+class _ProgressOperator:
+    """Work inside window-manager progress: one-line errors, the file unchanged on failure;
+    subclasses say how many steps and what they do (`work` returns the report)."""
+
+    def steps(self, scn) -> tuple[int, int]:
+        return 0, 1
+
+    def work(self, context, settings, progress) -> str:
+        raise NotImplementedError
+
+    def execute(self, context):
+        wm = context.window_manager
+        wm.progress_begin(*self.steps(context.scene))
+        try:
+            done = self.work(context, context.scene.llmviz, wm.progress_update)
+        except Exception as exc:  # noqa: BLE001 - reported in one line, file unchanged
+            return fail(self, context, exc)
+        finally:
+            wm.progress_end()
+        return succeed(self, context, done)
+
+
+class LLMVIZ_OT_generate(_ProgressOperator, bpy.types.Operator):
     """Build the chosen model's forward pass as cubes (replaces earlier llmviz content)"""
 
     bl_idname = "llmviz.generate"
     bl_label = "Generate"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        settings = context.scene.llmviz
-        wm = context.window_manager
-        wm.progress_begin(0, 2)
-        try:
-            request = build_request(settings, context)
-            wm.progress_update(1)
-            coll = scene_api.build(**request, scene=context.scene)
-            wm.progress_update(2)
-        except Exception as exc:  # noqa: BLE001 - reported in one line, file unchanged
-            return fail(self, context, exc)
-        finally:
-            wm.progress_end()
+    def steps(self, scn) -> tuple[int, int]:
+        return 0, 2
+
+    def work(self, context, settings, progress) -> str:
+        request = build_request(settings, context)
+        progress(1)
+        coll = scene_api.build(**request, scene=context.scene)
+        progress(2)
         settings.readout = ""
         n = sum(1 for o in coll.all_objects if "llmviz_key" in o)
-        return succeed(self, context, f"{coll['llmviz_preset']}: {len(coll['llmviz_tokens'])} tokens, "
-                                      f"{n} per-cell blocks")
+        return f"{coll['llmviz_preset']}: {len(coll['llmviz_tokens'])} tokens, {n} per-cell blocks"
 
 
-class LLMVIZ_OT_animate(bpy.types.Operator):
+class LLMVIZ_OT_animate(_ProgressOperator, bpy.types.Operator):
     """Keyframe the walkthrough of the generated model (chapters, captions, camera)"""
 
     bl_idname = "llmviz.animate"
     bl_label = "Animate"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        settings = context.scene.llmviz
+    def work(self, context, settings, progress) -> str:
         chosen = [c for c in CHAPTERS if c in settings.chapters]
-        wm = context.window_manager
-        wm.progress_begin(0, 1)
-        try:
-            if not chosen:
-                raise TimelineError("chapters: choose at least one chapter")
-            coll = the_model(context)
-            start, end = scene_api.animate(coll, fps=settings.fps, speed=settings.speed,
-                                           chapters=None if len(chosen) == len(CHAPTERS) else chosen,
-                                           start_layer=settings.start_layer)
-        except Exception as exc:  # noqa: BLE001
-            return fail(self, context, exc)
-        finally:
-            wm.progress_end()
-        return succeed(self, context, f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps")
+        if not chosen:
+            raise TimelineError("chapters: choose at least one chapter")
+        start, end = scene_api.animate(the_model(context), fps=settings.fps, speed=settings.speed,
+                                       chapters=None if len(chosen) == len(CHAPTERS) else chosen,
+                                       start_layer=settings.start_layer)
+        return f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps"
 
 
 class LLMVIZ_OT_clear(bpy.types.Operator):
@@ -172,29 +179,17 @@ class LLMVIZ_OT_clear(bpy.types.Operator):
         return succeed(self, context, f"removed {n} llmviz data-blocks")
 
 
-class _RenderOperator:
-    """Render with the panel's settings inside window-manager progress; subclasses say what."""
+class _RenderOperator(_ProgressOperator):
+    """Render with the panel's render settings; subclasses say what."""
 
     bl_options = {"REGISTER"}
-
-    def frames(self, scn) -> tuple[int, int]:
-        return 0, 1
 
     def render(self, context, settings, progress) -> str:
         raise NotImplementedError
 
-    def execute(self, context):
-        settings = context.scene.llmviz
-        wm = context.window_manager
-        wm.progress_begin(*self.frames(context.scene))
-        try:
-            render.configure(context.scene, **render_options(settings, context))
-            done = self.render(context, settings, wm.progress_update)
-        except Exception as exc:  # noqa: BLE001
-            return fail(self, context, exc)
-        finally:
-            wm.progress_end()
-        return succeed(self, context, done)
+    def work(self, context, settings, progress) -> str:
+        render.configure(context.scene, **render_options(settings, context))
+        return self.render(context, settings, progress)
 
 
 class LLMVIZ_OT_render_still(_RenderOperator, bpy.types.Operator):
@@ -221,7 +216,7 @@ class LLMVIZ_OT_render_animation(_RenderOperator, bpy.types.Operator):
     filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
                              description="Video or folder to write (empty: the panel's animation path)")
 
-    def frames(self, scn) -> tuple[int, int]:
+    def steps(self, scn) -> tuple[int, int]:
         return scn.frame_start, scn.frame_end
 
     def render(self, context, settings, progress) -> str:

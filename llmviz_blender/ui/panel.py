@@ -26,6 +26,13 @@ def _split(layout, context):
     return layout, context.scene.llmviz
 
 
+def _prop_with_button(layout, settings, prop: str, operator: str, icon: str) -> None:
+    """A setting with a small operator button at its right."""
+    row = layout.row(align=True)
+    row.prop(settings, prop)
+    row.operator(operator, text="", icon=icon)
+
+
 def _error(layout, settings) -> None:
     if settings.last_error:
         box = layout.box()
@@ -39,9 +46,7 @@ class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
 
     def draw(self, context):
         layout, s = _split(self.layout, context)
-        row = layout.row(align=True)
-        row.prop(s, "preset")
-        row.operator("llmviz.save_preset", text="", icon="FILE_TICK")
+        _prop_with_button(layout, s, "preset", "llmviz.save_preset", "FILE_TICK")
         layout.prop(s, "edit_shape")
         col = layout.column(align=True)
         col.enabled = s.edit_shape
@@ -49,9 +54,7 @@ class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
             col.prop(s, field)
         layout.prop(s, "weights_source")
         if s.weights_source == "FILE":
-            row = layout.row(align=True)
-            row.prop(s, "weights_path")
-            row.operator("llmviz.pick_weights", text="", icon="FILEBROWSER")
+            _prop_with_button(layout, s, "weights_path", "llmviz.pick_weights", "FILEBROWSER")
         layout.prop(s, "tokens")
         row = layout.row(align=True)
         row.scale_y = 1.4
