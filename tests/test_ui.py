@@ -54,6 +54,17 @@ def user_object():
 
 # ------------------------------------------------------------------------------ registration
 
+def test_loading_a_file_forgets_the_live_models(ui, tmp_path):
+    from llmviz_blender.scene import session
+    assert bpy.ops.llmviz.generate() == {"FINISHED"}
+    assert session._live
+    path = tmp_path / "other.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    assert not session._live
+
+
+
 def test_register_and_unregister_leave_nothing_behind(fresh_blend):
     llmviz_blender.register()
     assert hasattr(bpy.types.Scene, "llmviz")
