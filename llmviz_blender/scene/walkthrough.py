@@ -7,6 +7,7 @@ a Track To constraint, geometry nodes): the animation plays in a .blend opened w
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
@@ -46,6 +47,8 @@ LIFT = 2 * CELL  # close-up copies fly this far in front of the blocks
 SEQUENCE_DROP = 6.0  # the sequence so far stands this many token heights below the probabilities
 SEQUENCE_SCALE = 2.0  # and is this many token heights tall
 TARGET = "LLMViz Camera Target"
+STEPS = "llmviz_steps"  # the keyed steps, saved on the model's collection
+KEY_SHARE = 0.85  # a step's key frame: this share of the way through it
 
 
 def _animation_collection(coll: bpy.types.Collection, prefix: str) -> bpy.types.Collection:
@@ -291,4 +294,19 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     scene.frame_set(tl.frame_start)
     collection["llmviz_frames"] = [tl.frame_start, tl.frame_end]
     collection["llmviz_chapters"] = [c.id for c in tl.chapters]
+    collection[STEPS] = json.dumps([{"chapter": c.id, "title": c.title, "caption": s.caption, "frames": [
+        s.frame_start, s.frame_end], "key": key_frame(s)} for c in tl.chapters for s in c.steps])
     return tl.frame_start, tl.frame_end
+
+
+def key_frame(step) -> int:
+    """The frame that shows a step best: the camera has arrived and the step's work is done."""
+    return step.frame_start + round(KEY_SHARE * (step.frame_end - step.frame_start))
+
+
+def steps_of(collection: bpy.types.Collection) -> list[dict]:
+    """The keyed walkthrough's steps (chapter, title, caption, frames, key frame), saved on the
+    collection; TimelineError when it has not been animated."""
+    if STEPS not in collection:
+        raise TimelineError(f"'{collection.name}' has no walkthrough: animate it first")
+    return json.loads(collection[STEPS])
