@@ -19,6 +19,15 @@ RESOLUTION_RANGE = (4, 65536)  # Blender's own limits on a render's width and he
 ASPECT = RESOLUTION[0] / RESOLUTION[1]
 FPS = 24
 FPS_RANGE = (1, 1000)
+#: Render qualities (scene.quality): draft = Workbench showing the cells' colours (fast on a CPU),
+#: final = Cycles denoised (or EEVEE). Engine and samples of each unless given; engines each allows.
+QUALITIES = ("draft", "final")
+QUALITY = "final"
+QUALITY_DEFAULTS: dict[str, dict[str, str | int]] = {
+    "draft": {"engine": "workbench", "samples": 5},
+    "final": {"engine": "cycles", "samples": 16},
+}
+QUALITY_ENGINES = {"draft": ("workbench",), "final": ("cycles", "eevee")}
 
 
 # --- cells --------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ Grid material ``LLMViz <Kind> Grid`` (for :func:`nodes.add_box_object`) reads GE
 the Camera Data node's View Distance, and draws lines at every 1 / 16 / 256 / 4096 cells, each
 level faded in once its spacing is a few pixels wide on screen.
 
-Only Principled BSDF, Math, Mix and Map Range nodes: identical in Cycles and EEVEE. Workbench
-uses ``diffuse_color`` (the kind colour).
+Only Principled BSDF, Math, Mix and Map Range nodes: identical in Cycles and EEVEE. The per-cell
+colour recipe is shading.cell_colour, shared with the draft quality's geometry nodes (Workbench);
+``diffuse_color`` is the kind colour.
 """
 
 from __future__ import annotations
@@ -25,31 +26,16 @@ import bpy
 from . import compat, datablocks
 from .compat import NodeBuilder, socket
 from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
+from .shading import (DARK, DIM_AMOUNT, DIM_COLOR, EMISSION, GHOST, GREY, KIND_COLORS,  # noqa: F401 (re-exported)
+                      cell_colour, rgba)
 
 KINDS = ("weight", "intermediate", "aggregate")
-KIND_COLORS: dict[str, tuple[float, float, float]] = {
-    "weight": (0.3, 0.3, 1.0),
-    "intermediate": (0.4, 0.8, 0.4),
-    "aggregate": (1.0, 0.8, 0.3),
-}
-GREY = (0.2, 0.2, 0.2)             # shade 0
-DARK = (0.012, 0.012, 0.016)       # shade -1
-GHOST = (0.05, 0.05, 0.055)       # state 0: not yet computed
-DIM_COLOR = (0.08, 0.08, 0.08)     # llmviz_dim 1
-DIM_AMOUNT = 0.8
-EMISSION = 0.25                    # base self-illumination, keeps colours readable in shadow
-HIGHLIGHT_EMISSION = 1.0
 DEFAULT_PITCH = 1.5
 PIXEL_ANGLE = 1.0e-3               # ~ one pixel (radians) at 1280-1920 px wide, 40-50 deg lens
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
-MATERIAL_VERSION = 2
-NEUTRAL_TINT = 0.3                 # share of the kind colour in the shade-0 grey
-DARK_TINT = 0.12                   # share of the kind colour in the shade -1 tone
-
-
-def _rgba(c: tuple[float, float, float], a: float = 1.0) -> tuple[float, float, float, float]:
-    return (c[0], c[1], c[2], a)
+MATERIAL_VERSION = 3
+ROUGHNESS = 0.55
 
 
 def _lerp(a: tuple[float, ...], b: tuple[float, ...], t: float) -> tuple[float, float, float]:
@@ -65,17 +51,14 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown block kind {kind!r} (expected one of {', '.join(KINDS)})")
 
 
-def _finish(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
+def _output(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
             emit_strength: bpy.types.NodeSocket | float) -> None:
-    """Apply the object dim factor and feed a Principled BSDF into the material output."""
-    dim = socket(_attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
-    base = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), base, _rgba(DIM_COLOR))
-    strength = b.math("MULTIPLY", emit_strength, b.math("SUBTRACT", 1.0, dim, clamp=True))
+    """Feed a Principled BSDF with these colours into the material output."""
     bsdf = b.node("ShaderNodeBsdfPrincipled")
     b.feed(socket(bsdf.inputs, "Base Color"), base)
-    socket(bsdf.inputs, "Roughness").default_value = 0.55
+    socket(bsdf.inputs, "Roughness").default_value = ROUGHNESS
     b.feed(socket(bsdf.inputs, "Emission Color"), emit_color)
-    b.feed(socket(bsdf.inputs, "Emission Strength"), strength)
+    b.feed(socket(bsdf.inputs, "Emission Strength"), emit_strength)
     out = b.node("ShaderNodeOutputMaterial", target="ALL")
     b.links.new(socket(bsdf.outputs, "BSDF"), socket(out.inputs, "Surface"))
 
@@ -83,8 +66,8 @@ def _finish(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.No
 def _reset(mat: bpy.types.Material, kind: str) -> NodeBuilder:
     tree = compat.ensure_node_tree(mat)
     tree.nodes.clear()
-    mat.diffuse_color = _rgba(KIND_COLORS[kind])
-    mat.roughness = 0.55
+    mat.diffuse_color = rgba(KIND_COLORS[kind])
+    mat.roughness = ROUGHNESS
     mat["llmviz_kind"] = kind
     return NodeBuilder(tree)
 
@@ -92,7 +75,6 @@ def _reset(mat: bpy.types.Material, kind: str) -> NodeBuilder:
 def _build_kind(mat: bpy.types.Material) -> None:
     kind = mat["llmviz_kind"]
     b = _reset(mat, kind)
-    color = _rgba(KIND_COLORS[kind])
     shade = socket(_attribute(b, "shade", "INSTANCER").outputs, "Fac")
     st = _attribute(b, "state", "INSTANCER")
     hl = socket(_attribute(b, "highlight", "INSTANCER").outputs, "Fac")
@@ -100,24 +82,20 @@ def _build_kind(mat: bpy.types.Material) -> None:
     # so state = Fac * Alpha + (1 - Alpha) treats "no state attribute" as computed.
     alpha = socket(st.outputs, "Alpha")
     state = b.math("MULTIPLY_ADD", socket(st.outputs, "Fac"), alpha, b.math("SUBTRACT", 1.0, alpha))
+    dim = socket(_attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
+    base, emit, strength = cell_colour(b, rgba(KIND_COLORS[kind]), shade, state, hl, dim)
+    _output(b, base, emit, strength)
 
-    pos = b.math("MAXIMUM", shade, 0.0, clamp=True)
-    neg = b.math("MULTIPLY", shade, -1.0, clamp=True)
-    # zero is a grey with a hint of the kind colour and negative a dark tone of it, so a block
-    # still reads as blue / green / orange from afar
-    c = b.mix_color(pos, _rgba(_lerp(GREY, KIND_COLORS[kind], NEUTRAL_TINT)), color)
-    c = b.mix_color(neg, c, _rgba(_lerp(DARK, KIND_COLORS[kind], DARK_TINT)))
-    c = b.mix_color(state, _rgba(GHOST), c)
-    glow = _rgba(_lerp(KIND_COLORS[kind], (1.0, 1.0, 1.0), 0.15))
-    emit_color = b.mix_color(hl, c, glow)
-    strength = b.math("MULTIPLY_ADD", hl, HIGHLIGHT_EMISSION, b.math("MULTIPLY", state, EMISSION))
-    _finish(b, c, emit_color, strength)
+
+def grid_fill(kind: str) -> tuple[float, float, float]:
+    """The colour of a LOD box between its grid lines."""
+    return _lerp(GREY, KIND_COLORS[kind], 0.55)
 
 
 def _build_grid(mat: bpy.types.Material) -> None:
     kind = mat["llmviz_kind"]
     b = _reset(mat, kind)
-    fill = _lerp(GREY, KIND_COLORS[kind], 0.55)
+    fill = grid_fill(kind)
     line = _lerp(fill, DARK, 0.7)
 
     uv = b.node("ShaderNodeSeparateXYZ")
@@ -141,8 +119,10 @@ def _build_grid(mat: bpy.types.Material) -> None:
         on = b.math("LESS_THAN", d, half)
         fade = b.map_range(b.math("DIVIDE", n, px), 4.0, 12.0, 0.0, strength)  # spacing in px
         darkness = b.math("MAXIMUM", darkness, b.math("MULTIPLY", on, fade))
-    c = b.mix_color(darkness, _rgba(fill), _rgba(line))
-    _finish(b, c, c, EMISSION)
+    c = b.mix_color(darkness, rgba(fill), rgba(line))
+    dim = socket(_attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
+    c = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), c, rgba(DIM_COLOR))
+    _output(b, c, c, b.math("MULTIPLY", EMISSION, b.math("SUBTRACT", 1.0, dim, clamp=True)))
 
 
 def _material(key: str, kind: str, build) -> bpy.types.Material:

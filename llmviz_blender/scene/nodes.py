@@ -11,6 +11,14 @@ stores two attributes the materials read through INSTANCER Attribute nodes:
 Not-yet-computed cells are drawn at :data:`GHOST_SCALE`. Everything is evaluated from the Scene
 Time node: no drivers or handlers, so a saved .blend animates without the add-on.
 
+Draft quality (Workbench, see scene.quality): when the group's Boolean node ``LLMViz Draft`` is
+on, the instances are realised and each face corner gets the colour attribute ``llmviz_color``:
+the cell's colour (shading.cell_colour from ``shade``, state, highlight, the modifier inputs
+Colour and Dim) times a per-face light factor baked from the scene's sun lights (the vector
+nodes ``LLMViz Light +`` / ``LLMViz Light -``: irradiance on faces facing +X+Y+Z / -X-Y-Z),
+plus its emission. One point of the input mesh joins the output first, so the result keeps the
+input mesh's active colour attribute name (Workbench draws the active colour attribute).
+
 LOD boxes (one box per big block) carry the corner attribute ``cell_uv`` = (column, row) in cell
 units; the grid material draws the cell lines from it.
 """
@@ -24,10 +32,11 @@ import numpy as np
 
 from . import compat, datablocks
 from .compat import NodeBuilder, socket
+from .shading import GREY, cell_colour, rgba
 
 CELL_MESH = "LLMViz Cell"
 INSTANCER_GROUP = "LLMViz Cells"
-INSTANCER_VERSION = 2
+INSTANCER_VERSION = 3
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
 HIGHLIGHT_FRAMES = 6.0
@@ -44,6 +53,10 @@ POINT_ATTRIBUTES: dict[str, str] = {
 }
 #: Attributes the node group stores on the points for the materials.
 STORED_ATTRIBUTES = ("state", "highlight")
+#: Draft quality: the colour attribute Workbench shows, and the group's switch and light nodes.
+COLOR_ATTRIBUTE = "llmviz_color"
+DRAFT_NODE = "LLMViz Draft"
+LIGHT_NODES = ("LLMViz Light +", "LLMViz Light -")
 
 # Object custom properties read by the materials (Attribute node, type OBJECT).
 DIM_PROP = "llmviz_dim"
@@ -88,6 +101,10 @@ def _build_instancer(tree: bpy.types.GeometryNodeTree) -> None:
     size.default_value, size.min_value = 1.0, 0.0
     hl = iface.new_socket("Highlight Frames", in_out="INPUT", socket_type="NodeSocketFloat")
     hl.default_value, hl.min_value = HIGHLIGHT_FRAMES, 0.0
+    colour = iface.new_socket("Colour", in_out="INPUT", socket_type="NodeSocketColor")
+    colour.default_value = rgba(GREY)
+    dim = iface.new_socket("Dim", in_out="INPUT", socket_type="NodeSocketFloat")
+    dim.default_value, dim.min_value, dim.max_value = 0.0, 0.0, 1.0
     iface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     if hasattr(tree, "is_modifier"):
         tree.is_modifier = True
@@ -123,19 +140,97 @@ def _build_instancer(tree: bpy.types.GeometryNodeTree) -> None:
     setmat = b.node("GeometryNodeSetMaterial")
     b.feed(socket(setmat.inputs, "Geometry"), socket(cube.outputs, "Mesh"))
     b.feed(socket(setmat.inputs, "Material"), socket(gin.outputs, "Material"))
+    cube = socket(setmat.outputs, "Geometry")
 
-    inst = b.node("GeometryNodeInstanceOnPoints")
-    b.feed(socket(inst.inputs, "Points"), geo)
-    b.feed(socket(inst.inputs, "Instance"), socket(setmat.outputs, "Geometry"))
-    b.feed(socket(inst.inputs, "Scale"), scale)
+    instances = _instance(b, geo, cube, scale)
+    draft = _draft_branch(b, gin, geo, cube, scale, state, highlight)
+    switch = b.node("GeometryNodeSwitch", input_type="GEOMETRY")
+    b.feed(socket(switch.inputs, "Switch"), socket(b.node("FunctionNodeInputBool", name=DRAFT_NODE,
+                                                          label=DRAFT_NODE).outputs, "Boolean"))
+    b.feed(socket(switch.inputs, "False"), instances)
+    b.feed(socket(switch.inputs, "True"), draft)
     gout = b.node("NodeGroupOutput")
-    b.feed(socket(gout.inputs, "Geometry"), socket(inst.outputs, "Instances"))
+    b.feed(socket(gout.inputs, "Geometry"), socket(switch.outputs, "Output"))
+
+
+def _instance(b: NodeBuilder, points, cube, scale) -> bpy.types.NodeSocket:
+    inst = b.node("GeometryNodeInstanceOnPoints")
+    b.feed(socket(inst.inputs, "Points"), points)
+    b.feed(socket(inst.inputs, "Instance"), cube)
+    b.feed(socket(inst.inputs, "Scale"), scale)
+    return socket(inst.outputs, "Instances")
+
+
+def _store(b: NodeBuilder, geo, name: str, value, data_type: str, domain: str) -> bpy.types.NodeSocket:
+    store = b.node("GeometryNodeStoreNamedAttribute", data_type=data_type, domain=domain)
+    b.feed(socket(store.inputs, "Geometry"), geo)
+    socket(store.inputs, "Name").default_value = name
+    b.feed(socket(store.inputs, "Value"), value)
+    return socket(store.outputs, "Geometry")
+
+
+def _vector(b: NodeBuilder, op: str, a, b_=None) -> bpy.types.NodeSocket:
+    n = b.node("ShaderNodeVectorMath", operation=op)
+    b.feed(n.inputs[0], a)
+    b.feed(n.inputs[1], b_)
+    return socket(n.outputs, "Value" if op == "DOT_PRODUCT" else "Vector")
+
+
+def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) -> bpy.types.NodeSocket:
+    """Realised cubes with the corner colour attribute Workbench shows (see the module docstring)."""
+    shade = b.node("GeometryNodeInputNamedAttribute", data_type="FLOAT")
+    socket(shade.inputs, "Name").default_value = "shade"
+    base, emit, strength = cell_colour(b, socket(gin.outputs, "Colour"), socket(shade.outputs, "Attribute"),
+                                       state, highlight, socket(gin.outputs, "Dim"))
+    points = _store(b, points, "llmviz_base", base, "FLOAT_COLOR", "POINT")
+    points = _store(b, points, "llmviz_emit", _vector(b, "MULTIPLY", emit, strength), "FLOAT_COLOR",
+                    "POINT")
+    # one point of the input first: the realised mesh takes its settings (active colour attribute);
+    # attributes the output does not need are dropped before they are copied 8x per cell
+    index = socket(b.node("GeometryNodeInputIndex").outputs, "Index")
+    keep = b.node("GeometryNodeDeleteGeometry", domain="POINT")
+    b.feed(socket(keep.inputs, "Geometry"), socket(gin.outputs, "Geometry"))
+    b.feed(socket(keep.inputs, "Selection"), b.math("GREATER_THAN", index, 0.5))
+    first, cells = _drop(b, socket(keep.outputs, "Geometry")), _drop(b, points)
+    normal = socket(b.node("GeometryNodeInputNormal").outputs, "Normal")
+    light = None
+    for sign, name in zip((1.0, -1.0), LIGHT_NODES):
+        facing = _vector(b, "MAXIMUM", _vector(b, "MULTIPLY", normal, (sign, sign, sign)), (0.0, 0.0, 0.0))
+        vec = socket(b.node("FunctionNodeInputVector", name=name, label=name).outputs, "Vector")
+        term = _vector(b, "DOT_PRODUCT", facing, vec)
+        light = term if light is None else b.math("ADD", light, term)
+    cube = _store(b, cube, "llmviz_light", light, "FLOAT", "FACE")
+    join = b.node("GeometryNodeJoinGeometry")
+    b.links.new(_instance(b, cells, cube, scale), socket(join.inputs, "Geometry"))
+    b.links.new(first, socket(join.inputs, "Geometry"))  # a multi-input socket puts later links first
+    real = b.node("GeometryNodeRealizeInstances")
+    b.feed(socket(real.inputs, "Geometry"), socket(join.outputs, "Geometry"))
+
+    def named(name: str, data_type: str) -> bpy.types.NodeSocket:
+        n = b.node("GeometryNodeInputNamedAttribute", data_type=data_type)
+        socket(n.inputs, "Name").default_value = name
+        return socket(n.outputs, "Attribute")
+
+    lit = _vector(b, "MULTIPLY", named("llmviz_base", "FLOAT_COLOR"), named("llmviz_light", "FLOAT"))
+    colour = _vector(b, "ADD", lit, named("llmviz_emit", "FLOAT_COLOR"))
+    return _store(b, socket(real.outputs, "Geometry"), COLOR_ATTRIBUTE, colour, "FLOAT_COLOR", "CORNER")
+
+
+def _drop(b: NodeBuilder, geo) -> bpy.types.NodeSocket:
+    """`geo` without the block attributes (the draft output needs only its own)."""
+    for name in (*POINT_ATTRIBUTES, *STORED_ATTRIBUTES, COLOR_ATTRIBUTE):
+        drop = b.node("GeometryNodeRemoveAttribute")
+        b.feed(socket(drop.inputs, "Geometry"), geo)
+        socket(drop.inputs, "Name").default_value = name
+        geo = socket(drop.outputs, "Geometry")
+    return geo
 
 
 def instancer_group() -> bpy.types.GeometryNodeTree:
     """The shared geometry-nodes group ``LLMViz Cells`` (built once, rebuilt if outdated).
 
-    Inputs: Geometry, Material, Cell Size (float, 1), Highlight Frames (float, 6).
+    Inputs: Geometry, Material, Cell Size (float, 1), Highlight Frames (float, 6), Colour (the kind
+    colour; draft only), Dim (0..1; draft only, the keyed copy of the object's ``llmviz_dim``).
     """
     def make(name: str) -> bpy.types.GeometryNodeTree:
         tree = bpy.data.node_groups.new(name, "GeometryNodeTree")
@@ -175,7 +270,8 @@ def add_cell_object(name: str, positions: np.ndarray, attrs: Mapping[str, np.nda
 
     Integer arrays become INT attributes, others FLOAT. ``shade`` defaults to
     ``value / max|value|`` when only ``value`` is given. The object gets the instancer modifier
-    with ``material``, and the custom property ``llmviz_dim = 0``.
+    with ``material`` (its ``diffuse_color``, the kind colour, as the Colour input), the custom
+    property ``llmviz_dim = 0`` and the active colour attribute the draft quality fills.
     """
     pos = np.ascontiguousarray(positions, dtype=np.float32).reshape(-1, 3)
     n = len(pos)
@@ -195,13 +291,25 @@ def add_cell_object(name: str, positions: np.ndarray, attrs: Mapping[str, np.nda
         mesh.attributes.new(key, kind, "POINT").data.foreach_set("value", data)
     mesh.update()
 
+    ensure_color_attribute(mesh)
     obj = _new_object(name, mesh, collection)
     mod = obj.modifiers.new(MODIFIER_NAME, "NODES")
     mod.node_group = instancer_group()
     compat.set_modifier_input(mod, "Material", material)
     compat.set_modifier_input(mod, "Cell Size", float(cell_size))
     compat.set_modifier_input(mod, "Highlight Frames", float(highlight_frames))
+    if material is not None:
+        compat.set_modifier_input(mod, "Colour", tuple(material.diffuse_color))
     return obj
+
+
+def ensure_color_attribute(mesh: bpy.types.Mesh) -> None:
+    """Give a block's point mesh the (empty) colour attribute the draft output fills, made active."""
+    attr = mesh.color_attributes.get(COLOR_ATTRIBUTE)
+    if attr is None:
+        attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+    if mesh.color_attributes.active_color_name != COLOR_ATTRIBUTE:
+        mesh.color_attributes.active_color = attr
 
 
 def lod_box_mesh(rows: int, cols: int, pitch: float, cell_size: float,

@@ -3,7 +3,8 @@ animation (H.264 video or a folder of PNG frames) and a self-contained .blend.
 
 Shared by the panel's render operators and the headless CLI (scripts/render.py). Outputs are
 atomic: everything is written under a temporary name beside the target and renamed when complete,
-so a failed or interrupted render never leaves a file under the final name.
+so a failed or interrupted render never leaves a file under the final name; a folder of frames
+keeps the frames completed so far and resumes (scene.frames). Qualities: scene.quality.
 
 Blender differences handled here (checked with the 4.2.23, 4.5 and 5.0.1 wheels):
 - EEVEE is ``BLENDER_EEVEE_NEXT`` on 4.2-4.5 and ``BLENDER_EEVEE`` on 5.0 (compat.eevee_engine_id).
@@ -19,6 +20,7 @@ Blender differences handled here (checked with the 4.2.23, 4.5 and 5.0.1 wheels)
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +28,15 @@ from pathlib import Path
 import bpy
 
 from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
-from ..files import VIDEO_SUFFIXES, atomic_dir, atomic_path, is_video, video_size_problem
+from ..files import VIDEO_SUFFIXES, atomic_path, is_video, video_size_problem
 from . import compat
+from . import frames as frame_files
+from .frames import FRAME_NAME, is_frame_file  # noqa: F401 (FRAME_NAME re-exported)
+from .quality import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES, apply as apply_quality, prepare, quality_of
+from .quality import PROP as QUALITY_PROP
 
 _VIDEO_FORMATS = {".mp4": "MPEG4", ".mkv": "MKV", ".mov": "QUICKTIME"}
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
-FRAME_NAME = "frame_{:04d}.png"
 _WORKBENCH_AA = (("OFF", 1), ("5", 5), ("8", 8), ("11", 11), ("16", 16), ("32", 32))
 #: Test seam: a render raises RenderFailed once this many frames are written (stills count 1).
 FAIL_ENV = "LLMVIZ_FAIL_RENDER_AFTER"
@@ -87,11 +92,22 @@ def _positive_int(value: object) -> bool:
 
 def configure(scene: bpy.types.Scene, engine: str | None = None, device: str | None = None,
               samples: int | None = None, resolution: tuple[int, int] | None = None,
-              fps: int | None = None, frames: tuple[int, int] | None = None) -> str:
+              fps: int | None = None, frames: tuple[int, int] | None = None,
+              quality: str | None = None) -> str:
     """Apply render settings to `scene` (None keeps the scene's own) and describe what will render,
     e.g. "Cycles GPU (OPTIX: NVIDIA H100), 32 samples". Raises RenderSettingsError before changing
     anything when an option is invalid; device "gpu" without a GPU is an error, "auto" falls back
-    to the CPU. Samples are Cycles/EEVEE samples, or Workbench anti-aliasing (1 = off)."""
+    to the CPU. Samples are Cycles/EEVEE samples, or Workbench anti-aliasing (1 = off).
+    `quality` ("draft" | "final", see scene.quality) picks the engine and samples unless given
+    and tunes the engine for this subject."""
+    if quality is not None:
+        if quality not in QUALITIES:
+            raise RenderSettingsError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+        engine = engine if engine is not None else str(QUALITY_DEFAULTS[quality]["engine"])
+        if str(engine).lower() not in QUALITY_ENGINES[quality]:
+            raise RenderSettingsError(f"quality {quality} renders with {' or '.join(QUALITY_ENGINES[quality])}, "
+                                      f"not {engine}")
+        samples = samples if samples is not None else int(QUALITY_DEFAULTS[quality]["samples"])  # type: ignore[arg-type]
     eid = engine_id(engine) if engine is not None else scene.render.engine
     dev = device.lower() if device is not None else None
     if dev is not None and dev not in DEVICES:
@@ -134,19 +150,24 @@ def configure(scene: bpy.types.Scene, engine: str | None = None, device: str | N
         scene.render.fps, scene.render.fps_base = fps, 1.0
     if frames is not None:
         scene.frame_start, scene.frame_end = frames
+    if quality is not None:
+        apply_quality(scene, quality, str(engine).lower())
+    elif engine is not None:
+        scene.pop(QUALITY_PROP, None)  # an engine chosen without a quality: plain settings
     return describe(scene, gpu)
 
 
 def describe(scene: bpy.types.Scene, gpu: tuple[str, list[str]] | None = None) -> str:
     """One line: engine, device and samples of `scene`."""
     eid = scene.render.engine
+    q = f" {quality_of(scene)}" if quality_of(scene) else ""
     if eid == "CYCLES":
         where = f"GPU ({gpu[0]}: {', '.join(gpu[1])})" if gpu else ("GPU" if scene.cycles.device == "GPU" else "CPU")
-        return f"Cycles {where}, {scene.cycles.samples} samples"
+        return f"Cycles{q} {where}, {scene.cycles.samples} samples"
     if eid == compat.eevee_engine_id():
-        return f"EEVEE, {scene.eevee.taa_render_samples} samples"
+        return f"EEVEE{q}, {scene.eevee.taa_render_samples} samples"
     if eid == "BLENDER_WORKBENCH":
-        return f"Workbench, anti-aliasing {scene.display.render_aa}"
+        return f"Workbench{q}, anti-aliasing {scene.display.render_aa}"
     return eid
 
 
@@ -154,7 +175,7 @@ def check_output(path: str | Path, kind: str = "still", make_folder: bool = Fals
     """The absolute output path for a "still" (.png), an "animation" (video or PNG folder) or a
     "blend" (.blend), after checking that its folder exists (or making it) and is writable;
     RenderSettingsError otherwise. An existing frame folder must hold nothing but frames (it is
-    replaced)."""
+    resumed: complete frames are kept)."""
     path = Path(bpy.path.abspath(str(path))).expanduser().absolute()
     if make_folder and not path.parent.exists():
         try:
@@ -176,7 +197,7 @@ def check_output(path: str | Path, kind: str = "still", make_folder: bool = Fals
         if not path.is_dir():
             raise RenderSettingsError(f"{path}: exists and is not a folder (frames go to a folder; "
                                       f"videos end in {', '.join(VIDEO_SUFFIXES)})")
-        others = [p.name for p in path.iterdir() if not (p.name.startswith("frame_") and p.suffix == ".png")]
+        others = [p.name for p in path.iterdir() if not is_frame_file(p.name)]
         if others:
             raise RenderSettingsError(f"{path}: folder holds other files than frames ({others[0]}); "
                                       "choose a new or empty folder")
@@ -260,6 +281,7 @@ def still(scene: bpy.types.Scene, path: str | Path, frame: int | None = None, lo
     try:
         if frame is not None:
             scene.frame_set(int(frame))
+        prepare(scene)
         _set_format(scene, "PNG")
         with atomic_path(path) as tmp:
             scene.render.filepath = str(tmp)
@@ -277,45 +299,75 @@ def still(scene: bpy.types.Scene, path: str | Path, frame: int | None = None, lo
 
 
 def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] | None = None,
-              progress: Callable[[int], None] | None = None, log: Log | None = None) -> Path:
+              progress: Callable[[int], None] | None = None, log: Log | None = None, jobs: int = 1) -> Path:
     """Render the frame range (the scene's unless given) to a video (.mp4/.mkv/.mov: H.264) or, for
     any other path, a folder of PNGs (frame_0001.png, ...). `progress(frame)` is called after each
-    frame; `log` gets progress lines (frames done, ETA). Returns the path."""
+    frame; `log` gets progress lines (frames done, ETA). Returns the path.
+
+    A folder resumes: frames already complete in it are skipped (see scene.frames). `jobs` > 1
+    renders chunks of the frames in that many processes at once. A video is rendered as frames into
+    a hidden folder beside it (kept when interrupted, so a rerun resumes), then encoded with
+    Blender's FFmpeg writer and the folder removed."""
+    if not _positive_int(jobs):
+        raise RenderSettingsError(f"jobs must be a positive integer, got {jobs!r}")
     path = check_output(path, "animation", make_folder=True)
     _check_scene(scene)
     start, end = frames if frames is not None else (scene.frame_start, scene.frame_end)
-    if int(start) > int(end):
+    start, end = int(start), int(end)
+    if start > end:
         raise RenderSettingsError(f"frames {start}-{end}: the first frame is after the last")
     video = is_video(path)
     r = scene.render
     problem = video_size_problem(*(v * r.resolution_percentage // 100 for v in (r.resolution_x, r.resolution_y)))
     if video and problem:
         raise RenderSettingsError(f"{path}: {problem}")
-    total = int(end) - int(start) + 1
-    counter = FrameProgress(total, log)
+    folder = path.with_name(f".{path.name}.frames") if video else path
+    folder.mkdir(exist_ok=True)
+    frame_files.clean(folder)
+    todo = frame_files.missing(folder, start, end)
+    total = end - start + 1
+    counter = FrameProgress(len(todo), log)
     if log is not None:
         what = "video" if video else "PNG frames"
-        log(f"rendering {path.name}: {what}, frames {start}-{end} ({total}), "
-            f"{r.resolution_x}x{r.resolution_y} at {r.fps} fps, {describe(scene)}")
+        resumed = f", {total - len(todo)} already complete" if len(todo) < total else ""
+        log(f"rendering {path.name}: {what}, frames {start}-{end} ({total}{resumed}), "
+            f"{r.resolution_x}x{r.resolution_y} at {r.fps} fps, {describe(scene)}"
+            f"{f', {jobs} jobs' if jobs > 1 else ''}")
+
+    def tick(frame: int) -> None:
+        counter(frame)
+        if progress is not None:
+            progress(frame)
+
     old = r.filepath, scene.frame_start, scene.frame_end, scene.frame_current, r.dither_intensity
+    old_format = r.image_settings.file_format
     began = time.perf_counter()
     try:
-        scene.frame_start, scene.frame_end = int(start), int(end)
+        scene.frame_start, scene.frame_end = start, end
+        prepare(scene)
+        _set_format(scene, "PNG")
+        if len(todo) > 1 and jobs > 1:
+            frame_files.render_jobs(scene, folder, todo, min(jobs, len(todo)), tick)
+        elif todo:
+            frame_files.render_frames(scene, folder, todo, tick)
         if video:
-            _video(scene, path, counter, progress)
-        else:
-            _frames(scene, path, counter, progress)
+            with atomic_path(path) as tmp:
+                frame_files.assemble(scene, folder, start, end, tmp, _video_format)
+                if not tmp.is_file() or tmp.stat().st_size == 0:
+                    raise RenderFailed(f"{path}: the render wrote no video")
+            shutil.rmtree(folder, ignore_errors=True)
     finally:
         r.filepath, r.dither_intensity = old[0], old[4]
         scene.frame_start, scene.frame_end = old[1], old[2]
+        _set_format(scene, old_format)
         scene.frame_set(old[3])
     if log is not None:
         log(f"wrote {path} ({total} frames) in {_duration(time.perf_counter() - began)}")
     return path
 
 
-def _video(scene: bpy.types.Scene, path: Path, counter: FrameProgress, progress) -> None:
-    """One render call over the range into a temporary video; progress from render_write."""
+def _video_format(scene: bpy.types.Scene, path: Path) -> None:
+    """H.264 in the container `path`'s suffix names, written to `path`."""
     _set_format(scene, "FFMPEG")
     ff = scene.render.ffmpeg
     ff.format = _VIDEO_FORMATS[path.suffix.lower()]
@@ -323,46 +375,7 @@ def _video(scene: bpy.types.Scene, path: Path, counter: FrameProgress, progress)
     ff.constant_rate_factor = "HIGH"
     ff.ffmpeg_preset = "GOOD"
     ff.audio_codec = "NONE"
-    interrupted: list[BaseException] = []
-
-    def on_write(scn, *_args) -> None:
-        try:
-            counter(scn.frame_current)
-            if progress is not None:
-                progress(scn.frame_current)
-        except BaseException as exc:  # noqa: BLE001 -- Blender swallows handler errors; re-raised below
-            interrupted.append(exc)
-
-    bpy.app.handlers.render_write.append(on_write)
-    try:
-        with atomic_path(path) as tmp:
-            scene.render.filepath = str(tmp)
-            _render(scene, animation=True)
-            if interrupted:
-                raise interrupted[0]
-            if not tmp.is_file() or tmp.stat().st_size == 0:
-                raise RenderFailed(f"{path}: the render wrote no video")
-            _simulated_failure(counter.done)
-    finally:
-        bpy.app.handlers.render_write.remove(on_write)
-
-
-def _frames(scene: bpy.types.Scene, path: Path, counter: FrameProgress, progress) -> None:
-    """One frame at a time into a temporary folder beside `path`, renamed to `path` when all are
-    done (interruptible between frames)."""
-    _set_format(scene, "PNG")
-    with atomic_dir(path) as tmp:
-        for frame in range(scene.frame_start, scene.frame_end + 1):
-            scene.frame_set(frame)
-            out = tmp / FRAME_NAME.format(frame)
-            scene.render.filepath = str(out)
-            _render(scene, write_still=True)
-            if not out.is_file():
-                raise RenderFailed(f"{path}: the render wrote no image for frame {frame}")
-            counter(frame)
-            if progress is not None:
-                progress(frame)
-            _simulated_failure(counter.done)
+    scene.render.filepath = str(path)
 
 
 def external_files() -> list[str]:

@@ -1,0 +1,186 @@
+"""Render qualities: ``draft`` (Workbench, fast on a CPU) and ``final`` (Cycles tuned for this subject).
+
+draft shows what final shows: every cell's value shade, the reveal, the glow of the cells being
+computed, focus dimming, captions and labels on the world's background. The instancer's draft
+branch (nodes.py) realises the cubes and stores each face corner's colour (the material's colour
+recipe, shading.cell_colour, lit by the scene's sun lights baked into the node group); Workbench
+draws that attribute with flat lighting. Objects without the attribute (text, caption plates,
+LOD boxes) are drawn in their object colour, set here to their material's colour.
+
+:func:`prepare` brings the file in line with the scene's quality right before a render or a save
+(the renders in scene.render call it): the group's draft switch, the baked lights, the draft
+``Dim`` input keyed as a copy of each block's ``llmviz_dim`` keys, object colours. Everything is
+plain data (keys, node values, object colours): a saved .blend renders the same without the
+add-on, with no drivers or handlers.
+
+final: Cycles with OpenImageDenoise, adaptive sampling, light paths cut to direct light plus one
+diffuse and one glossy bounce (the look is flat: emission and two suns), persistent data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from ..defaults import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES  # noqa: F401 (re-exported)
+from . import compat, datablocks, nodes
+from .keys import fcurve
+from .materials import grid_fill
+
+PROP = "llmviz_quality"
+ADAPTIVE_THRESHOLD = 0.05
+BOUNCES = {"max_bounces": 2, "diffuse_bounces": 1, "glossy_bounces": 1, "transmission_bounces": 0,
+           "volume_bounces": 0, "transparent_max_bounces": 2}
+DIFFUSE = 1.0  # share of sunlight the Principled BSDF (roughness 0.55, IOR 1.5) sends back diffusely
+_DIM_PATH = f'["{nodes.DIM_PROP}"]'
+
+
+def apply(scene: bpy.types.Scene, quality: str, engine: str) -> None:
+    """Quality-specific settings for `engine` ("cycles" | "eevee" | "workbench"); remembered on the
+    scene for :func:`prepare`."""
+    scene[PROP] = quality
+    if engine == "workbench":
+        shading = scene.display.shading
+        shading.light = "FLAT"
+        shading.color_type = "VERTEX"  # the active colour attribute ("Attribute" in the UI)
+        shading.show_shadows = shading.show_cavity = shading.show_object_outline = False
+        shading.show_xray = shading.show_specular_highlight = False
+        shading.show_backface_culling = True
+    elif engine == "cycles":
+        c = scene.cycles
+        c.use_adaptive_sampling, c.adaptive_threshold = True, ADAPTIVE_THRESHOLD
+        c.use_denoising, c.denoiser = True, "OPENIMAGEDENOISE"
+        c.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+        for key, value in BOUNCES.items():
+            setattr(c, key, value)
+        c.caustics_reflective = c.caustics_refractive = False
+        scene.render.use_persistent_data = True
+    prepare(scene)
+
+
+def quality_of(scene: bpy.types.Scene) -> str | None:
+    """The quality the scene was configured for, or None."""
+    q = scene.get(PROP)
+    return q if q in QUALITIES else None
+
+
+def prepare(scene: bpy.types.Scene) -> None:
+    """Bring the file's draft state in line with `scene`'s quality (see the module docstring)."""
+    draft = quality_of(scene) == "draft" and scene.render.engine == "BLENDER_WORKBENCH"
+    group = datablocks.find_shared("node_groups", nodes.INSTANCER_GROUP)
+    if group is None:
+        return
+    group = nodes.instancer_group()  # rebuilt if outdated
+    switch = group.nodes[nodes.DRAFT_NODE]
+    if switch.boolean != draft:
+        switch.boolean = draft
+    if not draft:
+        return
+    plus, minus = face_light(scene)
+    for name, vector in zip(nodes.LIGHT_NODES, (plus, minus)):
+        _set(group.nodes[name], "vector", vector)
+    for obj in scene.objects:
+        if not datablocks.is_owned(obj):
+            continue
+        mod = obj.modifiers.get(nodes.MODIFIER_NAME)
+        if mod is not None and mod.type == "NODES" and mod.node_group == group:
+            nodes.ensure_color_attribute(obj.data)
+            _copy_dim(obj, mod)
+        elif obj.type in ("MESH", "FONT", "CURVE"):
+            _set(obj, "color", _flat_colour(obj, minus[1]))
+
+
+def _set(owner, attr: str, value) -> None:
+    """Assign only a changed value: every assignment makes Blender evaluate the users again."""
+    if not np.allclose(tuple(getattr(owner, attr)), value, rtol=0.0, atol=1e-6):
+        setattr(owner, attr, value)
+
+
+def face_light(scene: bpy.types.Scene) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Light reaching faces that face +X, +Y, +Z and -X, -Y, -Z, as a factor on the base colour:
+    the scene's sun lights on a Lambert surface (times :data:`DIFFUSE`) plus the world's ambient."""
+    plus, minus = np.zeros(3), np.zeros(3)
+    for obj in scene.objects:
+        if obj.type != "LIGHT" or obj.data.type != "SUN" or obj.hide_render:
+            continue
+        towards = (obj.matrix_world.to_3x3() @ Vector((0.0, 0.0, 1.0))).normalized()
+        power = obj.data.energy * float(np.mean(obj.data.color)) * DIFFUSE / math.pi
+        d = np.array(towards)
+        plus += power * np.maximum(d, 0.0)
+        minus += power * np.maximum(-d, 0.0)
+    ambient = _ambient(scene.world)
+    return tuple(plus + ambient), tuple(minus + ambient)  # type: ignore[return-value]
+
+
+def _ambient(world: bpy.types.World | None) -> float:
+    if world is None:
+        return 0.0
+    tree = world.node_tree if world.use_nodes else None
+    bg = tree.nodes.get("Background") if tree is not None else None
+    if bg is None:
+        return float(np.mean(world.color))
+    colour = compat.socket(bg.inputs, "Color").default_value
+    return float(np.mean(colour[:3])) * float(compat.socket(bg.inputs, "Strength").default_value)
+
+
+def _flat_colour(obj: bpy.types.Object, front_light: float) -> tuple[float, float, float, float]:
+    """Object colour for Workbench: the material's colour (emissive text and plates as they are;
+    LOD grid boxes lit like a front face)."""
+    mat = next((s.material for s in obj.material_slots if s.material is not None), None)
+    if mat is None:
+        return tuple(obj.color)  # type: ignore[return-value]
+    if "Grid" in mat.name and "llmviz_kind" in mat:
+        fill = grid_fill(mat["llmviz_kind"])
+        return (*(min(1.0, c * front_light) for c in fill), 1.0)
+    return tuple(mat.diffuse_color)  # type: ignore[return-value]
+
+
+def _copy_dim(obj: bpy.types.Object, mod: bpy.types.NodesModifier) -> None:
+    """The modifier's Dim input follows the object's ``llmviz_dim`` (its keys copied, or its value)."""
+    ident = compat.interface_identifier(mod.node_group, "Dim")
+    path = f'modifiers["{mod.name}"]["{ident}"]'
+    source = _find_curve(obj, _DIM_PATH)
+    target = _find_curve(obj, path)
+    if source is None:
+        if target is not None and len(target.keyframe_points):
+            target.keyframe_points.clear()
+        if mod[ident] != float(obj.get(nodes.DIM_PROP, 0.0)):
+            mod[ident] = float(obj.get(nodes.DIM_PROP, 0.0))
+        return
+    n = len(source.keyframe_points)
+    bufs = {attr: np.empty(2 * n, np.float32) for attr in ("co", "handle_left", "handle_right")}
+    for attr, buf in bufs.items():
+        source.keyframe_points.foreach_get(attr, buf)
+    if target is not None and len(target.keyframe_points) == n:
+        co = np.empty(2 * n, np.float32)
+        target.keyframe_points.foreach_get("co", co)
+        if np.array_equal(co, bufs["co"]):
+            return
+    target = fcurve(obj, path)
+    points = target.keyframe_points
+    points.clear()
+    points.add(n)
+    for attr, buf in bufs.items():
+        points.foreach_set(attr, buf)
+    for src, dst in zip(source.keyframe_points, points):
+        dst.interpolation = src.interpolation
+        dst.handle_left_type, dst.handle_right_type = src.handle_left_type, src.handle_right_type
+    target.update()
+
+
+def _find_curve(obj: bpy.types.Object, path: str) -> bpy.types.FCurve | None:
+    anim = obj.animation_data
+    if anim is None or anim.action is None:
+        return None
+    return fcurve(obj, path) if _has_curve(anim.action, anim, path) else None
+
+
+def _has_curve(action: bpy.types.Action, anim, path: str) -> bool:
+    if hasattr(action, "fcurves"):
+        return action.fcurves.find(path) is not None
+    from bpy_extras import anim_utils
+    bag = anim_utils.action_get_channelbag_for_slot(action, anim.action_slot)
+    return bag is not None and bag.fcurves.find(path) is not None

@@ -1,0 +1,55 @@
+"""The per-cell colour recipe, written once as nodes that work in a shader tree and in a
+geometry-nodes tree alike (Math and Mix nodes only), so the Cycles/EEVEE material and the draft
+(Workbench) colour attribute compute the same colour from the same inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from .compat import NodeBuilder
+
+KIND_COLORS: dict[str, tuple[float, float, float]] = {
+    "weight": (0.3, 0.3, 1.0),
+    "intermediate": (0.4, 0.8, 0.4),
+    "aggregate": (1.0, 0.8, 0.3),
+}
+GREY = (0.2, 0.2, 0.2)             # shade 0
+DARK = (0.012, 0.012, 0.016)       # shade -1
+GHOST = (0.05, 0.05, 0.055)        # state 0: not yet computed
+DIM_COLOR = (0.08, 0.08, 0.08)     # llmviz_dim 1
+DIM_AMOUNT = 0.8
+EMISSION = 0.25                    # base self-illumination, keeps colours readable in shadow
+HIGHLIGHT_EMISSION = 1.0
+NEUTRAL_TINT = 0.3                 # share of the kind colour in the shade-0 grey
+DARK_TINT = 0.12                   # share of the kind colour in the shade -1 tone
+GLOW_WHITE = 0.15                  # share of white in the glow of a cell being computed
+
+Value = Any  # a NodeSocket or a constant
+
+
+def rgba(c: tuple[float, ...], a: float = 1.0) -> tuple[float, float, float, float]:
+    return (c[0], c[1], c[2], a)
+
+
+def cell_colour(b: NodeBuilder, kind: Value, shade: Value, state: Value, highlight: Value,
+                dim: Value) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket, bpy.types.NodeSocket]:
+    """(base colour, emission colour, emission strength) of a cell.
+
+    `kind` is the block's kind colour (RGBA), `shade` the value in [-1, 1] (> 0 toward the kind
+    colour, < 0 toward a dark tone of it, 0 a tinted grey), `state` 1 once computed (0: ghost),
+    `highlight` in [0, 1] the glow of a cell being computed, `dim` in [0, 1] the fade toward the
+    background of blocks outside the focus.
+    """
+    pos = b.math("MAXIMUM", shade, 0.0, clamp=True)
+    neg = b.math("MULTIPLY", shade, -1.0, clamp=True)
+    c = b.mix_color(pos, b.mix_color(NEUTRAL_TINT, rgba(GREY), kind), kind)
+    c = b.mix_color(neg, c, b.mix_color(DARK_TINT, rgba(DARK), kind))
+    c = b.mix_color(state, rgba(GHOST), c)
+    emit = b.mix_color(highlight, c, b.mix_color(GLOW_WHITE, kind, (1.0, 1.0, 1.0, 1.0)))
+    strength = b.math("MULTIPLY_ADD", highlight, HIGHLIGHT_EMISSION, b.math("MULTIPLY", state, EMISSION))
+    base = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), c, rgba(DIM_COLOR))
+    strength = b.math("MULTIPLY", strength, b.math("SUBTRACT", 1.0, dim, clamp=True))
+    return base, emit, strength
