@@ -3,7 +3,7 @@ takes: install the zip into a (temporary) user repository, enable it, generate a
 operator, disable and remove it, with nothing of ours left registered.
 
 The install test builds a zip without the bundled wheels (scripts/build_extension.py --no-wheels):
-the suite never downloads, and safetensors is already importable here. When ./wheels holds every
+the suite never downloads, and safetensors and tokenizers are already importable here. When ./wheels holds every
 wheel the manifest lists (after `make extension`), the full zip is installed as well.
 """
 
@@ -42,15 +42,17 @@ def test_manifest_fields():
         assert pattern in excluded
 
 
-def test_manifest_wheels_are_safetensors_for_five_platforms():
+def test_manifest_wheels_are_safetensors_and_tokenizers_for_five_platforms():
     wheels = MANIFEST["wheels"]
     tags = [build_extension.wheel_tags(w) for w in wheels]
-    assert {t[0] for t in tags} == {"safetensors"}  # numpy comes with Blender
-    assert len({t[1] for t in tags}) == 1  # one pinned version
-    assert {t[2] for t in tags} == PLATFORMS
+    assert {t[0] for t in tags} == {"safetensors", "tokenizers"}  # numpy comes with Blender
     assert all(w.startswith("./wheels/") and "abi3" in w for w in wheels)  # abi3: any Python >= 3.10
-    version = tuple(int(v) for v in tags[0][1].split("."))
-    assert version >= (0, 4)  # pyproject: safetensors>=0.4
+    minimum = {"safetensors": (0, 4), "tokenizers": (0, 20)}  # pyproject's lower bounds
+    for name, low in minimum.items():
+        mine = [t for t in tags if t[0] == name]
+        assert len({t[1] for t in mine}) == 1  # one pinned version
+        assert {t[2] for t in mine} == PLATFORMS
+        assert tuple(int(v) for v in mine[0][1].split(".")) >= low
 
 
 def test_strip_wheels_keeps_everything_else():
