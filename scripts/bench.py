@@ -1,4 +1,4 @@
-"""Benchmarks for the README table: `python scripts/bench.py forward|scene|animate|render|all`.
+"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|all`.
 
 Each benchmark measures against its baseline in the same run and prints the ratio, since the
 machines are noisy. Figures are best-of-N wall times.
@@ -277,7 +277,50 @@ def _comparison_still(path: str) -> None:
     print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
-BENCHES = {"forward": bench_forward, "scene": bench_scene, "animate": bench_animate, "render": bench_render}
+def _gpt2_shaped_tokenizer(path: Path, vocab_size: int) -> None:
+    """A byte-level BPE trained on this repository's text (a stand-in: GPT-2's own tokenizer.json is
+    not shipped), padded with unused special tokens to GPT-2's vocabulary size."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    texts = [f.read_text(encoding="utf-8") for f in sorted(ROOT.glob("**/*.py")) + [ROOT / "README.md"]]
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                       show_progress=False))
+    tok.add_special_tokens([f"<|unused{i}|>" for i in range(vocab_size - tok.get_vocab_size())])
+    tok.save(str(path))
+
+
+def bench_tokenize(repeat: int) -> None:
+    """Tokenisation (model.encode) + forward at T=16: the facts model, and random GPT-2 small weights
+    with a GPT-2-sized byte-level BPE."""
+    import tempfile
+
+    from llmviz_blender import model
+
+    text = ("Michael Jordan plays the sport of basketball fans watch Serena Williams play tennis "
+            "the sport of")  # 16 words, 16 tokens
+    facts = model.default_weights(model.load_preset("facts-gpt"))
+    with tempfile.TemporaryDirectory() as tmp:
+        config = model.load_preset("gpt2-small")
+        path = Path(tmp) / "tokenizer.json"
+        _gpt2_shaped_tokenizer(path, config.vocab_size)
+        gpt2 = model.random_weights(config.replace(tokenizer=path), seed=0)
+        prose = "The quick brown fox jumps over the lazy dog while the model reads every number it computes"
+        for name, w, prompt in (("facts-gpt", facts, text), ("GPT-2 small shapes, random", gpt2, prose)):
+            ids = model.encode(w.config, prompt)[:16]
+            t_enc = best_of(lambda: model.encode(w.config, prompt), repeat)
+            t_fwd = best_of(lambda: model.forward(w, ids), repeat)
+            note = f"{len(model.encode(w.config, prompt))} tokens encoded, forward on {len(ids)}"
+            row(f"tokenize: {name}", t_enc, "", f"{t_enc * 1e6:.0f} µs; {note}")
+            row(f"forward: {name}, T={len(ids)}", t_fwd, "", note)
+            row(f"tokenize + forward: {name}", t_enc + t_fwd, "", note)
+
+
+BENCHES = {"forward": bench_forward, "tokenize": bench_tokenize, "scene": bench_scene, "animate": bench_animate,
+           "render": bench_render}
 
 
 def main(argv: list[str] | None = None) -> int:
