@@ -400,6 +400,8 @@ def save_blend(path: str | Path, log: Log | None = None) -> Path:
         raise RenderSettingsError(f"{path}: the file links libraries ({bpy.data.libraries[0].name}); "
                                   "make them local before saving")
     scenes = [(s, s.render.filepath) for s in bpy.data.scenes]
+    for s, _ in scenes:
+        prepare(s)  # a draft scene's node values and keys, so the file renders drafts without the add-on
     try:
         for s, _ in scenes:
             s.render.filepath = f"//{path.stem}_frames/frame_####"
