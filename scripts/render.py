@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `llmviz_blender` from this checkout, under Blender too
 
-from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINE, ENGINES, FPS, FPS_RANGE, RESOLUTION,  # noqa: E402
-                                     RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX)
+from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINES, FPS, FPS_RANGE, QUALITIES, QUALITY,  # noqa: E402
+                                     QUALITY_DEFAULTS, QUALITY_ENGINES, RESOLUTION, RESOLUTION_RANGE, SAMPLES_MAX)
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
@@ -136,12 +136,17 @@ def parser() -> Parser:
     a.add_argument("--camera", default="overview", metavar="TARGET",
                    help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
     r = p.add_argument_group("render")
-    r.add_argument("--engine", choices=ENGINES, default=ENGINE, help=f"default {ENGINE}")
+    r.add_argument("--quality", choices=QUALITIES, help=f"draft: Workbench, every cell's colour, fast on a CPU; "
+                   f"final: Cycles, denoised (default {QUALITY}; draft with --engine workbench)")
+    r.add_argument("--engine", choices=ENGINES, help="default by --quality: " + ", ".join(
+        f"{q} {d['engine']}" for q, d in QUALITY_DEFAULTS.items()))
+    r.add_argument("--jobs", type=_int_in(1), default=1, metavar="N",
+                   help="render frames in N processes at once (default 1)")
     r.add_argument("--device", choices=DEVICES, default=DEVICE,
                    help=f"Cycles device: auto uses a GPU when one exists (default {DEVICE})")
     r.add_argument("--samples", type=_int_in(1, SAMPLES_MAX),
-                   help="samples per pixel; Workbench: anti-aliasing passes, 1 = off (default "
-                   f"{', '.join(f'{e} {n}' for e, n in SAMPLES.items())})")
+                   help="samples per pixel; Workbench: anti-aliasing passes, 1 = off (default by --quality: "
+                   + ", ".join(f"{q} {d['samples']}" for q, d in QUALITY_DEFAULTS.items()) + ")")
     r.add_argument("--resolution", type=_resolution, default=RESOLUTION, metavar="WxH",
                    help=f"default {RESOLUTION[0]}x{RESOLUTION[1]}")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -175,6 +180,9 @@ def validate(args: argparse.Namespace) -> None:
             raise Usage("--camera: the walkthrough moves the camera itself; pick a view with --frames")
     elif args.fps or args.speed or args.start_layer:
         raise Usage("--fps, --speed and --start-layer shape the walkthrough: add --animate or --animation")
+    if args.quality and args.engine and args.engine not in QUALITY_ENGINES[args.quality]:
+        raise Usage(f"--quality {args.quality} renders with {' or '.join(QUALITY_ENGINES[args.quality])}, "
+                    f"not --engine {args.engine}")
     if args.animation and is_video(args.animation):
         problem = video_size_problem(*args.resolution)
         if problem:
@@ -240,9 +248,9 @@ def run(args: argparse.Namespace, con: Console) -> None:
     for kind, value in (("still", args.still), ("animation", args.animation), ("blend", args.save_blend)):
         if value:
             outputs[kind] = render.check_output(value, kind)
-    samples = args.samples or SAMPLES[args.engine]
-    device = render.configure(scene, engine=args.engine, device=args.device, samples=samples,
-                              resolution=args.resolution)
+    quality = args.quality or ("draft" if args.engine == "workbench" else QUALITY)
+    device = render.configure(scene, engine=args.engine, device=args.device, samples=args.samples,
+                              resolution=args.resolution, quality=quality)
     con.say(f"render settings: {args.resolution[0]}x{args.resolution[1]}, {device}")
 
     if args.compare:
@@ -274,7 +282,7 @@ def run(args: argparse.Namespace, con: Console) -> None:
             frame = args.frames[0] if args.frames else (scene.frame_start + scene.frame_end) // 2
         render.still(scene, outputs["still"], frame=frame, log=con.say)
     if "animation" in outputs:
-        render.animation(scene, outputs["animation"], frames=args.frames, log=con.say)
+        render.animation(scene, outputs["animation"], frames=args.frames, log=con.say, jobs=args.jobs)
     _summary(con, t0)
 
 
