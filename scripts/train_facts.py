@@ -121,7 +121,9 @@ def train(config: model.ModelConfig, data: list[list[int]], iters: int, seed: in
     warmup = max(1, iters // 20)
     gpt.train()
     for it in range(iters):
-        frac = (it + 1) / warmup if it < warmup else 0.05 + 0.475 * (1 + math.cos(math.pi * (it - warmup) / (iters - warmup)))
+        # linear warmup, then cosine decay to lr / 20
+        cosine = 0.05 + 0.475 * (1 + math.cos(math.pi * (it - warmup) / (iters - warmup)))
+        frac = (it + 1) / warmup if it < warmup else cosine
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, frac)
         logits = gpt(x)
@@ -161,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.use_deterministic_algorithms(True)
     out = args.out_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    names = {k: out / f"{NAME}{ext}" for k, ext in (("tok", ".tokenizer.json"), ("w", ".safetensors"), ("toml", ".toml"))}
+    suffixes = {"tok": ".tokenizer.json", "w": ".safetensors", "toml": ".toml"}
+    names = {k: out / f"{NAME}{ext}" for k, ext in suffixes.items()}
     tmp = {k: p.with_name(f".{p.name}.candidate") for k, p in names.items()}
     words = vocabulary(args.seed)
     try:
