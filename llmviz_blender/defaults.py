@@ -19,6 +19,7 @@ RESOLUTION_RANGE = (4, 65536)  # Blender's own limits on a render's width and he
 ASPECT = RESOLUTION[0] / RESOLUTION[1]
 FPS = 24
 FPS_RANGE = (1, 1000)
+STORYBOARD_WIDTH = 480  # px: one walkthrough step's frame on a storyboard sheet
 #: Render qualities (scene.quality): draft = Workbench showing the cells' colours (fast on a CPU),
 #: final = Cycles denoised (or EEVEE). Engine and samples of each unless given; engines each allows.
 QUALITIES = ("draft", "final")
@@ -43,6 +44,9 @@ KIND_COLORS: dict[str, tuple[float, float, float]] = {
 #: Dimension label colours (DESIGN.md).
 DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "A": "#d368a4", "n_vocab": "#7c3c8d",
               "block_size": "#359da8"}
+
+# --- text -----------------------------------------------------------------------------------------
+CHAR_WIDTH = 0.6  # rough advance of one character of Blender's default font, in text heights
 
 # --- reveal frames --------------------------------------------------------------------------------
 ALWAYS = -1.0e9  # reveal frame of cells shown from the start (weights)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..defaults import ASPECT
+from ..defaults import ASPECT, CHAR_WIDTH
 from ..model import ModelConfig
 from .blocks import CELL, PITCH, Band, Block, bands
 
@@ -19,6 +19,47 @@ COLUMN_SPACING = 10  # margins between columns: room for the group labels beside
 def margin(config: ModelConfig) -> float:
     """Gap between blocks, world units: max(12, C / 10)."""
     return max(12.0, config.n_embd / 10)
+
+
+LABEL_SHARE = 0.22  # block labels: this share of the margin between blocks
+TOKEN_SCALE = 1.2  # tokens and predictions: this many times the block labels
+LABEL_ROOM = (2.5, 2.0)  # a block's labels reach this many label heights beside it and above / below
+SEQUENCE_DROP = 6.0  # the sequence so far stands this many token heights under the Probabilities
+SEQUENCE_SCALE = 2.0  # and is this many token heights tall
+
+
+def label_size(config: ModelConfig) -> float:
+    """Height of block names and dimension labels (world units)."""
+    return LABEL_SHARE * margin(config)
+
+
+def token_size(config: ModelConfig) -> float:
+    """Height of token letters above the model and predictions below it."""
+    return TOKEN_SCALE * label_size(config)
+
+
+def output_text_anchor(layout: "Layout", drop: float) -> np.ndarray:
+    """Top-left of text that stands `drop` token heights under the Probabilities (predictions, the
+    sequence so far)."""
+    probs = layout["probs"]
+    bottom = probs.origin[2] - (probs.rows.size - 1) * PITCH - CELL
+    return np.array([probs.origin[0] - CELL / 2, -CELL, bottom - drop * token_size(layout.config)])
+
+
+def sequence_box(layout: "Layout", chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """World box of the sequence so far (`chars` long) under the Probabilities, with them."""
+    size = SEQUENCE_SCALE * token_size(layout.config)
+    top_left = output_text_anchor(layout, SEQUENCE_DROP)
+    lo, hi = layout.bounds([layout["probs"]])
+    text_lo = top_left - [0.0, 0.0, size]
+    text_hi = top_left + [chars * CHAR_WIDTH * size, 0.0, 0.0]
+    return np.minimum(lo, text_lo), np.maximum(hi, text_hi)
+
+
+def label_room(config: ModelConfig) -> np.ndarray:
+    """How far a block's labels reach beyond it (x, y, z): a view of the block pads it by this."""
+    size = label_size(config)
+    return np.array([LABEL_ROOM[0] * size, 0.0, LABEL_ROOM[1] * size])
 
 
 @dataclass(frozen=True)

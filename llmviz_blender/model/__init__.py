@@ -10,14 +10,14 @@ from .forward import LN_EPS, Trace, check_tokens, forward, gelu, trace_shapes
 from .generate import Choice, Generation, choose, generate
 from .lens import LensRow, logit_lens, top_k
 from .tokenizer import TextTokenizer, find_tokenizer, load_tokenizer
-from .tokens import decode, encode, mark_spaces, token_text, tokenizer_of
+from .tokens import decode, encode, mark_spaces, sequence_text, token_text, tokenizer_of
 from .weights import Weights, default_weights, load_weights, param_shapes, random_weights, save_weights
 
 __all__ = [
     "PRESETS_DIR", "LN_EPS", "ModelConfig", "ModelError", "Trace", "Generation", "Weights",
     "load_preset", "preset_names", "config_from_dict", "config_to_dict", "param_count", "param_shapes",
     "load_weights", "save_weights", "random_weights", "default_weights",
-    "forward", "check_tokens", "trace_shapes", "gelu", "generate", "encode", "decode", "token_text",
+    "forward", "check_tokens", "trace_shapes", "gelu", "generate", "encode", "decode", "sequence_text", "token_text",
     "Choice", "choose", "LensRow", "logit_lens", "top_k", "TextTokenizer", "load_tokenizer", "find_tokenizer",
     "tokenizer_of", "mark_spaces",
 ]

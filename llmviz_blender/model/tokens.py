@@ -96,3 +96,9 @@ def token_text(config: ModelConfig, token_id: int, quoted: bool = True) -> str:
     else:
         return str(int(token_id))
     return f"'{text}'" if quoted else text
+
+
+def sequence_text(config: ModelConfig, ids: Sequence[int], generated: Sequence[int] = ()) -> str:
+    """A sequence as the screen shows it: the input, then ' + ' and what was generated."""
+    text = decode(config, ids)
+    return f"{text} + {decode(config, generated)}" if len(generated) else text

@@ -9,7 +9,8 @@ import numpy as np
 from mathutils import Vector
 
 from ..layout import Layout
-from ..timeline.camera import DIRECTION, FOV_Y, frame_box
+from ..composition import Frame, Pose, compose
+from ..composition.camera import FOV_Y
 from . import compat, datablocks
 
 CAMERA = "LLMViz Camera"
@@ -47,10 +48,18 @@ def aspect(scene: bpy.types.Scene) -> float:
     return r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
 
 
-def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=DIRECTION) -> None:
-    """Aim `cam` from `direction` at the box lo..hi so that the box fills the picture."""
-    location, target = frame_box(lo, hi, FOV_Y, aspect(scene), direction)
-    aim(cam, location, target)
+def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=None) -> Pose:
+    """Aim `cam` at the box lo..hi so that it fills the picture (a still: no overlays), from
+    `direction` or the view that suits the box's shape best (composition.compose)."""
+    pose = compose([(lo, hi)], Frame(aspect(scene), caption=False, title=False), direction=direction)
+    set_pose(cam, pose, aspect(scene))
+    return pose
+
+
+def set_pose(cam: bpy.types.Object, pose: Pose, aspect: float) -> None:
+    aim(cam, pose.location, pose.target)
+    cam.data.angle_y = pose.fov_y
+    cam.data.shift_x, cam.data.shift_y = pose.blender_shift()
 
 
 def _world(scene: bpy.types.Scene) -> None:
@@ -76,7 +85,7 @@ def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -
 
 
 def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
-               direction=DIRECTION) -> bpy.types.Object:
+               direction=None) -> bpy.types.Object:
     """Our camera framing the box lo..hi, made the scene camera; clip range fits the model's size."""
     cam = datablocks.tag(bpy.data.cameras.new(CAMERA))
     cam.sensor_fit = "VERTICAL"
@@ -92,7 +101,7 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
 
 
 def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Collection,
-          direction=DIRECTION) -> bpy.types.Object:
+          direction=None) -> bpy.types.Object:
     """World, a key and a fill light, and the overview camera for `layouts` seen from `direction`."""
     rig = datablocks.tag(bpy.data.collections.new("LLMViz Rig"))
     parent.children.link(rig)

@@ -7,8 +7,8 @@ import math
 import bpy
 import numpy as np
 
-from ..defaults import DIM_COLORS
-from ..layout import CELL, PITCH, Block, Layout, margin
+from ..defaults import CHAR_WIDTH, DIM_COLORS
+from ..layout import CELL, PITCH, Block, Layout, label_size, margin, token_size
 from ..model import param_count, token_text
 from . import compat, datablocks
 
@@ -17,8 +17,6 @@ SECTION_COLOR = "#f2f2f5"
 MUTED_COLOR = "#8c8c99"
 ROLE = "llmviz_role"  # what a text object is, for the code that keys it
 PREDICTION = "prediction"  # shown once the probabilities are computed
-LABEL_SHARE = 0.22  # block labels: this share of the margin between blocks
-TOKEN_SCALE = 1.2  # tokens and predictions: this many times the block labels
 TOKEN_GAP = 0.4  # token letters stand this many of their heights above the Tokens row
 MAX_LABELLED_BLOCKS = 1000  # above this many blocks, only layer 0, the ends and the sections get names
 
@@ -68,7 +66,6 @@ def _top_left(block: Block) -> np.ndarray:
 
 
 SHORT_NAMES = {"ln_mean": "μ", "ln_std": "σ", "softmax_max": "max", "softmax_sumexp": "Σexp"}
-CHAR_WIDTH = 0.6  # rough advance of one character, in text heights
 
 
 def short_name(block: Block, width: float, size: float) -> str:
@@ -126,26 +123,16 @@ def _labelled(layout: Layout) -> list[Block]:
     return blocks
 
 
-def label_size(layout: Layout) -> float:
-    """Height of block names and dimension labels: a share of the gap between blocks."""
-    return LABEL_SHARE * margin(layout.config)
-
-
-def token_size(layout: Layout) -> float:
-    """Height of token letters above the model and predictions below it."""
-    return TOKEN_SCALE * label_size(layout)
-
-
 def token_anchor(layout: Layout, t: int) -> np.ndarray:
     """Bottom centre of the text of token slot `t` above the Tokens row (slots past the input hold
     generated tokens)."""
-    return layout.cell_position("tokens", 0, 0) + [t * PITCH, -CELL, CELL + TOKEN_GAP * token_size(layout)]
+    return layout.cell_position("tokens", 0, 0) + [t * PITCH, -CELL, CELL + TOKEN_GAP * token_size(layout.config)]
 
 
 def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None) -> None:
     """Names and dimensions of blocks, section and group labels, tokens above, predictions below."""
     m = margin(layout.config)
-    size = label_size(layout)
+    size = label_size(layout.config)
     for block in _labelled(layout):
         _label_block(block, prefix, size, collection)
     big = heading_size(layout)
@@ -160,7 +147,7 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
         if group in ("Self-attention", "Projection", "MLP"):
             add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
                      collection, align_y="TOP")
-    _label_tokens(layout, collection, prefix, trace, token_size(layout))
+    _label_tokens(layout, collection, prefix, trace, token_size(layout.config))
 
 
 def heading_size(layout: Layout) -> float:

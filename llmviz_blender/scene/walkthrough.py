@@ -16,36 +16,27 @@ import numpy as np
 
 from .. import model, timeline
 from ..defaults import FPS
-from ..layout import CELL, PITCH
+from ..layout import CELL, token_size
+from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
-from ..timeline.camera import FOV_Y
-from . import datablocks, materials
+from ..composition import Frame
+from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, TEXT_WIDTH, TITLE_BAND, TITLE_SCALE,
+                                 CAPTION_TOP, caption_size, formula_size)
+from . import datablocks, environment, materials
 from .builder import ROOT
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
-from .labels import (DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material,
-                     token_anchor, token_size)
+from .labels import DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material, token_anchor
 from .nodes import add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
 FADE_FRAMES = 6
-CAPTION_SIZE = 0.032  # caption height as a fraction of the frame height
-BAR = 0.2  # caption bar: fraction of the frame height at the bottom
 BAR_COLOR = "#0b0b0e"
-FORMULA_BAR = 0.1  # close-up formulas: a strip of this share of the height above the caption bar
-CAPTION_TOP = 0.72  # the caption's first line starts this share of the bar's height above its bottom
-TEXT_WIDTH = 0.86  # captions wrap at this share of the frame's width
-FORMULA_WIDTH = 0.9  # formulas wrap at this share of the frame's width
-FORMULA_SCALE = 0.85  # formula text: this many caption heights
 TITLE_LEFT = 0.04  # chapter titles: left edge this share of the width from the frame's left edge
-TITLE_DROP = 1.8  # chapter titles: top this many caption heights below the frame's top
-TITLE_SCALE = 1.4  # chapter titles: this many caption heights
 OVERLAY_DEPTH = 4.0  # overlays stand this many clip-start distances in front of the camera (at least 1)
 PLATE_BEHIND = 1.01  # plates stand this much farther than the text on them
 ARRIVE = 0.55  # close-up copies reach the computed cell at this share of the close-up
 LIFT = 2 * CELL  # close-up copies fly this far in front of the blocks
-SEQUENCE_DROP = 6.0  # the sequence so far stands this many token heights below the probabilities
-SEQUENCE_SCALE = 2.0  # and is this many token heights tall
 TARGET = "LLMViz Camera Target"
 STEPS = "llmviz_steps"  # the keyed steps, saved on the model's collection
 KEY_SHARE = 0.85  # a step's key frame: this share of the way through it
@@ -86,7 +77,10 @@ def _camera(scene: bpy.types.Scene, coll: bpy.types.Collection) -> bpy.types.Obj
     return cam
 
 
-def _key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection) -> None:
+def _key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection, rig: bpy.types.Object,
+                height: float) -> None:
+    """Camera location, the point it tracks and its lens shift at every camera key; the overlay rig
+    follows the shift, so captions keep their place in the picture."""
     target = datablocks.tag(bpy.data.objects.new(TARGET, None))
     anim.objects.link(target)
     for c in [c for c in cam.constraints if c.name == TARGET]:
@@ -95,9 +89,14 @@ def _key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection)
     track.name = TARGET
     track.target = target
     track.track_axis, track.up_axis = "TRACK_NEGATIVE_Z", "UP_Y"
-    frames = [k[0] for k in tl.camera_keys]
-    set_vector_keys(cam, "location", frames, np.array([k[1] for k in tl.camera_keys]))
-    set_vector_keys(target, "location", frames, np.array([k[2] for k in tl.camera_keys]))
+    frames = [k.frame for k in tl.camera_keys]
+    poses = [k.pose for k in tl.camera_keys]
+    set_vector_keys(cam, "location", frames, np.array([p.location for p in poses]))
+    set_vector_keys(target, "location", frames, np.array([p.target for p in poses]))
+    shifts = np.array([p.blender_shift() for p in poses])  # the view window's offset, in frame heights
+    for axis, path in enumerate(("shift_x", "shift_y")):
+        set_keys(cam.data, path, frames, shifts[:, axis])
+        set_keys(rig, "location", frames, shifts[:, axis] * height, index=axis)
 
 
 def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
@@ -114,62 +113,64 @@ def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
             set_keys(obj, '["llmviz_dim"]', frames, values, interpolation="LINEAR")
 
 
-def _frame_size(cam: bpy.types.Object, scene: bpy.types.Scene) -> tuple[float, float, float, float]:
-    """Distance in front of the camera for overlays, the frame's height and width there, and the
-    height of the frame's centre (the lens shift moves it)."""
+def _overlay_rig(cam: bpy.types.Object, scene: bpy.types.Scene,
+                 anim: bpy.types.Collection) -> tuple[bpy.types.Object, float, float, float]:
+    """An empty under the camera that carries the overlays (keyed with the lens shift), the distance
+    in front of the camera where they stand, and the picture's height and width there."""
     d = max(1.0, OVERLAY_DEPTH * cam.data.clip_start)
     height = 2 * d * math.tan(cam.data.angle_y / 2)
-    r = scene.render
-    width = height * r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
-    return d, height, width, cam.data.shift_y * max(width, height)
+    rig = datablocks.tag(bpy.data.objects.new(f"{ROOT} Overlays", None))
+    anim.objects.link(rig)
+    rig.parent = cam
+    return rig, d, height, height * environment.aspect(scene)
 
 
-def _plate(name: str, cam: bpy.types.Object, anim: bpy.types.Collection, d: float, width: float, bottom: float,
+def _plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, d: float, width: float, bottom: float,
            top: float) -> bpy.types.Object:
-    """A dark strip across the picture behind overlay text (camera space, between heights bottom and top)."""
+    """A dark strip across the picture behind overlay text (between heights bottom and top from the
+    picture's middle)."""
     mesh = datablocks.tag(bpy.data.meshes.new(name))
     mesh.from_pydata([(-width, bottom, 0), (width, bottom, 0), (width, top, 0), (-width, top, 0)], [], [(0, 1, 2, 3)])
     mesh.materials.append(flat_material(BAR_COLOR))
     plate = datablocks.tag(bpy.data.objects.new(name, mesh))
     anim.objects.link(plate)
-    plate.parent = cam
+    plate.parent = rig
     plate.location = (0.0, 0.0, -d * PLATE_BEHIND)
     return plate
 
 
-def _overlay_text(name, body, cam, anim, location, size, color, width=None, align_x="CENTER",
+def _overlay_text(name, body, rig, anim, location, size, color, width=None, align_x="CENTER",
                   align_y="CENTER") -> bpy.types.Object:
     obj = add_text(name, body, location, size, color, anim, align_x=align_x, align_y=align_y)
     obj.rotation_euler = (0.0, 0.0, 0.0)
-    obj.parent = cam
+    obj.parent = rig
     if width is not None:
         obj.data.text_boxes[0].width = width / size  # in the text's own units (the object is scaled)
         obj.data.text_boxes[0].x = -width / size / 2
     return obj
 
 
-def _key_captions(tl: Timeline, cam: bpy.types.Object, scene: bpy.types.Scene, anim: bpy.types.Collection) -> None:
+def _key_captions(tl: Timeline, rig: bpy.types.Object, d: float, height: float, width: float,
+                  anim: bpy.types.Collection) -> None:
     """A caption bar at the bottom of the picture; each step's caption and each chapter's title."""
-    d, height, width, cy = _frame_size(cam, scene)
-    bottom = cy - height / 2
-    _plate(f"{ROOT} Caption Bar", cam, anim, d, width, bottom - height, bottom + BAR * height)
-    size = CAPTION_SIZE * height
+    bottom = -height / 2
+    _plate(f"{ROOT} Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
+    size = caption_size(width / height, max(len(s.caption) for s in tl.steps)) * height
     for i, step in enumerate(tl.steps):
-        text = _overlay_text(f"{ROOT} Caption {i:03d}", step.caption, cam, anim,
+        text = _overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
                              (0.0, bottom + CAPTION_TOP * BAR * height, -d), size, TEXT_COLOR,
-                             width=TEXT_WIDTH * width,
-                             align_y="TOP")
+                             width=TEXT_WIDTH * width, align_y="TOP")
         set_visibility(text, [(step.frame_start, step.frame_end)], tl.frame_start)
+    title_size = TITLE_SCALE * CAPTION_SIZE * height
     for chapter in tl.chapters:
-        title = _overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, cam, anim,
-                              ((TITLE_LEFT - 0.5) * width, cy + height / 2 - TITLE_DROP * size, -d),
-                              TITLE_SCALE * size, SECTION_COLOR,
-                              align_x="LEFT", align_y="TOP")
+        title = _overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, rig, anim,
+                              ((TITLE_LEFT - 0.5) * width, (0.5 - TITLE_BAND / 2) * height, -d),
+                              title_size, SECTION_COLOR, align_x="LEFT")
         set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
 
 
-def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int, cam: bpy.types.Object,
-                 scene: bpy.types.Scene) -> None:
+def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int, rig: bpy.types.Object,
+                 d: float, height: float, width: float) -> None:
     """Copies of the source cells fly to the cell being computed; the formula with its numbers
     stands at the top of the picture."""
     layout, trace, weights = m.layout, m.trace, m.weights
@@ -194,12 +195,11 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
         delta = target + [0.0, -LIFT * (j + 2), 0.0] - centre
         set_vector_keys(obj, "location", [cu.frame_start, arrive], np.array([[0.0, 0.0, 0.0], delta]))
         set_visibility(obj, [(cu.frame_start, cu.frame_end)], first)
-    d, height, width, cy = _frame_size(cam, scene)
-    size = FORMULA_SCALE * CAPTION_SIZE * height
-    top = cy - height / 2 + (BAR + FORMULA_BAR) * height
-    plate = _plate(f"{ROOT} Close-up {i} plate", cam, anim, d, width, top - FORMULA_BAR * height, top)
+    size = formula_size(width / height, len(cu.formula)) * height
+    top = -height / 2 + (BAR + FORMULA_BAR) * height
+    plate = _plate(f"{ROOT} Close-up {i} plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
     set_visibility(plate, [(cu.frame_start, cu.frame_end)], first)
-    formula = _overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, cam, anim,
+    formula = _overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
                             (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, DIM_COLORS["A"],
                             width=FORMULA_WIDTH * width)
     set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
@@ -214,17 +214,15 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
         if obj.get(ROLE) == PREDICTION:
             set_visibility(obj, [(shown, max(shown, tl.frame_end))], tl.frame_start)
     layout = m.layout
-    size = token_size(layout)
+    size = token_size(layout.config)
     for k, p in enumerate(tl.predictions):
         text = add_text(f"{ROOT} Generated {k}", p.text, token_anchor(layout, layout.n_tokens + k), size, DIM_COLORS["T"], anim, align_x="CENTER",
                         align_y="BOTTOM")
         appended = p.frame_start + (p.frame_end - p.frame_start) // 2
         set_visibility(text, [(appended, tl.frame_end)], tl.frame_start)
-        probs = layout["probs"]
-        below = probs.origin[2] - (probs.rows.size - 1) * PITCH - CELL - SEQUENCE_DROP * size
         generated = [q.token for q in tl.predictions[:k + 1]]
-        line = f"{model.decode(layout.config, m.tokens)} + {model.decode(layout.config, generated)}"
-        seq = add_text(f"{ROOT} Sequence {k}", line, [probs.origin[0] - CELL / 2, -CELL, below], SEQUENCE_SCALE * size,
+        line = model.sequence_text(layout.config, m.tokens, generated)
+        seq = add_text(f"{ROOT} Sequence {k}", line, output_text_anchor(layout, SEQUENCE_DROP), SEQUENCE_SCALE * size,
                        DIM_COLORS["T"], anim, align_y="TOP")
         last = k == len(tl.predictions) - 1
         next_start = tl.frame_end if last else tl.predictions[k + 1].frame_start + (
@@ -246,13 +244,9 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
     timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
-    r = scene.render
-    aspect = r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
-    free = 1.0 - BAR if captions else 1.0  # share of the picture's height above the caption bar
-    fov_y = 2 * math.atan(free * math.tan(FOV_Y / 2))
     return timeline.build_timeline(m.layout, m.trace, timing, chapters=list(chapters) if chapters else None,
                                    start_layer=start_layer, generation=generation, weights=m.weights,
-                                   fov_y=fov_y, aspect=aspect / free)
+                                   frame=Frame(environment.aspect(scene), caption=captions, title=captions))
 
 
 def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 1.0,
@@ -270,24 +264,21 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
 
     prefix = f"{ROOT} {m.config.name}"
     objects = {o["llmviz_key"]: o for o in collection.all_objects if "llmviz_key" in o}
-    _clear_keys([cam, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
+    _clear_keys([cam, cam.data, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
     anim = _animation_collection(collection, prefix)
     for key, obj in objects.items():
         reveal = tl.reveal.get(key)
         if reveal is not None:
             obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
             obj.data.update()
-    _key_camera(cam, tl, anim)
-    # the steps were framed above the caption bar: shift the lens so that band is what the view centres on
-    r = scene.render
-    height_share = min(1.0, r.resolution_y * r.pixel_aspect_y / (r.resolution_x * r.pixel_aspect_x))
-    cam.data.shift_y = -BAR / 2 * height_share if captions else 0.0
+    rig, d, height, width = _overlay_rig(cam, scene, anim)
+    _key_camera(cam, tl, anim, rig, height)
     _key_dimming(objects, tl)
     if captions:
-        _key_captions(tl, cam, scene, anim)
+        _key_captions(tl, rig, d, height, width, anim)
     if closeups:
         for i, cu in enumerate(tl.closeups):
-            _key_closeup(i, cu, m, anim, tl.frame_start, cam, scene)
+            _key_closeup(i, cu, m, anim, tl.frame_start, rig, d, height, width)
     _key_outputs(tl, m, collection, anim)
     scene.render.fps = tl.fps
     scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end

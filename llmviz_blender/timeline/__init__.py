@@ -2,10 +2,9 @@
 per-cell reveal frames, close-ups and camera keys for the scene to keyframe."""
 
 from .build import Chapter, Prediction, Step, Timeline, build_timeline
-from .camera import ease, frame_box
 from .closeups import CloseUp
 from ..defaults import ALWAYS, NEVER
-from .timing import CHAPTERS, DEFAULT_DURATIONS, Timing, TimelineError
+from .timing import CHAPTERS, DEFAULT_DURATIONS, Timing, TimelineError, ease
 
 __all__ = ["ALWAYS", "CHAPTERS", "DEFAULT_DURATIONS", "NEVER", "Chapter", "CloseUp", "Prediction", "Step",
-           "Timeline", "TimelineError", "Timing", "build_timeline", "ease", "frame_box"]
+           "Timeline", "TimelineError", "Timing", "build_timeline", "ease"]

@@ -7,24 +7,30 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..layout import Layout, margin
+from ..composition import Frame, Pose, compose
+from ..defaults import ALWAYS, ASPECT, NEVER
+from ..layout import Layout, label_room
 from ..model import Generation, Weights, token_text
-from .camera import ASPECT, DIRECTION, FOV_Y, ease, frame_box
 from .closeups import CloseUp
 from .facts import Facts
-from ..defaults import ALWAYS, NEVER
 from .reveal import schedule
 from .story import Box, Plan, Story, home
-from .timing import CHAPTERS, Timing, TimelineError
+from .timing import CHAPTERS, Timing, TimelineError, ease
 
 #: Chapters that compute blocks, in order ("overview" and "generation" only tell).
 COMPUTING = ("embedding", "layer_norm", "attention", "projection", "mlp", "stack", "output")
 CATCH_UP_SECONDS = 1.0  # a fast-forward step computing skipped chapters between chosen ones
 CAMERA_MOVE_SECONDS = 1.0  # camera travel at the start of a step (at most 40% of it)
-PUSH_IN = 0.04  # the camera creeps this much closer while a step holds
+PUSH_IN = 0.04  # a step's camera arrives this much farther away than its fit and creeps in
 _AGGREGATE_SHARE = 0.5  # aggregates take half the time per unit of other blocks
 
-CameraKey = tuple[int, tuple[float, float, float], tuple[float, float, float]]
+
+@dataclass(frozen=True)
+class CameraKey:
+    """The camera's pose at a frame."""
+
+    frame: int
+    pose: Pose
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Step:
     sources: list[str]
     computes: list[str]
     catch_up: bool = False
+    formula: bool = False  # a close-up's formula plate is on screen
 
 
 @dataclass
@@ -97,22 +104,26 @@ class Timeline:
                 return c
         raise KeyError(chapter_id)
 
-    def camera_at(self, frame: float) -> tuple[np.ndarray, np.ndarray]:
-        """(location, target) at `frame`, eased between keys (as Bezier keys with flat handles)."""
-        frames = [k[0] for k in self.camera_keys]
+    def camera_at(self, frame: float) -> Pose:
+        """The pose at `frame`, eased between keys (as Bezier keys with flat handles)."""
+        frames = [k.frame for k in self.camera_keys]
         i = int(np.searchsorted(frames, frame, side="right"))
         if i == 0 or i == len(frames):
-            key = self.camera_keys[min(i, len(frames) - 1)]
-            return np.array(key[1]), np.array(key[2])
-        (f0, l0, t0), (f1, l1, t1) = self.camera_keys[i - 1], self.camera_keys[i]
-        w = ease((frame - f0) / (f1 - f0))
-        return np.add(l0, w * np.subtract(l1, l0)), np.add(t0, w * np.subtract(t1, t0))
+            return self.camera_keys[min(i, len(frames) - 1)].pose
+        a, b = self.camera_keys[i - 1], self.camera_keys[i]
+        w = ease((frame - a.frame) / (b.frame - a.frame))
+
+        def mix(x, y) -> tuple[float, ...]:
+            return tuple(np.add(x, w * np.subtract(y, x)).tolist())
+
+        return Pose(mix(a.pose.location, b.pose.location), mix(a.pose.target, b.pose.target), a.pose.fov_y,
+                    mix(a.pose.shift, b.pose.shift))
 
     def key_count_estimate(self) -> int:
-        """Upper bound of the keyframe points the scene needs: camera location and target (3 channels
-        each per key); per step, an emphasis on and off for each focus or source block and the
+        """Upper bound of the keyframe points the scene needs: camera location, target and lens shift
+        (8 channels per key); per step, an emphasis on and off for each focus or source block and the
         caption; per close-up, 3 channels x 2 keys for each block its cells fly from, and its text."""
-        camera = 6 * len(self.camera_keys)
+        camera = 8 * len(self.camera_keys)
         steps = sum(2 * len({*s.focus, *s.sources}) + 2 for s in self.steps)
         close = sum(6 * (len({c[0] for c in u.sources}) + 1) + 2 for u in self.closeups)
         return camera + steps + close
@@ -193,32 +204,49 @@ def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int,
     focus = plan.focus if plan.focus is not None else _dedupe(
         [*computes, *(r for r in reads if layout[r].kind == "weight")])
     sources = plan.sources if plan.sources is not None else [r for r in reads if r not in computes]
-    box = plan.box if plan.box is not None else (
-        layout.bounds([layout[k] for k in focus]) if focus else layout.bounds())
-    return Step(start, end, plan.caption, box, list(focus), list(sources), computes, plan.catch_up)
+    return Step(start, end, plan.caption, _subject(plan, layout, focus, sources), list(focus), list(sources),
+                computes, plan.catch_up, plan.closeup is not None)
 
 
-def _camera(steps: list[Step], timing: Timing, fov_y: float, aspect: float,
-            direction: Sequence[float], pad: float) -> list[CameraKey]:
-    """Per step: arrive at its view after the move, then creep closer until the step ends. Each
-    step's box is padded by `pad` across and down, where the blocks' labels stand."""
+def _subject(plan: Plan, layout: Layout, focus: list[str], sources: list[str]) -> Box:
+    """What a step's camera frames: the plan's box, or the focus blocks and the blocks they read in
+    the same section (enough context to see where they are) with room for their labels."""
+    if plan.box is not None:
+        return plan.box
+    if not focus:
+        return layout.bounds()
+    sections = {layout[k].section for k in focus}
+    near = [k for k in sources if layout[k].section in sections]
+    lo, hi = layout.bounds([layout[k] for k in _dedupe([*focus, *near])])
+    room = label_room(layout.config)
+    return lo - room, hi + room
+
+
+def _camera(steps: list[Step], timing: Timing, frame: Frame) -> list[CameraKey]:
+    """Per step: the pose that makes its subject fill the free region of `frame` (with the formula
+    plate when a close-up is on screen), arrived at after the move from a little farther away, then
+    crept in until the step ends."""
     keys: list[CameraKey] = []
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
     for i, s in enumerate(steps):
         n = s.frame_end - s.frame_start + 1
-        if previous is None or not all(np.array_equal(a, b) for a, b in zip(previous, s.target)):
-            lo, hi = s.target
-            loc, target = frame_box(np.subtract(lo, [pad, 0, pad]), np.add(hi, [pad, 0, pad]), fov_y, aspect,
-                                    direction)
+        view = (s.target, s.formula)
+        if previous is None or not (previous[1] == s.formula and all(
+                np.array_equal(a, b) for a, b in zip(previous[0], s.target))):
+            pose = compose([s.target], replace(frame, formula=s.formula))
             arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * n)))
-            keys.append((arrive, tuple(loc.tolist()), tuple(target.tolist())))
-            previous, held = s.target, 0
-        if s.frame_end > keys[-1][0]:
-            held += 1
-            creep = target + (loc - target) * (1.0 - PUSH_IN) ** held
-            keys.append((s.frame_end, tuple(creep.tolist()), tuple(target.tolist())))
+            keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
+            previous = view
+        if s.frame_end > keys[-1].frame:
+            keys.append(CameraKey(s.frame_end, pose))
     return keys
+
+
+def _farther(pose: Pose, share: float) -> Pose:
+    """The same view from `share` farther away."""
+    loc, target = np.asarray(pose.location), np.asarray(pose.target)
+    return replace(pose, location=tuple((target + (loc - target) * (1.0 + share)).tolist()))
 
 
 def _available(n_layer: int, start_layer: int, generation: Generation | None) -> dict[str, str | None]:
@@ -258,8 +286,7 @@ def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list
 def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timing | None = None,
                    chapters: Sequence[str] | None = None, start_layer: int = 0,
                    generation: Generation | None = None, weights: Weights | None = None,
-                   fov_y: float = FOV_Y, aspect: float = ASPECT,
-                   direction: Sequence[float] = DIRECTION) -> Timeline:
+                   frame: Frame | None = None) -> Timeline:
     """The walkthrough of `trace` (a model.forward Trace for layout's tokens) over `layout`.
 
     chapters: ids from CHAPTERS (None: all that apply), always told in story order. start_layer:
@@ -268,7 +295,8 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     generation chapter. weights: for the Q and MLP close-ups and the layer norm formula.
     Skipped chapters' blocks are computed before frame_start when no chosen chapter computes before
     them, in a fast-forward step opening the next chosen chapter when one does, and never when no
-    chosen chapter follows them. fov_y, aspect, direction: the camera (see frame_box).
+    chosen chapter follows them. frame: the picture the camera composes for (default 16:9 with
+    captions and chapter titles).
     """
     timing = timing or Timing()
     _check(layout, trace, start_layer, generation)
@@ -304,4 +332,4 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []
     all_steps = [s for ch in out for s in ch.steps]
     return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal,
-                    _camera(all_steps, timing, fov_y, aspect, direction, margin(layout.config)), predictions)
+                    _camera(all_steps, timing, frame or Frame(ASPECT)), predictions)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..layout import Block, Layout, margin
-from ..model import Generation, param_count, token_text
+from ..layout import Block, Layout
+from ..layout.formula import num
+from ..layout.place import sequence_box
+from ..model import Generation, param_count, sequence_text, token_text
 from . import closeups
 from .closeups import CloseUp
-from ..layout.formula import num
 from .facts import Facts
 from .reveal import n_units
 
@@ -236,8 +237,7 @@ class Story:
         f, gen = self.facts, self.generation
         assert gen is not None
         n_in = len(gen.tokens) - len(gen.traces)
-        lo, hi = self.region("Output")
-        box = np.subtract(lo, [0.0, 0.0, 6 * margin(self.layout.config)]), hi  # and the sequence text below it
+        box = sequence_box(self.layout, len(sequence_text(f.config, gen.tokens[:n_in], gen.tokens[n_in:])))
         plans = []
         for i, trace in enumerate(gen.traces):
             tok = gen.tokens[n_in + i]

@@ -39,6 +39,12 @@ DEFAULT_DURATIONS: dict[str, float] = {
 }
 
 
+def ease(t: float) -> float:
+    """Smoothstep: 0 at t <= 0, 1 at t >= 1, zero slope at both ends."""
+    t = min(max(float(t), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 def _positive_number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 

@@ -1,0 +1,70 @@
+"""Which labels a picture shows: each label's text box is projected through the camera; a label is
+shown when a line of it is at least MIN_LABEL of the frame height, it lies wholly inside the picture
+and outside the reserved regions, and it overlaps no label already placed (placed in priority
+order, larger first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .camera import Pose, screen_box
+from .frame import MIN_LABEL, Frame, Rect
+
+GAP = 0.15  # labels keep this many line heights apart
+
+
+@dataclass(frozen=True)
+class LabelBox:
+    """A label to place: its `name`, the world `corners` (N, 3) of its text, how many `lines` it has
+    and its `priority` (0 first)."""
+
+    name: str
+    corners: np.ndarray
+    lines: int = 1
+    priority: int = 0
+
+
+@dataclass
+class Placement:
+    """Labels by outcome, and the screen rectangles of those shown."""
+
+    shown: list[str] = field(default_factory=list)
+    small: list[str] = field(default_factory=list)  # a line under MIN_LABEL of the frame height
+    cut: list[str] = field(default_factory=list)  # partly outside the picture or under an overlay
+    overlap: list[str] = field(default_factory=list)  # would overlap a label placed before it
+    outside: list[str] = field(default_factory=list)  # not in the picture at all
+    rects: dict[str, Rect] = field(default_factory=dict)
+
+
+def _grown(rect: Rect, d: float) -> Rect:
+    return Rect(rect.x0 - d, rect.y0 - d, rect.x1 + d, rect.y1 + d)
+
+
+def place_labels(labels: Sequence[LabelBox], pose: Pose, frame: Frame) -> Placement:
+    """Decide which labels the picture of `pose` in `frame` shows (see the module's docstring)."""
+    out = Placement()
+    whole, reserved = frame.whole, list(frame.reserved().values())
+    candidates: list[tuple[int, float, str, Rect, float]] = []
+    for label in labels:
+        box = screen_box(label.corners, pose, frame.aspect)
+        if box is None or not box.overlaps(whole):
+            out.outside.append(label.name)
+            continue
+        line = box.height / max(label.lines, 1)
+        if line < MIN_LABEL:
+            out.small.append(label.name)
+        elif not whole.contains(box) or any(box.overlaps(r) for r in reserved):
+            out.cut.append(label.name)
+        else:
+            candidates.append((label.priority, -box.area, label.name, box, line))
+    for _, _, name, box, line in sorted(candidates, key=lambda c: c[:2]):
+        grown = _grown(box, GAP * line / 2)
+        if any(grown.overlaps(_grown(r, 0.0)) for r in out.rects.values()):
+            out.overlap.append(name)
+        else:
+            out.shown.append(name)
+            out.rects[name] = grown
+    return out
