@@ -4,6 +4,7 @@ from .walkthrough import animate
 from .builder import build, build_comparison, clear, prepare
 from .framing import check_target, frame_target
 from .session import Model, model_of
+from .storyboard import storyboard
 
 __all__ = ["Model", "animate", "build", "build_comparison", "check_target", "clear", "frame_target", "model_of",
-           "prepare"]
+           "prepare", "storyboard"]
