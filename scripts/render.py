@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINES, FPS, FPS_RANGE, QUALITIES, QUALITY,  # noqa: E402
                                      QUALITY_DEFAULTS, QUALITY_ENGINES, RESOLUTION, RESOLUTION_RANGE, SAMPLES_MAX)
+from llmviz_blender.defaults import STORYBOARD_WIDTH  # noqa: E402
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
@@ -123,6 +124,10 @@ def parser() -> Parser:
     o.add_argument("--still", metavar="PATH.png", help="render one frame")
     o.add_argument("--animation", metavar="PATH", help="render the walkthrough: .mp4/.mkv/.mov (H.264) or a folder of PNGs")
     o.add_argument("--save-blend", metavar="PATH.blend", help="save a self-contained .blend (renders without the add-on)")
+    o.add_argument("--storyboard", metavar="PATH.png",
+                   help="one small frame per walkthrough step in a grid, each with its chapter and caption")
+    o.add_argument("--storyboard-width", type=_int_in(*RESOLUTION_RANGE), metavar="PX",
+                   help=f"width of each step's frame on the storyboard (default {STORYBOARD_WIDTH})")
     a = p.add_argument_group("walkthrough")
     a.add_argument("--animate", action="store_true",
                    help="keyframe the walkthrough (implied by --animation, --chapters, --frames)")
@@ -156,10 +161,12 @@ def parser() -> Parser:
 
 def validate(args: argparse.Namespace) -> None:
     """Checks that need no Blender."""
-    if not (args.still or args.animation or args.save_blend):
-        raise Usage("nothing to do: give --still, --animation or --save-blend")
+    if not (args.still or args.animation or args.save_blend or args.storyboard):
+        raise Usage("nothing to do: give --still, --animation, --storyboard or --save-blend")
+    if args.storyboard_width and not args.storyboard:
+        raise Usage("--storyboard-width needs --storyboard")
     if args.compare:
-        if args.animation or args.animate or args.chapters or args.frames:
+        if args.animation or args.animate or args.chapters or args.frames or args.storyboard:
             raise Usage("--compare makes stills and .blend files; it has no walkthrough")
         if args.camera != "overview":
             raise Usage("--compare frames all models; --camera applies to a single model")
@@ -191,7 +198,7 @@ def validate(args: argparse.Namespace) -> None:
 
 def animated(args: argparse.Namespace) -> bool:
     """Whether the walkthrough is keyframed."""
-    return bool(args.animate or args.animation or args.chapters or args.frames)
+    return bool(args.animate or args.animation or args.storyboard or args.chapters or args.frames)
 
 
 class Console:
@@ -248,6 +255,8 @@ def run(args: argparse.Namespace, con: Console) -> None:
     for kind, value in (("still", args.still), ("animation", args.animation), ("blend", args.save_blend)):
         if value:
             outputs[kind] = render.check_output(value, kind)
+    if args.storyboard:
+        outputs["storyboard"] = render.check_output(args.storyboard, "still")
     quality = args.quality or ("draft" if args.engine == "workbench" else QUALITY)
     device = render.configure(scene, engine=args.engine, device=args.device, samples=args.samples,
                               resolution=args.resolution, quality=quality)
@@ -276,6 +285,9 @@ def run(args: argparse.Namespace, con: Console) -> None:
 
     if "blend" in outputs:  # the whole walkthrough: a render farm splits the frames itself
         render.save_blend(outputs["blend"], log=con.say)
+    if "storyboard" in outputs:
+        scene_api.storyboard(coll, outputs["storyboard"], width=args.storyboard_width or STORYBOARD_WIDTH,
+                             log=con.say)
     if "still" in outputs:
         frame = None
         if animated(args):

@@ -17,6 +17,7 @@ from ..defaults import SAMPLES
 from ..layout import LayoutError
 from ..model import ModelError
 from ..scene import render
+from ..scene.walkthrough import steps_of
 from ..timeline import CHAPTERS, TimelineError
 from . import preferences, presets
 from .properties import SHAPE_FIELDS, model_collection
@@ -225,6 +226,28 @@ class LLMVIZ_OT_render_animation(_RenderOperator, bpy.types.Operator):
         return f"wrote {path} (frames {scn.frame_start}-{scn.frame_end})"
 
 
+class LLMVIZ_OT_render_storyboard(_RenderOperator, bpy.types.Operator):
+    """Render one small frame per walkthrough step into a grid, each with its chapter and caption"""
+
+    bl_idname = "llmviz.render_storyboard"
+    bl_label = "Render Storyboard"
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
+                             description="PNG to write (empty: the panel's storyboard path)")
+
+    def steps(self, scn) -> tuple[int, int]:
+        coll = model_collection(scn)
+        try:
+            return 0, len(steps_of(coll)) if coll is not None else 1
+        except TimelineError:
+            return 0, 1
+
+    def render(self, context, settings, progress) -> str:
+        path = scene_api.storyboard(the_model(context), self.filepath or settings.storyboard_path,
+                                    width=settings.storyboard_width, scene=context.scene, progress=progress)
+        return f"wrote {path}"
+
+
 class LLMVIZ_OT_save_preset(bpy.types.Operator):
     """Save the current model shape (and weights file) as a preset in the user presets folder"""
 
@@ -276,4 +299,5 @@ class LLMVIZ_OT_pick_weights(bpy.types.Operator):
 
 
 CLASSES = (LLMVIZ_OT_generate, LLMVIZ_OT_animate, LLMVIZ_OT_clear, LLMVIZ_OT_render_still,
-           LLMVIZ_OT_render_animation, LLMVIZ_OT_save_preset, LLMVIZ_OT_pick_weights)
+           LLMVIZ_OT_render_animation, LLMVIZ_OT_render_storyboard, LLMVIZ_OT_save_preset,
+           LLMVIZ_OT_pick_weights)

@@ -124,6 +124,10 @@ class LLMVIZ_PT_render(_Panel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("llmviz.render_still", icon="RENDER_STILL")
         row.operator("llmviz.render_animation", icon="RENDER_ANIMATION")
+        col = layout.column(align=True)
+        col.prop(s, "storyboard_path")
+        col.prop(s, "storyboard_width")
+        col.operator("llmviz.render_storyboard", icon="IMGDISPLAY")
 
 
 class LLMVIZ_PT_inspector(_Panel, bpy.types.Panel):

@@ -6,7 +6,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .. import model
-from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX
+from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX, STORYBOARD_WIDTH
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..scene import session
 from ..timeline import CHAPTERS
@@ -121,6 +121,11 @@ class LLMVizSettings(bpy.types.PropertyGroup):
                                description="PNG file for Render Still")
     animation_path: StringProperty(name="Animation", subtype="FILE_PATH", default="//llmviz.mp4",
                                    description="Video (.mp4/.mkv/.mov) or a folder for PNG frames")
+    storyboard_path: StringProperty(name="Storyboard", subtype="FILE_PATH", default="//storyboard.png",
+                                    description="PNG for Render Storyboard: one frame per walkthrough step")
+    storyboard_width: IntProperty(name="Storyboard Frame Width", default=STORYBOARD_WIDTH, min=RESOLUTION_RANGE[0],
+                                  max=RESOLUTION_RANGE[1], subtype="PIXEL",
+                                  description="Width of each step's frame on the storyboard")
 
     # --- inspector ---------------------------------------------------------------------
     inspect_block: StringProperty(name="Block", default="x", search=_block_search,
