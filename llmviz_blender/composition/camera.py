@@ -20,7 +20,7 @@ from .frame import Frame, Rect
 
 #: The house view, from the target toward the camera: in front (-Y), a little right (+X), above (+Z).
 DIRECTION = (0.35, -1.0, 0.25)
-FOV_Y = math.radians(40.0)
+FOV_Y = math.radians(25.0)
 #: View directions tried (target -> camera, before normalising): sideways share x and height z.
 SIDEWAYS = (0.15, 0.35, 0.6)
 HEIGHTS = (0.12, 0.25, 0.45, 0.75)

@@ -23,6 +23,7 @@ def margin(config: ModelConfig) -> float:
 
 LABEL_SHARE = 0.22  # block labels: this share of the margin between blocks
 TOKEN_SCALE = 1.2  # tokens and predictions: this many times the block labels
+TOKEN_FILL = 0.8  # a token letter is at most this share of the cell pitch wide
 LABEL_ROOM = (2.5, 2.0)  # a block's labels reach this many label heights beside it and above / below
 SEQUENCE_DROP = 6.0  # the sequence so far stands this many token heights under the Probabilities
 SEQUENCE_SCALE = 2.0  # and is this many token heights tall
@@ -34,8 +35,9 @@ def label_size(config: ModelConfig) -> float:
 
 
 def token_size(config: ModelConfig) -> float:
-    """Height of token letters above the model and predictions below it."""
-    return TOKEN_SCALE * label_size(config)
+    """Height of token letters above the model and predictions below it: a little larger than the
+    block labels, but narrow enough that neighbouring letters never touch."""
+    return min(TOKEN_SCALE * label_size(config), TOKEN_FILL * PITCH / CHAR_WIDTH)
 
 
 def output_text_anchor(layout: "Layout", drop: float) -> np.ndarray:
@@ -249,13 +251,14 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = A
 
 
 def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
-                 layers_per_column: int | None = None) -> Layout:
+                 layers_per_column: int | None = None, aspect: float = ASPECT) -> Layout:
     """Place every block of `config` for `n_tokens` tokens; the top centre of the first column sits
-    at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column);
-    then the embedding and the output get columns of their own. Columns read left to right."""
+    at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column for a
+    frame of `aspect`); then the embedding and the output get columns of their own. Columns read
+    left to right."""
     if not 1 <= n_tokens <= config.block_size:
         raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
-    per_column = layers_per_column or auto_layers_per_column(config, n_tokens)
+    per_column = layers_per_column or auto_layers_per_column(config, n_tokens, aspect)
     if per_column < 1:
         raise ValueError(f"layers_per_column must be positive, got {per_column}")
     gap = margin(config)

@@ -15,6 +15,8 @@ from . import compat, datablocks
 TEXT_COLOR = "#d9d9de"
 SECTION_COLOR = "#f2f2f5"
 MUTED_COLOR = "#8c8c99"
+LABEL = "llmviz_label"  # what a label is: name, dim, section, group, card (see label_keys)
+LABEL_BLOCK = "llmviz_label_block"  # the block a name or dimension label belongs to
 ROLE = "llmviz_role"  # what a text object is, for the code that keys it
 PREDICTION = "prediction"  # shown once the probabilities are computed
 TOKEN_GAP = 0.4  # token letters stand this many of their heights above the Tokens row
@@ -46,9 +48,10 @@ def flat_material(hex_color: str) -> bpy.types.Material:
 
 
 def add_text(name: str, body: str, location, size: float, color: str, collection: bpy.types.Collection,
-             align_x: str = "LEFT", align_y: str = "CENTER") -> bpy.types.Object:
+             align_x: str = "LEFT", align_y: str = "CENTER", label: str = "", block: str = "") -> bpy.types.Object:
     """A flat text object facing the camera side (-Y), `size` world units tall. The object is
-    scaled (a text curve's own size stops at 10,000 units, too small beside GPT-3)."""
+    scaled (a text curve's own size stops at 10,000 units, too small beside GPT-3). `label` says what
+    kind of label it is and `block` which block it names (for the label placement, label_keys)."""
     curve = datablocks.tag(bpy.data.curves.new(name, "FONT"))
     curve.body = body
     curve.align_x, curve.align_y = align_x, align_y
@@ -57,6 +60,8 @@ def add_text(name: str, body: str, location, size: float, color: str, collection
     obj.location = tuple(float(v) for v in location)
     obj.scale = (size, size, size)
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    if label:
+        obj[LABEL], obj[LABEL_BLOCK] = label, block
     collection.objects.link(obj)
     return obj
 
@@ -99,20 +104,23 @@ def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.C
     front = -CELL  # a little in front of the cubes
     if block.key == "tokens":  # the token letters stand above this row: name it on the left
         add_text(f"{prefix} {block.key} name", block.name, top_left + [-size, front, -CELL / 2], size, TEXT_COLOR,
-                 collection, align_x="RIGHT")
+                 collection, align_x="RIGHT", label="name", block=block.key)
         return
     name = short_name(block, width, size)
     narrow = max(len(line) for line in name.split("\n")) * CHAR_WIDTH * size > width
     add_text(f"{prefix} {block.key} name", name, top_left + [width / 2 if narrow or len(name) <= 4 else 0, front,
                                                             0.9 * size + 1.2 * size * name.count("\n")],
-             size, TEXT_COLOR, collection, align_x="CENTER" if narrow or len(name) <= 4 else "LEFT", align_y="BOTTOM")
+             size, TEXT_COLOR, collection, align_x="CENTER" if narrow or len(name) <= 4 else "LEFT", align_y="BOTTOM",
+             label="name", block=block.key)
     dim = 0.8 * size
     if block.cols.label != "1":
         add_text(f"{prefix} {block.key} cols", block.cols.label, top_left + [width / 2, front, -height - 0.8 * dim],
-                 dim, DIM_COLORS.get(block.cols.label, TEXT_COLOR), collection, align_x="CENTER", align_y="TOP")
+                 dim, DIM_COLORS.get(block.cols.label, TEXT_COLOR), collection, align_x="CENTER", align_y="TOP",
+                 label="dim", block=block.key)
     if block.rows.label != "1":
         add_text(f"{prefix} {block.key} rows", block.rows.label, top_left + [-0.6 * dim, front, -height / 2],
-                 dim, DIM_COLORS.get(block.rows.label, TEXT_COLOR), collection, align_x="RIGHT")
+                 dim, DIM_COLORS.get(block.rows.label, TEXT_COLOR), collection, align_x="RIGHT", label="dim",
+                 block=block.key)
 
 
 def _labelled(layout: Layout) -> list[Block]:
@@ -141,12 +149,12 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
         lane = next(b for b in layout.blocks if b.section == name and b.cols.label == "T")
         x = lane.origin[0] + (lane.cols.size - 1) * PITCH / 2
         add_text(f"{prefix} section {name}", name, [x, -CELL, rhi[2] + 2.2 * big], big, SECTION_COLOR,
-                 collection, align_x="CENTER", align_y="BOTTOM")
+                 collection, align_x="CENTER", align_y="BOTTOM", label="section")
     for key, (rlo, rhi) in layout.regions("group").items():
         section, group = key.split("/")
         if group in ("Self-attention", "Projection", "MLP"):
             add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
-                     collection, align_y="TOP")
+                     collection, align_y="TOP", label="group")
     _label_tokens(layout, collection, prefix, trace, token_size(layout.config))
 
 
@@ -192,7 +200,7 @@ def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size
     where = np.asarray(location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 3.5 * size], float)
     body = f"{config.title}\n{param_count(config):,} parameters"
     card = add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
-                    align_y="BOTTOM")
+                    align_y="BOTTOM", label="card")
     if pointer:
         x, y, z = where
         tip = hi[2] + 0.15 * size

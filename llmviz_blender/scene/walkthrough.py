@@ -22,7 +22,7 @@ from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..composition import Frame
 from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, TEXT_WIDTH, TITLE_BAND, TITLE_SCALE,
                                  CAPTION_TOP, caption_size, formula_size)
-from . import datablocks, environment, materials
+from . import datablocks, environment, label_keys, materials
 from .builder import ROOT
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
@@ -205,21 +205,24 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
     set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
 
 
-def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types.Collection) -> None:
-    """Predictions under the model appear once computed; the generated tokens join the input row,
-    and the sequence so far stands under the probabilities, where the camera looks."""
+Spans = dict[str, list[tuple[float, float]]]
+
+
+def _outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types.Collection) -> Spans:
+    """When output texts may show: predictions under the model once computed; the generated tokens
+    join the input row, and the sequence so far stands under the probabilities, where the camera
+    looks. Returns the spans by object name (the label placement keys them)."""
     probs_done = float(np.max(tl.reveal["probs"])) if "probs" in tl.reveal else float(tl.frame_end)
     shown = probs_done if probs_done < timeline.NEVER else float(tl.frame_end) + 1
-    for obj in list(coll.all_objects):  # keying objects invalidates the collection's object cache
-        if obj.get(ROLE) == PREDICTION:
-            set_visibility(obj, [(shown, max(shown, tl.frame_end))], tl.frame_start)
+    spans: Spans = {obj.name: [(shown, max(shown, tl.frame_end))] for obj in coll.all_objects
+                    if obj.get(ROLE) == PREDICTION}
     layout = m.layout
     size = token_size(layout.config)
     for k, p in enumerate(tl.predictions):
-        text = add_text(f"{ROOT} Generated {k}", p.text, token_anchor(layout, layout.n_tokens + k), size, DIM_COLORS["T"], anim, align_x="CENTER",
-                        align_y="BOTTOM")
+        text = add_text(f"{ROOT} Generated {k}", p.text, token_anchor(layout, layout.n_tokens + k), size,
+                        DIM_COLORS["T"], anim, align_x="CENTER", align_y="BOTTOM")
         appended = p.frame_start + (p.frame_end - p.frame_start) // 2
-        set_visibility(text, [(appended, tl.frame_end)], tl.frame_start)
+        spans[text.name] = [(appended, tl.frame_end)]
         generated = [q.token for q in tl.predictions[:k + 1]]
         line = model.sequence_text(layout.config, m.tokens, generated)
         seq = add_text(f"{ROOT} Sequence {k}", line, output_text_anchor(layout, SEQUENCE_DROP), SEQUENCE_SCALE * size,
@@ -227,7 +230,8 @@ def _key_outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.t
         last = k == len(tl.predictions) - 1
         next_start = tl.frame_end if last else tl.predictions[k + 1].frame_start + (
             tl.predictions[k + 1].frame_end - tl.predictions[k + 1].frame_start) // 2 - 1
-        set_visibility(seq, [(appended, next_start)], tl.frame_start)
+        spans[seq.name] = [(appended, next_start)]
+    return spans
 
 
 def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
@@ -279,7 +283,10 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     if closeups:
         for i, cu in enumerate(tl.closeups):
             _key_closeup(i, cu, m, anim, tl.frame_start, rig, d, height, width)
-    _key_outputs(tl, m, collection, anim)
+    available = _outputs(tl, m, collection, anim)
+    frame = Frame(width / height, caption=captions, title=captions)
+    label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,
+                         available)
     scene.render.fps = tl.fps
     scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end
     scene.frame_set(tl.frame_start)

@@ -1,0 +1,120 @@
+"""Which labels each picture shows, decided by the pure placement (composition.place_labels) and
+written as plain visibility: keyed per walkthrough step, or set once for a still. A saved .blend
+plays it without the add-on.
+
+The labels are the model's unparented text objects (overlays ride on the camera and are placed by
+the frame's regions instead). Priority: the step's focus blocks' names and dimensions first, then
+the blocks they read, tokens and predictions, section headings, group labels, other blocks' labels,
+cards last; far context yields first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from ..composition import Frame, LabelBox, Placement, Pose, place_labels
+from .keys import set_visibility
+from .labels import LABEL, LABEL_BLOCK
+
+#: Priority (0 first) of each label kind that names no block of the step.
+KIND_PRIORITY = {"section": 3, "group": 4, "card": 6}
+FOCUS, SOURCE, TEXT, OTHER = 0, 1, 2, 5
+
+
+@dataclass
+class Label:
+    """A text object with its world corners and line count."""
+
+    obj: bpy.types.Object
+    corners: np.ndarray
+    lines: int
+
+    def priority(self, focus: set[str], sources: set[str]) -> int:
+        kind, block = self.obj.get(LABEL, ""), self.obj.get(LABEL_BLOCK, "")
+        if block:
+            return FOCUS if block in focus else SOURCE if block in sources else OTHER
+        return KIND_PRIORITY.get(kind, TEXT)
+
+
+def labels_of(collection: bpy.types.Collection) -> list[Label]:
+    """The model's labels: its text objects that do not ride on the camera."""
+    bpy.context.view_layer.update()
+    out = []
+    for obj in collection.all_objects:
+        if obj.type != "FONT" or obj.parent is not None:
+            continue
+        corners = np.array([tuple(obj.matrix_world @ Vector(c)) for c in obj.bound_box])
+        out.append(Label(obj, corners, obj.data.body.count("\n") + 1))
+    return out
+
+
+def place(labels: Sequence[Label], pose: Pose, frame: Frame, focus: Sequence[str] = (),
+          sources: Sequence[str] = ()) -> Placement:
+    """The placement of `labels` in the picture of `pose`."""
+    f, s = set(focus), set(sources)
+    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, lab.priority(f, s)) for lab in labels]
+    return place_labels(boxes, pose, frame)
+
+
+def show_still(collection: bpy.types.Collection, pose: Pose, frame: Frame) -> Placement:
+    """Show, in a still, only the labels the picture of `pose` places (no keys)."""
+    labels = labels_of(collection)
+    placement = place(labels, pose, frame)
+    shown = set(placement.shown)
+    for lab in labels:
+        lab.obj.hide_render = lab.obj.hide_viewport = lab.obj.name not in shown
+    return placement
+
+
+def key_steps(collection: bpy.types.Collection, steps, key_frames: Sequence[int], pose_at, frame: Frame,
+              first: int, available: dict[str, list[tuple[float, float]]] | None = None) -> list[Placement]:
+    """Key every label's visibility step by step: shown during a step when the picture at its key
+    frame (`pose_at(key frame)`) places it; labels in `available` take part only within their spans
+    (and are shown only there)."""
+    labels = labels_of(collection)
+    available = available or {}
+
+    def present(lab: Label, f: int) -> bool:
+        spans = available.get(lab.obj.name)
+        return spans is None or any(a <= f <= b for a, b in spans)
+
+    placements = [place([lab for lab in labels if present(lab, f)], pose_at(f), replace(frame, formula=s.formula),
+                        s.focus, s.sources) for s, f in zip(steps, key_frames)]
+    for lab in labels:
+        name = lab.obj.name
+        spans: list[tuple[float, float]] = []
+        for step, placement in zip(steps, placements):
+            if name in placement.shown:
+                if spans and spans[-1][1] == step.frame_start - 1:
+                    spans[-1] = (spans[-1][0], step.frame_end)
+                else:
+                    spans.append((step.frame_start, step.frame_end))
+        if name in available:
+            spans = _intersect(spans, available[name])
+        _apply(lab.obj, spans, steps[0].frame_start, steps[-1].frame_end, first)
+    return placements
+
+
+def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out = []
+    for s0, e0 in a:
+        for s1, e1 in b:
+            lo, hi = max(s0, s1), min(e0, e1)
+            if lo <= hi:
+                out.append((lo, hi))
+    return out
+
+
+def _apply(obj: bpy.types.Object, spans: list[tuple[float, float]], start: int, end: int, first: int) -> None:
+    """Visibility over start..end: no keys when a label is always or never shown."""
+    if not spans:
+        obj.hide_render = obj.hide_viewport = True
+    elif spans == [(start, end)]:
+        obj.hide_render = obj.hide_viewport = False
+    else:
+        set_visibility(obj, spans, first)

@@ -1,0 +1,109 @@
+"""The composition layer (pure): frame regions, poses that make a subject fill the free region,
+label placement, and the composed walkthrough of nano-gpt at 16:9 and 9:16."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmviz_blender import layout as L
+from llmviz_blender import model, timeline
+from llmviz_blender.composition import Frame, LabelBox, Rect, compose, place_labels, project
+from llmviz_blender.composition.camera import corners, screen_box
+from llmviz_blender.composition.frame import BAR, FORMULA_BAR, MIN_LABEL, SAFE, TITLE_BAND, caption_size
+from llmviz_blender.composition.report import focus_fill
+
+FILL = 0.7  # the subject spans at least this share of the free region's binding side
+
+
+def test_frame_regions():
+    f = Frame(16 / 9)
+    assert f.reserved()["caption"] == Rect(0, 0, 16 / 9, BAR)
+    assert f.free() == Rect(SAFE, BAR + SAFE, 16 / 9 - SAFE, 1 - TITLE_BAND - SAFE)
+    with_formula = replace(f, formula=True)
+    assert with_formula.free().y0 == pytest.approx(BAR + FORMULA_BAR + SAFE)
+    bare = Frame(9 / 16, caption=False, title=False)
+    assert bare.reserved() == {} and bare.free() == Rect(SAFE, SAFE, 9 / 16 - SAFE, 1 - SAFE)
+
+
+def test_captions_shrink_to_fit_their_band():
+    assert caption_size(16 / 9, 80) == pytest.approx(0.032)
+    assert MIN_LABEL < caption_size(9 / 16, 220) < 0.032
+
+
+boxes = st.tuples(st.lists(st.floats(-500, 500), min_size=3, max_size=3),
+                  st.lists(st.floats(0.5, 800), min_size=3, max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(boxes, st.sampled_from([16 / 9, 9 / 16, 1.0, 21 / 9]), st.booleans(), st.booleans())
+def test_compose_puts_any_box_inside_the_free_region_and_fills_it(box, aspect, caption, formula):
+    lo = np.array(box[0])
+    hi = lo + np.array(box[1])
+    frame = Frame(aspect, caption=caption, formula=formula)
+    pose = compose([(lo, hi)], frame)
+    fill = focus_fill([(lo, hi)], pose, frame)
+    assert fill.inside and fill.span >= FILL
+
+
+def test_project_centre_and_shift():
+    frame = Frame(16 / 9, caption=False, title=False)
+    pose = compose([((0, 0, 0), (10, 1, 10))], frame, direction=(0, -1, 0))
+    xy, depth = project([(5, 0.5, 5)], pose, frame.aspect)
+    assert depth[0] > 0
+    np.testing.assert_allclose(xy[0], frame.free().centre, atol=1e-6)  # a centred box: no shift needed
+    shifted = replace(pose, shift=(0.1, -0.2))
+    np.testing.assert_allclose(project([(5, 0.5, 5)], shifted, frame.aspect)[0][0], xy[0] + [0.1, -0.2])
+
+
+def _label(name, lo, hi, lines=1, priority=0):
+    return LabelBox(name, corners(lo, hi), lines, priority)
+
+
+def test_label_placement_rules():
+    frame = Frame(16 / 9)
+    pose = compose([((0, 0, 0), (100, 1, 60))], frame, direction=(0, -1, 0))
+    labels = [
+        _label("big", (10, 0, 40), (40, 0, 46), priority=1),
+        _label("first", (12, 0, 42), (30, 0, 48), priority=0),  # overlaps "big", placed first
+        _label("speck", (60, 0, 40), (61, 0, 40.05)),  # far under 1% of the frame height
+        _label("edge", (-200, 0, 30), (5, 0, 36)),  # runs off the picture
+        _label("caption", (40, 0, -40), (60, 0, -10)),  # under the caption band
+        _label("gone", (5000, 0, 0), (5010, 0, 5)),
+        _label("ok", (60, 0, 20), (90, 0, 26)),
+    ]
+    p = place_labels(labels, pose, frame)
+    assert sorted(p.shown) == ["first", "ok"] and p.overlap == ["big"] and p.small == ["speck"]
+    assert sorted(p.cut) == ["caption", "edge"] and p.outside == ["gone"]
+    rects = list(p.rects.values())
+    assert not rects[0].overlaps(rects[1])
+
+
+@pytest.fixture(scope="module")
+def nano():
+    cfg = model.load_preset("nano-gpt")
+    w = model.default_weights(cfg)
+    ids = model.encode(cfg, cfg.default_input)
+    return cfg, w, ids, model.forward(w, ids), model.generate(w, ids, len(ids))
+
+
+@pytest.mark.parametrize("aspect", [16 / 9, 9 / 16])
+def test_every_walkthrough_step_frames_its_focus_inside_the_free_region(nano, aspect):
+    cfg, w, ids, trace, gen = nano
+    layout = L.model_layout(cfg, len(ids), aspect=aspect)
+    frame = Frame(aspect)
+    tl = timeline.build_timeline(layout, trace, generation=gen, weights=w, frame=frame)
+    spans = []
+    for s in tl.steps:
+        pose = tl.camera_at(s.frame_end)  # arrived and crept in: the fitted pose
+        f = replace(frame, formula=s.formula)
+        subject = focus_fill([s.target], pose, f)
+        assert subject.inside and subject.span >= FILL, s.caption
+        focus = [layout.bounds([layout[k] for k in s.focus])] if s.focus else [s.target]  # overview: its box
+        assert focus_fill(focus, pose, f).inside, s.caption
+        spans.append(subject.span)
+        box = screen_box(corners(*s.target), pose, aspect)
+        assert box is not None and f.free().contains(box, tol=1e-6)
+    assert np.median(spans) >= 0.85
