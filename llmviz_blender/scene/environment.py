@@ -11,7 +11,7 @@ from mathutils import Vector
 from ..layout import Layout
 from ..composition import Frame, Pose, compose
 from ..composition.camera import FOV_Y
-from . import compat, datablocks
+from . import compat, datablocks, label_keys
 
 CAMERA = "LLMViz Camera"
 BACKGROUND = (0.012, 0.012, 0.016, 1.0)
@@ -48,15 +48,21 @@ def aspect(scene: bpy.types.Scene) -> float:
     return r.resolution_x * r.pixel_aspect_x / (r.resolution_y * r.pixel_aspect_y)
 
 
-def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=None) -> Pose:
+def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=None,
+          labels: bpy.types.Collection | None = None) -> Pose:
     """Aim `cam` at the box lo..hi so that it fills the picture (a still: no overlays), from
-    `direction` or the view that suits the box's shape best (composition.compose)."""
-    pose = compose([(lo, hi)], Frame(aspect(scene), caption=False, title=False), direction=direction)
-    set_pose(cam, pose, aspect(scene))
+    `direction` or the view that suits the box's shape best (composition.compose); the labels of
+    `labels` (a model's collection) are then shown only where that picture places them."""
+    still = Frame(aspect(scene), caption=False, title=False)
+    pose = compose([(lo, hi)], still, direction=direction)
+    set_pose(cam, pose)
+    if labels is not None:
+        label_keys.show_still(labels, pose, still)
     return pose
 
 
-def set_pose(cam: bpy.types.Object, pose: Pose, aspect: float) -> None:
+def set_pose(cam: bpy.types.Object, pose: Pose) -> None:
+    """Put `cam` where `pose` says (location, aim, field of view, lens shift)."""
     aim(cam, pose.location, pose.target)
     cam.data.angle_y = pose.fov_y
     cam.data.shift_x, cam.data.shift_y = pose.blender_shift()
@@ -84,9 +90,10 @@ def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -
     collection.objects.link(obj)
 
 
-def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
-               direction=None) -> bpy.types.Object:
-    """Our camera framing the box lo..hi, made the scene camera; clip range fits the model's size."""
+def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection, direction=None,
+               labels: bpy.types.Collection | None = None) -> bpy.types.Object:
+    """Our camera framing the box lo..hi (see `frame`), made the scene camera; clip range fits the
+    model's size."""
     cam = datablocks.tag(bpy.data.cameras.new(CAMERA))
     cam.sensor_fit = "VERTICAL"
     cam.angle_y = FOV_Y
@@ -95,8 +102,8 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
     cam.clip_end = extent * 10
     obj = datablocks.tag(bpy.data.objects.new(CAMERA, cam))
     collection.objects.link(obj)
-    frame(scene, obj, lo, hi, direction)
     scene.camera = obj
+    frame(scene, obj, lo, hi, direction, labels)
     return obj
 
 
@@ -109,7 +116,7 @@ def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Colle
     _sun("LLMViz Key Light", (math.radians(50), math.radians(-20), math.radians(-30)), 3.0, rig)
     _sun("LLMViz Fill Light", (math.radians(110), 0.0, math.radians(140)), 0.8, rig)
     scene.view_settings.view_transform = "Standard"  # AgX washes the kind colours out
-    return add_camera(scene, *overview_box(layouts, parent), rig, direction)
+    return add_camera(scene, *overview_box(layouts, parent), rig, direction, labels=parent)
 
 
 def overview_box(layouts: list[Layout], collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray]:

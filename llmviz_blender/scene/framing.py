@@ -41,5 +41,5 @@ def frame_target(collection: bpy.types.Collection, target: str, scene: bpy.types
         lo, hi = m.layout.bounds(blocks)
         lo, hi = lo - pad, hi + pad
         what = f"{len(blocks)} block(s) {target}"
-    environment.frame(scene, scene.camera, lo, hi)
+    environment.frame(scene, scene.camera, lo, hi, labels=collection)
     return what

@@ -1,0 +1,102 @@
+"""The composition report: how every walkthrough step and gallery still is framed, read back from Blender.
+
+    python scripts/compose_report.py [--preset nano-gpt] [--aspects 16:9,9:16]
+
+For the walkthrough at each aspect (1920 px on the long side) and for the gallery stills (overview,
+attention head, MLP), it prints the focus's fill of the free region (area share and binding-side
+share), whether the focus is inside it, and the labels: shown, and hidden for size, overlap or cut
+(the pure placement's decision). It exits 1, naming each problem, when a focus is cropped or a
+visible label is too small, cut, under an overlay or overlapping another (scene.audit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import bpy  # noqa: E402
+
+from llmviz_blender import scene  # noqa: E402
+from llmviz_blender.composition import Frame  # noqa: E402
+from llmviz_blender.scene import audit, environment, label_keys, render, walkthrough  # noqa: E402
+
+STILLS = ("overview", "h0.head0", "h0.mlp")
+LONG_SIDE = 1920
+
+
+def _resolution(aspect: str) -> tuple[int, int]:
+    w, h = (int(v) for v in aspect.split(":"))
+    return (LONG_SIDE, round(LONG_SIDE * h / w)) if w >= h else (round(LONG_SIDE * w / h), LONG_SIDE)
+
+
+def _counts(placements) -> str:
+    total = {k: sum(len(getattr(p, k)) for p in placements) for k in ("shown", "small", "overlap", "cut")}
+    return (f"labels shown {total['shown']}, hidden for size {total['small']}, for overlap {total['overlap']}, "
+            f"cut {total['cut']}")
+
+
+def walkthrough_report(preset: str, resolution: tuple[int, int]) -> list[str]:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    sc = bpy.context.scene
+    render.configure(sc, resolution=resolution)
+    coll = scene.build(preset, scene=sc)
+    m = scene.model_of(coll)
+    scene.animate(coll, scene=sc)
+    tl = walkthrough.plan(m, sc)
+    picture = Frame(environment.aspect(sc))
+    labels = label_keys.labels_of(coll)
+    audits, placements = [], []
+    for step in tl.steps:
+        key = walkthrough.key_frame(step)
+        framed = replace(picture, formula=step.formula)
+        focus = [m.layout.bounds([m.layout[k] for k in step.focus])] if step.focus else [step.target]
+        audits.append(audit.audit(coll, sc, key, framed, focus))
+        placements.append(label_keys.place(labels, tl.camera_at(key), framed, step.focus, step.sources))
+    inside = sum(a.inside for a in audits)
+    print(f"walkthrough {preset} {resolution[0]}x{resolution[1]}: {len(audits)} steps, focus inside {inside}; "
+          f"focus fill median {np.median([a.area for a in audits]):.0%} of the free area, "
+          f"{np.median([a.span for a in audits]):.0%} of its binding side; {_counts(placements)}")
+    return [p for a in audits for p in a.problems]
+
+
+def still_report(preset: str, target: str) -> list[str]:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    sc = bpy.context.scene
+    render.configure(sc, resolution=(1920, 1080))
+    coll = scene.build(preset, scene=sc)
+    m = scene.model_of(coll)
+    blocks = m.layout.blocks
+    if target != "overview":
+        scene.frame_target(coll, target, scene=sc)
+        blocks = m.layout.under(target)
+    a = audit.audit(coll, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), [m.layout.bounds(blocks)])
+    hidden = sum(1 for o in coll.all_objects if o.type == "FONT" and o.parent is None and o.hide_render)
+    print(f"still {preset} {target}: focus inside {a.inside}, fill {a.area:.0%} of the area, {a.span:.0%} of the "
+          f"binding side; labels shown {a.labels}, hidden {hidden}")
+    return a.problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="nano-gpt")
+    parser.add_argument("--aspects", default="16:9,9:16")
+    args = parser.parse_args(argv)
+    problems = []
+    for aspect in args.aspects.split(","):
+        problems += walkthrough_report(args.preset, _resolution(aspect))
+    for target in STILLS:
+        problems += still_report(args.preset, target)
+    for p in problems:
+        print(f"PROBLEM: {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The keyed walkthrough and the stills, read back from Blender (scene.audit): at every step's key
+frame of nano-gpt at 16:9 and 9:16 the focus lies inside the free region and every visible label is
+legible, inside the picture, clear of the overlays and of the other labels; the stills likewise."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+from llmviz_blender import scene  # noqa: E402
+from llmviz_blender.composition import Frame  # noqa: E402
+from llmviz_blender.scene import audit, render, walkthrough  # noqa: E402
+
+
+@pytest.mark.parametrize("resolution", [(1920, 1080), (1080, 1920)])
+def test_every_step_is_framed_and_its_labels_read_cleanly(fresh_blend, resolution):
+    sc = bpy.context.scene
+    render.configure(sc, resolution=resolution)
+    coll = scene.build("nano-gpt", scene=sc)
+    m = scene.model_of(coll)
+    scene.animate(coll, scene=sc)
+    tl = walkthrough.plan(m, sc)
+    saved = json.loads(coll[walkthrough.STEPS])
+    assert [s["key"] for s in saved] == [walkthrough.key_frame(s) for s in tl.steps]
+    picture = Frame(resolution[0] / resolution[1])
+    audits = []
+    for step in tl.steps:
+        focus = [m.layout.bounds([m.layout[k] for k in step.focus])] if step.focus else [step.target]
+        audits.append(audit.audit(coll, sc, walkthrough.key_frame(step), replace(picture, formula=step.formula),
+                                  focus))
+    problems = [p for a in audits for p in a.problems]
+    assert not problems, "\n".join(problems[:10])
+    assert sum(a.labels for a in audits) > 3 * len(audits)  # labels are shown, not merely hidden
+    assert np.median([a.span for a in audits]) > 0.3
+
+
+@pytest.mark.parametrize("target", ["overview", "h0.head0", "h0.mlp"])
+def test_stills_are_framed_and_their_labels_read_cleanly(fresh_blend, target):
+    sc = bpy.context.scene
+    render.configure(sc, resolution=(1920, 1080))
+    coll = scene.build("nano-gpt", scene=sc)
+    m = scene.model_of(coll)
+    if target != "overview":
+        scene.frame_target(coll, target, scene=sc)
+    focus = [m.layout.bounds(m.layout.under(target))] if target.startswith("h") else [m.layout.bounds()]
+    a = audit.audit(coll, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), focus)
+    assert not a.problems, "\n".join(a.problems[:10])
+    assert a.labels > 0
