@@ -32,7 +32,8 @@ def top_k(config: ModelConfig, probs_row: np.ndarray, k: int = 5) -> list[tuple[
 
 @dataclass(frozen=True)
 class LensRow:
-    """The logit lens at one point of the stack: after layer `layer`'s attention ("attn") or MLP ("mlp")."""
+    """The logit lens at one point of the stack: after layer `layer`'s attention ("attn") or MLP ("mlp"),
+    or the input embedding (layer -1, stage "embed")."""
 
     layer: int
     stage: str
@@ -42,8 +43,8 @@ class LensRow:
 
     @property
     def source(self) -> str:
-        """The trace name of the residual stream read here (h{layer}.attn_resid / h{layer}.mlp_resid)."""
-        return f"h{self.layer}.{self.stage}_resid"
+        """The trace name of the residual stream read here (x / h{layer}.attn_resid / h{layer}.mlp_resid)."""
+        return "x" if self.stage == "embed" else f"h{self.layer}.{self.stage}_resid"
 
 
 def _target_id(config: ModelConfig, target: int | str) -> int:
@@ -58,19 +59,21 @@ def _target_id(config: ModelConfig, target: int | str) -> int:
 
 
 def logit_lens(weights: Weights, trace: Trace, position: int = -1, k: int = 5,
-               target: int | str | None = None) -> list[LensRow]:
+               target: int | str | None = None, embedding: bool = False) -> list[LensRow]:
     """For each layer, after attention then after the MLP: the residual stream at `position` through
     the final LayerNorm (ln_f weights, eps 1e-5) and the LM head, as top-k tokens with probabilities,
     and the rank and probability of `target` (a token id, or a text that encodes to one token).
-    The last row (the last layer's MLP) is the model's own prediction."""
+    The last row (the last layer's MLP) is the model's own prediction; with `embedding`, a first row
+    reads the input embedding (what the tokens alone predict)."""
     cfg = weights.config
     _check_k(k)
     t = len(trace["tokens"])
     if isinstance(position, bool) or not isinstance(position, (int, np.integer)) or not -t <= position < t:
         raise ModelError(f"position: expected an integer in {-t}..{t - 1} for {t} tokens, got {position!r}")
     goal = None if target is None else _target_id(cfg, target)
-    names = [(i, stage) for i in range(cfg.n_layer) for stage in ("attn", "mlp")]
-    x = np.stack([trace[f"h{i}.{stage}_resid"][position] for i, stage in names]).astype(np.float64)  # (2L, C)
+    names = [(-1, "embed")] if embedding else []
+    names += [(i, stage) for i in range(cfg.n_layer) for stage in ("attn", "mlp")]
+    x = np.stack([trace[LensRow(i, stage, []).source][position] for i, stage in names]).astype(np.float64)
     x -= x.mean(axis=1, keepdims=True)
     x /= np.sqrt((x * x).mean(axis=1, keepdims=True) + LN_EPS)
     h = x * weights["transformer.ln_f.weight"] + weights["transformer.ln_f.bias"]

@@ -35,11 +35,12 @@ def tokenizer_of(config: ModelConfig) -> TextTokenizer | None:
     return tok
 
 
-def encode(config: ModelConfig, text: str) -> list[int]:
-    """Text -> token ids: ids written as numbers, else letters of the vocabulary (spaces ignored),
-    else the config's tokenizer. At most block_size tokens."""
+def encode(config: ModelConfig, text: str, as_ids: bool = True) -> list[int]:
+    """Text -> token ids: ids written as numbers (unless `as_ids` is False: a prompt such as "1984"
+    is text), else letters of the vocabulary (spaces ignored), else the config's tokenizer.
+    At most block_size tokens."""
     text = text or ""
-    if _IDS.fullmatch(text):
+    if as_ids and _IDS.fullmatch(text):
         ids = [int(p) for p in re.split(r"[\s,]+", text.strip()) if p]
         check_vocab(config, ids)
     elif config.letters:
@@ -53,6 +54,9 @@ def encode(config: ModelConfig, text: str) -> list[int]:
     elif (tok := tokenizer_of(config)) is not None:
         ids = tok.encode(text)
     elif text.strip():
+        if not as_ids:
+            raise ModelError(f"prompt: {config.name} has no tokenizer to read text with (give its token ids, "
+                             f"or a tokenizer)")
         part = next(p for p in re.split(r"[\s,]+", text.strip()) if p and not p.isdigit())
         raise ModelError(f"tokens: '{part}' is not a token id (write ids as numbers separated by spaces; "
                          f"{config.name} has no tokenizer)")
