@@ -51,3 +51,11 @@ CHAR_WIDTH = 0.6  # rough advance of one character of Blender's default font, in
 # --- reveal frames --------------------------------------------------------------------------------
 ALWAYS = -1.0e9  # reveal frame of cells shown from the start (weights)
 NEVER = 1.0e9  # reveal frame of cells the walkthrough never computes
+
+# --- predictions and sampling ---------------------------------------------------------------------
+PRESET = "nano-gpt"  # the model built when neither a preset nor a weights file is given
+TOP_K = 3  # next tokens listed under the output; when sampling, the most likely tokens kept
+TEMPERATURE = 0.0  # 0 picks the most likely token (greedy); above 0 samples
+TOP_P = 1.0  # when sampling, the smallest set of tokens reaching this probability (1: all)
+SEED = 0  # the sampling generator's seed
+LENS_K = 3  # tokens in each table of the logit lens strip

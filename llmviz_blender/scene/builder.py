@@ -14,11 +14,14 @@ import numpy as np
 
 from .. import layout as lay
 from .. import model
+from ..defaults import PRESET, TOP_K
 from ..layout import Block
+from ..defaults import ASPECT
 from ..model import ModelConfig, ModelError, Trace, Weights
 from . import datablocks, environment, materials, session
 from .boxes import add_boxes_object
 from .labels import add_card, label_model
+from .lens import add_lens_strip
 from .nodes import ALWAYS, add_cell_object
 from .session import Model, resolve_weights
 
@@ -27,13 +30,33 @@ NO_VALUE_SHADE = 0.75  # blocks without numbers (shape-only presets) show their 
 DEFAULT_TOKENS = 6  # shape-only presets without a default input show this many tokens
 
 
-def resolve_config(preset_or_config: str | Path | ModelConfig) -> ModelConfig:
+def resolve_config(preset_or_config: str | Path | ModelConfig | None, weights=None) -> ModelConfig:
+    """The config given, a preset's, or (None) that of the Weights given, else the default preset's."""
     if isinstance(preset_or_config, ModelConfig):
         return preset_or_config.validate(preset_or_config.name)
+    if preset_or_config is None:
+        if isinstance(weights, Weights):
+            return weights.config
+        preset_or_config = PRESET
     return model.load_preset(preset_or_config)
 
 
-def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None) -> list[int]:
+def with_tokenizer(config: ModelConfig, tokenizer: str | Path | None) -> ModelConfig:
+    """`config` reading text with the tokenizer file given (checked against its vocab_size now)."""
+    if tokenizer is None:
+        return config
+    config = config.replace(tokenizer=Path(tokenizer).expanduser().absolute(), vocab=None).validate(config.name)
+    model.tokenizer_of(config)
+    return config
+
+
+def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None, prompt: str | None = None) -> list[int]:
+    """Token ids from ids or text (`tokens`, numbers read as ids), a `prompt` (always text) or the
+    config's default input."""
+    if prompt is not None:
+        if tokens is not None:
+            raise ModelError("prompt: give either tokens or a prompt, not both")
+        tokens = model.encode(config, prompt, as_ids=False)
     if tokens is None:
         if config.default_input:
             tokens = config.default_input
@@ -43,17 +66,29 @@ def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None) -> l
     return [int(t) for t in model.check_tokens(config, ids)]
 
 
-def prepare(preset_or_config, weights=None, tokens=None, lod: str = "auto", max_cells: int = lay.lod.DEFAULT_MAX_CELLS,
-            budget: int | None = None, layers_per_column: int | None = None) -> Model:
-    """Everything that can fail on bad input, done before the scene is touched."""
-    config = resolve_config(preset_or_config)
+def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
+            max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
+            layers_per_column: int | None = None, *, prompt: str | None = None,
+            tokenizer: str | Path | None = None, aspect: float = ASPECT) -> Model:
+    """Everything that can fail on bad input, done before the scene is touched. Without a preset,
+    the model is the weights file's own (a Hugging Face GPT-2 folder brings its tokenizer);
+    `tokenizer` replaces the model's tokenizer; `prompt` is text read by the tokenizer."""
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
             layers_per_column, int) or layers_per_column < 1):
         raise lay.LayoutError(f"layers per column must be a positive integer, got {layers_per_column!r}")
-    w, source = resolve_weights(config, weights)
-    ids = resolve_tokens(config, tokens)
+    if preset_or_config is None and isinstance(weights, (str, Path)) and weights != "random":
+        w, source = resolve_weights(None, weights)  # the file's own shapes, metadata and tokenizer
+        config = with_tokenizer(w.config, tokenizer)
+        w = Weights(config, w.params, w.source)
+    else:
+        config = with_tokenizer(resolve_config(preset_or_config, weights), tokenizer)
+        if tokenizer is not None and isinstance(weights, Weights):
+            weights = Weights(config, weights.params, weights.source)
+        w, source = resolve_weights(config, weights)
+        config = w.config if w is not None else config  # a weights file may bring the tokenizer beside it
+    ids = resolve_tokens(config, tokens, prompt)
     trace = model.forward(w, ids) if w is not None else None
-    layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column)
+    layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column, aspect=aspect)
     plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
     return Model(config, w, source, ids, trace, layout, plan)
 
@@ -73,7 +108,8 @@ def _block_attributes(block: Block, rows: np.ndarray, cols: np.ndarray, trace: T
     return attrs
 
 
-def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: bool) -> bpy.types.Collection:
+def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: bool, top_k: int = TOP_K,
+               logit_lens: bool = False) -> bpy.types.Collection:
     config = m.config
     prefix = f"{ROOT} {config.name}"
     coll = _collection(prefix, parent)
@@ -96,13 +132,20 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
             obj = add_boxes_object(f"{prefix} {kind} boxes", blocks, materials.grid_material(kind), coll)
             obj["llmviz_kind"] = kind
             obj["llmviz_blocks"] = len(blocks)
-    if with_labels or card:
+    if with_labels or card or logit_lens:
         text = _collection(f"{prefix} Labels", coll)
         if with_labels:
-            label_model(m.layout, text, prefix, m.trace)
+            label_model(m.layout, text, prefix, m.trace, top_k=top_k)
         if card:
             add_card(m.layout, text, prefix)
+        if logit_lens:
+            add_lens_strip(m, text, prefix)
     return coll
+
+
+def check_top_k(top_k: int) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ModelError(f"top_k: must be a positive integer, got {top_k!r}")
 
 
 def _collection(name: str, parent: bpy.types.Collection) -> bpy.types.Collection:
@@ -118,25 +161,33 @@ def clear() -> int:
     return datablocks.remove_all_owned()
 
 
-def build(preset_or_config: str | Path | ModelConfig | Model, weights: Weights | str | Path | None = None,
-          tokens: Sequence[int] | str | None = None, *, lod: str = "auto",
+def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
+          weights: Weights | str | Path | None = None, tokens: Sequence[int] | str | None = None, *,
+          prompt: str | None = None, tokenizer: str | Path | None = None, lod: str = "auto",
           max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
-          layers_per_column: int | None = None, labels: bool = True, card: bool = True,
-          scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
+          layers_per_column: int | None = None, labels: bool = True, card: bool = True, top_k: int = TOP_K,
+          logit_lens: bool = False, scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
 
     Layers wrap into columns of `layers_per_column` (None: 12 for deep models, else what best
-    fills a 16:9 frame). A `Model` from `prepare` is built as it is. Raises ModelError / LayoutError
+    fills the scene's frame). A `Model` from `prepare` is built as it is (see `prepare` for the preset,
+    weights, prompt and tokenizer). `top_k` next tokens are listed under the output; `logit_lens`
+    adds a table per layer and stage beside the residual stream. Raises ModelError / LayoutError
     on bad input before anything changes.
     """
+    scene = scene or bpy.context.scene
     if isinstance(preset_or_config, Model):
         m = preset_or_config
     else:
-        m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget, layers_per_column)
-    scene = scene or bpy.context.scene
+        m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget, layers_per_column, prompt=prompt,
+                    tokenizer=tokenizer, aspect=environment.aspect(scene))
+    check_top_k(top_k)
+    if logit_lens and (m.weights is None or m.trace is None):
+        raise ModelError(f"logit_lens: {m.config.name} was built without weights; give a weights file or "
+                         f"weights='random'")
     clear()
     try:
-        coll = _add_model(m, scene.collection, labels, card)
+        coll = _add_model(m, scene.collection, labels, card, top_k, logit_lens)
         environment.setup(scene, [m.layout], coll)
     except Exception:
         clear()

@@ -7,9 +7,11 @@ import math
 import bpy
 import numpy as np
 
-from ..defaults import CHAR_WIDTH, DIM_COLORS
+from ..defaults import CHAR_WIDTH, DIM_COLORS, TOP_K
 from ..layout import CELL, PITCH, Block, Layout, label_size, margin, token_size
-from ..model import param_count, token_text
+from ..layout.pieces import Pieces, place_pieces
+from ..layout.place import output_text_anchor
+from ..model import param_count, token_text, top_k
 from . import compat, datablocks
 
 TEXT_COLOR = "#d9d9de"
@@ -137,7 +139,7 @@ def token_anchor(layout: Layout, t: int) -> np.ndarray:
     return layout.cell_position("tokens", 0, 0) + [t * PITCH, -CELL, CELL + TOKEN_GAP * token_size(layout.config)]
 
 
-def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None) -> None:
+def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None, top_k: int = TOP_K) -> None:
     """Names and dimensions of blocks, section and group labels, tokens above, predictions below."""
     m = margin(layout.config)
     size = label_size(layout.config)
@@ -155,7 +157,7 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
         if group in ("Self-attention", "Projection", "MLP"):
             add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
                      collection, align_y="TOP", label="group")
-    _label_tokens(layout, collection, prefix, trace, token_size(layout.config))
+    _label_tokens(layout, collection, prefix, trace, token_size(layout.config), top_k)
 
 
 def heading_size(layout: Layout) -> float:
@@ -164,30 +166,61 @@ def heading_size(layout: Layout) -> float:
     return max(0.8 * margin(layout.config), 0.012 * float(max(hi[0] - lo[0], hi[2] - lo[2])))
 
 
-def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str, trace, size: float) -> None:
-    """The input tokens above the Tokens row; below the Probabilities, each position's prediction."""
+def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str, trace, size: float,
+                  k: int = TOP_K) -> None:
+    """The input tokens above the Tokens row; below the Probabilities, each position's prediction
+    (letters) and the k most likely next tokens with their probabilities."""
     config = layout.config
-    tokens_block, probs_block = layout["tokens"], layout["probs"]
+    probs_block = layout["probs"]
     if trace is None:
         return
-    for t, token in enumerate(trace["tokens"]):
-        add_text(f"{prefix} token {t}", token_text(config, int(token), quoted=False), token_anchor(layout, t), size, DIM_COLORS["T"], collection, align_x="CENTER", align_y="BOTTOM")
+    pieces = place_pieces(layout, [token_text(config, int(t), quoted=False) for t in trace["tokens"]],
+                          FAN_SHARE * heading_size(layout))
+    for t, (piece, where) in enumerate(zip(pieces.texts, pieces.anchors)):
+        add_text(f"{prefix} token {t}", piece, where, pieces.size, DIM_COLORS["T"], collection, align_x="CENTER",
+                 align_y="BOTTOM")
+    if pieces.fanned:
+        _leaders(pieces, f"{prefix} token leaders", collection)
+    best = top_k(config, trace["probs"][-1], k)
+    if pieces.fanned:  # word pieces: the top-k list under the Probabilities, one token a line
+        text = add_text(f"{prefix} next", "next token:\n" + "\n".join(f"{w} {p:.1%}" for _, w, p in best),
+                        output_text_anchor(layout, 1.0), pieces.size, TEXT_COLOR, collection, align_y="TOP")
+        text[ROLE] = PREDICTION
+        return
     probs = trace["probs"]
     bottom = probs_block.origin[2] - (probs_block.rows.size - 1) * PITCH - CELL
     for t in range(probs.shape[0]):
-        best = int(np.argmax(probs[t]))
+        winner = int(np.argmax(probs[t]))
         x = layout.cell_position("probs", 0, t)[0]
-        text = add_text(f"{prefix} predicted {t}", token_text(config, best, quoted=False),
+        text = add_text(f"{prefix} predicted {t}", token_text(config, winner, quoted=False),
                         [x, -CELL, bottom - 0.6 * size], size, DIM_COLORS["T"], collection, align_x="CENTER",
                         align_y="TOP")
         text[ROLE] = PREDICTION
-    last = probs[-1]
-    top = np.argsort(last)[::-1][:3]
-    summary = "  ".join(f"{token_text(config, int(i), quoted=False)} {last[i]:.1%}" for i in top)
-    x0 = tokens_block.origin[0] - CELL / 2
-    text = add_text(f"{prefix} next", f"next token: {summary}", [x0, -CELL, bottom - 3.0 * size], size,
+    summary = "  ".join(f"{w} {p:.1%}" for _, w, p in best)
+    text = add_text(f"{prefix} next", f"next token: {summary}", output_text_anchor(layout, 3.0), size,
                     TEXT_COLOR, collection, align_y="TOP")
     text[ROLE] = PREDICTION
+
+
+FAN_SHARE = 0.8  # fanned-out token pieces: this share of the section headings' size
+LEADER_WIDTH = 0.06  # leader lines: this share of the pieces' height wide
+
+
+def _leaders(pieces: Pieces, name: str, collection: bpy.types.Collection) -> bpy.types.Object:
+    """Thin strips from each fanned piece down to its column (one mesh)."""
+    half = LEADER_WIDTH * pieces.size / 2
+    verts, faces = [], []
+    for top, bottom in zip(pieces.anchors - [0.0, 0.0, 0.2 * pieces.size], pieces.columns):
+        n = len(verts)
+        verts += [tuple(top - [half, 0, 0]), tuple(top + [half, 0, 0]), tuple(bottom + [half, 0, 0]),
+                  tuple(bottom - [half, 0, 0])]
+        faces.append((n, n + 1, n + 2, n + 3))
+    mesh = datablocks.tag(bpy.data.meshes.new(name))
+    mesh.from_pydata(verts, [], faces)
+    mesh.materials.append(flat_material(MUTED_COLOR))
+    obj = datablocks.tag(bpy.data.objects.new(name, mesh))
+    collection.objects.link(obj)
+    return obj
 
 
 def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size: float | None = None,

@@ -48,7 +48,7 @@ class WeightsSource:
                          "build the model again")
 
 
-def resolve_weights(config: ModelConfig, weights: Weights | str | Path | None) -> tuple[Weights | None, WeightsSource]:
+def resolve_weights(config: ModelConfig | None, weights: Weights | str | Path | None) -> tuple[Weights | None, WeightsSource]:
     """Weights given, loaded from a path, "random" (seeded init), or the preset's own file (None:
     shape-only presets show kind colours), with where they came from."""
     if isinstance(weights, Weights):
