@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 from .. import model, timeline
-from ..defaults import FPS
+from ..defaults import FPS, SEED, TEMPERATURE, TOP_K, TOP_P
 from ..layout import CELL, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
@@ -236,34 +236,55 @@ def _outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types
 
 def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
          start_layer: int = 0, durations: dict[str, float] | None = None,
-         generate_steps: int | None = None, captions: bool = True) -> Timeline:
-    """The timeline for a built model (validation only: raises TimelineError, touches nothing).
-    With captions, each step is framed in the part of the picture above the caption bar."""
+         generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
+         top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED) -> Timeline:
+    """The timeline for a built model (validation only: raises TimelineError / ModelError, touches
+    nothing). With captions, each step is framed in the part of the picture above the caption bar.
+    The generation samples with temperature, top_k, top_p and seed (temperature 0: greedy)."""
     if m.trace is None or m.weights is None:
         raise TimelineError(f"animate: {m.config.name} was built without weights; build it with a weights "
                             f"file or weights='random' to animate")
-    steps = generate_steps if generate_steps is not None else (len(m.tokens) if m.config.vocab else 0)
+    steps = generate_steps if generate_steps is not None else default_steps(m)
     told = chapters is None or "generation" in chapters  # generation passes run only when told
-    generation = model.generate(m.weights, m.tokens, steps) if steps > 0 and told else None
+    top_p = None if top_p is not None and top_p >= 1 else top_p
+    generation = model.generate(m.weights, m.tokens, steps, temperature, top_k, top_p, seed) \
+        if steps > 0 and told else None
+    sampling = ", ".join([f"temperature {temperature:g}", *([f"top-k {top_k}"] if top_k else []),
+                          *([f"top-p {top_p:g}"] if top_p else [])]) if temperature > 0 else ""
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
     timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
     return timeline.build_timeline(m.layout, m.trace, timing, chapters=list(chapters) if chapters else None,
                                    start_layer=start_layer, generation=generation, weights=m.weights,
-                                   frame=Frame(environment.aspect(scene), caption=captions, title=captions))
+                                   frame=Frame(environment.aspect(scene), caption=captions, title=captions),
+                                   sampling=sampling)
+
+
+GENERATED_WORDS = 3  # tokens a text model generates by default
+
+
+def default_steps(m: Model) -> int:
+    """Tokens generated when not told: as many as the input for a letter vocabulary, a few words
+    for a model with a tokenizer, none for a model read as bare ids."""
+    if m.config.letters:
+        return len(m.tokens)
+    return GENERATED_WORDS if m.config.tokenizer is not None or m.config.vocab is not None else 0
 
 
 def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 1.0,
             chapters: Sequence[str] | None = None, start_layer: int = 0, durations: dict[str, float] | None = None,
             generate_steps: int | None = None, captions: bool = True, closeups: bool = True,
-            scene: bpy.types.Scene | None = None) -> tuple[int, int]:
+            temperature: float = TEMPERATURE, top_k: int | None = TOP_K, top_p: float | None = TOP_P,
+            seed: int | None = SEED, scene: bpy.types.Scene | None = None) -> tuple[int, int]:
     """Keyframe the forward-pass walkthrough of a built model; returns (frame_start, frame_end).
+    The generation chapter samples with temperature, top_k, top_p and seed (temperature 0: greedy).
 
     Raises TimelineError (or ModelError) on bad options before anything changes.
     """
     scene = scene or bpy.context.scene
     m = model_of(collection)
-    tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions)
+    tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions, temperature, top_k,
+              top_p, seed)
     cam = _camera(scene, collection)
 
     prefix = f"{ROOT} {m.config.name}"

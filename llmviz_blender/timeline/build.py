@@ -249,9 +249,15 @@ def _farther(pose: Pose, share: float) -> Pose:
     return replace(pose, location=tuple((target + (loc - target) * (1.0 + share)).tolist()))
 
 
-def _available(n_layer: int, start_layer: int, generation: Generation | None) -> dict[str, str | None]:
-    """Each chapter id -> None, or why it cannot be told with these options."""
+def _available(n_layer: int, start_layer: int, generation: Generation | None, text: bool = False,
+               weights: Weights | None = None) -> dict[str, str | None]:
+    """Each chapter id -> None, or why it cannot be told with these options (`text`: the model reads
+    words through a tokenizer, not letters)."""
     available: dict[str, str | None] = {c: None for c in CHAPTERS}
+    if not text:
+        available["facts"] = "needs a model with a tokenizer (words, not letters or bare ids)"
+    elif weights is None:
+        available["facts"] = "needs the weights (for the logit lens)"
     if start_layer > 0:
         available["embedding"] = f"comes before start_layer {start_layer}"
     if start_layer == n_layer - 1:
@@ -286,7 +292,7 @@ def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list
 def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timing | None = None,
                    chapters: Sequence[str] | None = None, start_layer: int = 0,
                    generation: Generation | None = None, weights: Weights | None = None,
-                   frame: Frame | None = None) -> Timeline:
+                   frame: Frame | None = None, sampling: str = "") -> Timeline:
     """The walkthrough of `trace` (a model.forward Trace for layout's tokens) over `layout`.
 
     chapters: ids from CHAPTERS (None: all that apply), always told in story order. start_layer:
@@ -296,14 +302,17 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     Skipped chapters' blocks are computed before frame_start when no chosen chapter computes before
     them, in a fast-forward step opening the next chosen chapter when one does, and never when no
     chosen chapter follows them. frame: the picture the camera composes for (default 16:9 with
-    captions and chapter titles).
+    captions and chapter titles). sampling: how the generation sampled, for its captions
+    ("temperature 0.8, top-k 3").
     """
     timing = timing or Timing()
     _check(layout, trace, start_layer, generation)
     n_layer = layout.config.n_layer
-    chosen = _chosen(chapters, _available(n_layer, start_layer, generation))
+    cfg = layout.config
+    text = not cfg.letters and (cfg.tokenizer is not None or cfg.vocab is not None)
+    chosen = _chosen(chapters, _available(n_layer, start_layer, generation, text, weights))
     facts = Facts(layout, trace, weights)
-    story = Story(facts, start_layer, generation)
+    story = Story(facts, start_layer, generation, sampling)
     homes = {b.key: home(b, start_layer) for b in layout.blocks}
     plans = {c: story.chapter(c) for c in chosen}
     skipped = [b.key for b in layout.blocks if homes[b.key] is not None and homes[b.key] not in chosen]

@@ -15,7 +15,7 @@ from ..layout import Block, Layout
 from ..layout.formula import num
 from ..layout.place import sequence_box
 from ..model import Generation, param_count, sequence_text, token_text
-from . import closeups
+from . import closeups, facts_chapter
 from .closeups import CloseUp
 from .facts import Facts
 from .reveal import n_units
@@ -26,6 +26,7 @@ Box = tuple[np.ndarray, np.ndarray]
 #: Chapter of each group of the layer told in detail.
 _DETAIL_GROUPS = {"Layer Norm 1": "layer_norm", "Self-attention": "attention", "Projection": "projection",
                   "Layer Norm 2": "mlp", "MLP": "mlp"}
+SAMPLED_SHOWN = 5  # candidates a sampling caption names
 #: Compute window of a step (fractions of its frames): after the camera arrives, before it leaves.
 WINDOW = (0.15, 0.9)
 #: A close-up step computes late: the formula builds up first, then the value lands.
@@ -73,6 +74,7 @@ class Story:
     facts: Facts
     layer: int
     generation: Generation | None = None
+    sampling: str = ""  # how the generation sampled ("temperature 0.8, top-k 3"); "" when greedy
 
     @property
     def layout(self) -> Layout:
@@ -93,7 +95,7 @@ class Story:
         plans: dict[str, Callable[[], list[Plan]]] = {
             "overview": self.overview, "embedding": self.embedding, "layer_norm": self.layer_norm,
             "attention": self.attention, "projection": self.projection, "mlp": self.mlp, "stack": self.stack,
-            "output": self.output, "generation": self.generations}
+            "output": self.output, "facts": self.facts_stored, "generation": self.generations}
         out = []
         for plan in plans[chapter_id]():  # with one token, "the other columns" are none: drop such steps
             work = [w for w in plan.work if w[2] > w[1]]
@@ -217,7 +219,7 @@ class Story:
         f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
         probs = f.cells("probs", np.arange(cfg.vocab_size), t - 1)
         best = int(np.argmax(probs))
-        per = "one per letter" if cfg.vocab else "one per token of the vocabulary"
+        per = "one per letter" if cfg.letters else "one per token of the vocabulary"
         spread = ""
         if cfg.vocab_size <= 8:
             spread = " (" + ", ".join(f"{token_text(cfg, i)} {num(v)}" for i, v in enumerate(probs)) + ")"
@@ -233,6 +235,10 @@ class Story:
                  box=self.box(["probs", "logits"])),
         ]
 
+    def facts_stored(self) -> list[Plan]:
+        assert self.facts.weights is not None
+        return facts_chapter.plans(self.facts, self.facts.weights, Plan)
+
     def generations(self) -> list[Plan]:
         f, gen = self.facts, self.generation
         assert gen is not None
@@ -242,9 +248,17 @@ class Story:
         for i, trace in enumerate(gen.traces):
             tok = gen.tokens[n_in + i]
             prob = float(trace["probs"][-1][tok])
-            plans.append(Plan(f"Step {i + 1}: after {f.text(trace.tokens)} comes {token_text(f.config, tok)} "
-                              f"(probability {num(prob)}). It is appended, and the model runs again.",
-                              focus=["probs"], sources=["probs"], box=box))
+            choice = gen.choices[i] if i < len(gen.choices) else None
+            if choice is not None and choice.draw is not None:
+                shown = ", ".join(f"{token_text(f.config, c, quoted=False)} {num(p)}"
+                                  for c, p in choice.candidates[:SAMPLED_SHOWN])
+                more = f" and {choice.kept - SAMPLED_SHOWN} more" if choice.kept > SAMPLED_SHOWN else ""
+                caption = (f"Step {i + 1}: sampled {token_text(f.config, tok)} (p {num(choice.probability)}) "
+                           f"from {shown}{more} ({self.sampling}). It is appended, and the model runs again.")
+            else:
+                caption = (f"Step {i + 1}: after {f.text(trace.tokens)} comes {token_text(f.config, tok)} "
+                           f"(probability {num(prob)}). It is appended, and the model runs again.")
+            plans.append(Plan(caption, focus=["probs"], sources=["probs"], box=box))
         plans.append(Plan(f"After {_plural(len(gen.traces), 'step')}: {f.text(gen.tokens)}.", focus=[],
                           box=self.layout.bounds()))
         return plans

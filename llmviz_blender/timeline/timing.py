@@ -22,6 +22,7 @@ CHAPTERS: dict[str, str] = {
     "mlp": "MLP",
     "stack": "The transformer stack",
     "output": "Softmax and output",
+    "facts": "How facts are stored",
     "generation": "Generation loop",
 }
 
@@ -35,6 +36,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "mlp": 14.0,
     "stack": 6.0,
     "output": 12.0,
+    "facts": 36.0,
     "generation": 3.0,
 }
 

@@ -1,0 +1,138 @@
+"""The "How facts are stored" chapter (pure): the logit lens at the prompt's last position finds
+where the model's answer first becomes the top prediction; the chapter tells that stage from the
+numbers: an MLP (up projection rows as feature detectors, the strongest GELU neurons, the down
+projection writing back) or an attention layer (the heads moving information into the last column)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..layout import Layout
+from ..layout.formula import num
+from ..layout.lens import lens_box, lens_text
+from ..model import LensRow, Trace, Weights, decode, logit_lens, token_text
+from .closeups import mlp_value
+from .facts import Facts
+
+TOP_NEURONS = 3  # neurons, rows and heads named in a caption
+LENS_K = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Where the answer appears: the lens before and after the stage that first makes it rank 1."""
+
+    target: int
+    before: LensRow
+    after: LensRow
+
+    @property
+    def stage(self) -> str:
+        return self.after.stage
+
+    @property
+    def layer(self) -> int:
+        return self.after.layer
+
+
+def find(weights: Weights, trace: Trace) -> Finding:
+    """The lens row where the model's own prediction at the last position first becomes rank 1,
+    with the row before it (the input embedding before layer 0's attention)."""
+    target = int(np.argmax(trace["probs"][-1]))
+    rows = logit_lens(weights, trace, -1, LENS_K, target, embedding=True)
+    first = next(i for i, r in enumerate(rows) if r.target_rank == 1)
+    return Finding(target, rows[max(first - 1, 0)], rows[first])
+
+
+def _where(row: LensRow) -> str:
+    return "the input embedding" if row.stage == "embed" else \
+        f"layer {row.layer}'s {'attention' if row.stage == 'attn' else 'MLP'}"
+
+
+def _rank(row: LensRow) -> str:
+    return f"rank {row.target_rank} (p {num(row.target_prob)})"
+
+
+def plans(facts: Facts, weights: Weights, plan_type) -> list:
+    """The chapter's steps as `plan_type` (story.Plan) instances."""
+    layout, trace, cfg = facts.layout, facts.trace, facts.config
+    found = find(weights, trace)
+    word = token_text(cfg, found.target)
+    t = layout.n_tokens - 1
+    before, after = found.before, found.after
+    lens = (f"The logit lens: read the residual stream through the final layer norm and the LM head. "
+            f"For '{decode(cfg, facts.tokens)}', {word} goes from {_rank(before)} before {_where(after)} to "
+            f"{_rank(after)} after it.")
+    close = "Features are directions, not single neurons: many neurons share each fact, and each neuron " \
+            "takes part in many (superposition)."
+    if before.target_rank == 1 and before.stage == "embed":
+        return [plan_type(f"{word} is already the top prediction from the input embedding alone: "
+                          f"{_rank(before)}.", focus=["x"], sources=[]),
+                plan_type(close, focus=[], box=layout.bounds())]
+    if found.stage == "attn":
+        steps = _attention(facts, found, word, plan_type)
+    else:
+        steps = _mlp(facts, weights, found, word, t, plan_type)
+    keys = [r.source for r in (before, after)]
+    box = _lens_box(layout, [before, after], found.target)
+    return [*steps, plan_type(lens, focus=keys, sources=[], box=box, weight=1.5),
+            plan_type(close, focus=[], box=layout.bounds())]
+
+
+def _lens_box(layout: Layout, rows: list[LensRow], target: int):
+    """The residual blocks read and their lens tables (when the strip is shown)."""
+    boxes = [layout.bounds([layout[r.source]]) for r in rows]
+    boxes += [lens_box(layout, r.source, lens_text(layout.config, r, target)) for r in rows if r.stage != "embed"]
+    return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+
+
+def _attention(facts: Facts, found: Finding, word: str, plan_type) -> list:
+    """The answer appears after an attention layer: say so, and where the last column looks."""
+    p, t = f"h{found.layer}.", facts.layout.n_tokens - 1
+    att = np.asarray(facts.trace[f"{p}att_sm"], np.float64)[:, t, :]  # (heads, T): the last row
+    h, j = np.unravel_index(int(np.argmax(att)), att.shape)
+    return [
+        plan_type(f"The answer is already the top prediction after {_where(found.after)}: {word} goes from "
+                  f"rank {found.before.target_rank} to rank 1. Attention, not an MLP, puts it there.",
+                  focus=[f"{p}attn_proj", f"{p}attn_resid"], weight=1.5),
+        plan_type(f"From the last position, head {h} gives weight {num(att[h, j])} to position {j} "
+                  f"({token_text(facts.config, facts.tokens[j])}): "
+                  f"attention copies what the model knows about that token into the last column.",
+                  focus=[f"{p}head{h}.att_sm", f"{p}head{h}.y"], weight=1.5),
+    ]
+
+
+def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan_type) -> list:
+    """The answer appears after an MLP: up projection, the strongest neurons, down projection."""
+    p, i = f"h{found.layer}.", found.layer
+    fc = np.asarray(facts.trace[f"{p}fc"][t], np.float64)
+    gelu = np.asarray(facts.trace[f"{p}gelu"][t], np.float64)
+    rows = np.argsort(-fc, kind="stable")[:TOP_NEURONS]
+    neurons = np.argsort(-gelu, kind="stable")[:TOP_NEURONS]
+    w_out = weights[f"transformer.h.{i}.mlp.c_proj.weight"]  # (C, 4C)
+    resid = facts.trace[f"{p}mlp_resid"]
+    without = []  # the target's probability after this MLP without each neuron's column
+    for n in neurons:
+        cut = resid.copy()
+        cut[t] -= gelu[n] * w_out[:, n]
+        row = logit_lens(weights, {**facts.trace, f"{p}mlp_resid": cut}, t, 1, found.target)[2 * i + 1]
+        without.append(row.target_prob)
+    n4 = fc.size
+    strong = int((gelu > 0.5 * gelu.max()).sum()) if gelu.max() > 0 else 0
+    return [
+        plan_type(f"Layer {i}'s MLP: each of its {n4} weight rows is a direction. Its dot product with the last "
+                  f"column says how much the column points that way: rows "
+                  + ", ".join(f"{r} ({num(fc[r])})" for r in rows) + " respond most.",
+                  focus=[f"{p}fc_weight", f"{p}ln2", f"{p}fc"], weight=2.0,
+                  closeup=mlp_value(facts, i, int(rows[0]), t)),
+        plan_type(f"GELU lets the strongest through: neurons "
+                  + ", ".join(f"{n} ({num(gelu[n])})" for n in neurons)
+                  + f" fire; {strong} of {n4} reach half the strongest.", focus=[f"{p}gelu"], weight=1.5),
+        plan_type(f"The down projection adds each neuron's column, scaled by its output, back into the residual "
+                  f"stream. Without its column, p({word}) after this MLP would be "
+                  + ", ".join(f"{num(q)} (neuron {n})" for q, n in zip(without, neurons))
+                  + f" instead of {num(found.after.target_prob)}.",
+                  focus=[f"{p}mlp_weight", f"{p}mlp", f"{p}mlp_resid"], weight=1.5),
+    ]
