@@ -9,6 +9,8 @@ Examples:
     python scripts/render.py --animation walk.mp4 --chapters embedding,attention --resolution 1280x720
     python scripts/render.py --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still compare.png --each
     python scripts/render.py --weights my.safetensors --tokens 2,1,0 --animate --save-blend farm.blend
+    python scripts/render.py --preset facts-gpt --prompt "Tiger Woods plays the sport of" --chapters facts --still f.png
+    python scripts/render.py --weights gpt2/model.safetensors --prompt "The capital of France is" --still g.png
 
 Exit status: 0 done; 2 bad arguments or bad input (one line on stderr, nothing rendered);
 1 the render failed (one line; Blender's log is kept and named); 130 / 143 interrupted.
@@ -34,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINES, FPS, FPS_RANGE, QUALITIES, QUALITY,  # noqa: E402
                                      QUALITY_DEFAULTS, QUALITY_ENGINES, RESOLUTION, RESOLUTION_RANGE, SAMPLES_MAX)
-from llmviz_blender.defaults import STORYBOARD_WIDTH  # noqa: E402
+from llmviz_blender.defaults import PRESET, SEED, STORYBOARD_WIDTH, TEMPERATURE, TOP_K, TOP_P  # noqa: E402
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
@@ -99,6 +101,18 @@ def _speed(text: str) -> float:
     return value
 
 
+def _number(lo: float, hi: float, lo_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (lo < value if lo_open else lo <= value) or not value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text}")
+        return value
+    return parse
+
+
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",")]
     if not all(names):
@@ -111,9 +125,17 @@ def parser() -> Parser:
                "or PNG frames, a side-by-side comparison, or a self-contained .blend.",
                epilog="Exit status: 0 done, 2 bad arguments or input, 1 render failed.")
     m = p.add_argument_group("model")
-    m.add_argument("--preset", default="nano-gpt", help="preset name or .toml path (default nano-gpt)")
+    m.add_argument("--preset", help=f"preset name or .toml path (default {PRESET}, or with --weights FILE the "
+                   "file's own shapes and the tokenizer beside it)")
     m.add_argument("--weights", help="a .safetensors file (minGPT or Hugging Face names) or 'random'")
     m.add_argument("--tokens", help="input: text in the model's vocabulary (e.g. CBABBC) or ids (2,1,0)")
+    m.add_argument("--prompt", metavar="TEXT", help="input text, read by the model's tokenizer (never as ids)")
+    m.add_argument("--tokenizer", metavar="PATH", help="a tokenizer.json (or vocab.json beside merges.txt) "
+                   "replacing the model's own")
+    m.add_argument("--top-k", type=_int_in(1), metavar="K", help=f"next tokens listed under the output, and "
+                   f"the most likely tokens the generation samples from (default {TOP_K})")
+    m.add_argument("--logit-lens", action="store_true",
+                   help="a table per layer and stage beside the residual stream: what it predicts there")
     m.add_argument("--lod", choices=LOD_MODES, default=LOD_MODES[0],
                    help="cubes per cell or one box per block (default auto)")
     m.add_argument("--compare", type=_names, metavar="A,B,...",
@@ -138,6 +160,11 @@ def parser() -> Parser:
     a.add_argument("--fps", type=_int_in(*FPS_RANGE), help=f"frames per second (default {FPS})")
     a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast)")
     a.add_argument("--start-layer", type=_int_in(0), default=0, help="the layer told in detail (default 0)")
+    a.add_argument("--temperature", type=_number(0.0, float("inf")), metavar="T",
+                   help=f"generation: 0 picks the most likely token, above 0 samples (default {TEMPERATURE:g})")
+    a.add_argument("--top-p", type=_number(0.0, 1.0, lo_open=True), metavar="P",
+                   help=f"generation: sample from the smallest set reaching probability P (default {TOP_P:g})")
+    a.add_argument("--seed", type=_int_in(0), metavar="N", help=f"generation: the sampling seed (default {SEED})")
     a.add_argument("--camera", default="overview", metavar="TARGET",
                    help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
     r = p.add_argument_group("render")
@@ -170,10 +197,15 @@ def validate(args: argparse.Namespace) -> None:
             raise Usage("--compare makes stills and .blend files; it has no walkthrough")
         if args.camera != "overview":
             raise Usage("--compare frames all models; --camera applies to a single model")
-        if args.weights or args.tokens:
-            raise Usage("--compare shows each preset with its own weights and input; drop --weights/--tokens")
+        if args.weights or args.tokens or args.prompt or args.tokenizer or args.logit_lens:
+            raise Usage("--compare shows each preset with its own weights and input; drop --weights/--tokens/"
+                        "--prompt/--tokenizer/--logit-lens")
     elif args.each:
         raise Usage("--each needs --compare")
+    if args.prompt is not None and args.tokens is not None:
+        raise Usage("--prompt and --tokens both give the input: use one")
+    if not animated(args) and (args.temperature is not None or args.top_p is not None or args.seed is not None):
+        raise Usage("--temperature, --top-p and --seed shape the generation chapter: add --animate or --animation")
     if args.each and not args.still:
         raise Usage("--each needs --still (the per-model stills go beside it)")
     if args.chapters:
@@ -267,15 +299,21 @@ def run(args: argparse.Namespace, con: Console) -> None:
         return
 
     t = time.perf_counter()
-    m = scene_api.prepare(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod)
+    m = scene_api.prepare(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod,
+                          aspect=args.resolution[0] / args.resolution[1], prompt=args.prompt, tokenizer=args.tokenizer)
     scene_api.check_target(m.layout, args.camera)
-    coll = scene_api.build(m)
+    top_k = args.top_k or TOP_K
+    coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens)
     con.say(f"built {m.config.name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
 
     if animated(args):
         t = time.perf_counter()
         timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed)) if v is not None}
-        first, last = scene_api.animate(coll, chapters=args.chapters, start_layer=args.start_layer, **timing)
+        sampling = {"temperature": args.temperature if args.temperature is not None else TEMPERATURE,
+                    "top_k": top_k, "top_p": args.top_p if args.top_p is not None else TOP_P,
+                    "seed": args.seed if args.seed is not None else SEED}
+        first, last = scene_api.animate(coll, chapters=args.chapters, start_layer=args.start_layer, **timing,
+                                        **sampling)
         con.say(f"animated frames {first}-{last} ({(last - first + 1) / scene.render.fps:.0f} s at "
                 f"{scene.render.fps} fps) in {time.perf_counter() - t:.1f} s")
         if args.frames and not (first <= args.frames[0] and args.frames[1] <= last):

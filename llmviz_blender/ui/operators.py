@@ -84,9 +84,20 @@ def build_request(settings, context) -> dict:
         weights = "random"
     elif source == "NONE":
         config = config.replace(weights=None)
-    return {"preset_or_config": config, "weights": weights, "tokens": settings.tokens.strip() or None,
-            "lod": settings.lod, "max_cells": settings.max_cells, "budget": int(settings.budget_gb * 2**30) or None,
-            "labels": settings.labels, "card": settings.card}
+    prompt = settings.prompt.strip() or None
+    tokenizer = None
+    if settings.tokenizer_path.strip():
+        tokenizer = Path(bpy.path.abspath(settings.tokenizer_path)).expanduser()
+    tokens = None if prompt else settings.tokens.strip() or None
+    return {"preset_or_config": config, "weights": weights, "tokens": tokens, "prompt": prompt, "tokenizer": tokenizer, "lod": settings.lod, "max_cells": settings.max_cells,
+            "budget": int(settings.budget_gb * 2**30) or None, "labels": settings.labels, "card": settings.card,
+            "top_k": settings.top_k, "logit_lens": settings.logit_lens}
+
+
+def sampling(settings) -> dict:
+    """The generation's sampling settings (``scene.animate``'s temperature, top_k, top_p, seed)."""
+    return {"temperature": settings.temperature, "top_k": settings.top_k, "top_p": settings.top_p,
+            "seed": settings.seed}
 
 
 def render_options(settings, context) -> dict:
@@ -160,7 +171,7 @@ class LLMVIZ_OT_animate(_ProgressOperator, bpy.types.Operator):
             raise TimelineError("chapters: choose at least one chapter")
         start, end = scene_api.animate(the_model(context), fps=settings.fps, speed=settings.speed,
                                        chapters=None if len(chosen) == len(CHAPTERS) else chosen,
-                                       start_layer=settings.start_layer)
+                                       start_layer=settings.start_layer, **sampling(settings))
         return f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps"
 
 

@@ -56,6 +56,8 @@ class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
         if s.weights_source == "FILE":
             _prop_with_button(layout, s, "weights_path", "llmviz.pick_weights", "FILEBROWSER")
         layout.prop(s, "tokens")
+        layout.prop(s, "prompt")
+        layout.prop(s, "tokenizer_path")
         row = layout.row(align=True)
         row.scale_y = 1.4
         row.operator("llmviz.generate", icon="MESH_GRID")
@@ -81,6 +83,8 @@ class LLMVIZ_PT_options(_Panel, bpy.types.Panel):
         col.prop(s, "budget_gb")
         layout.prop(s, "labels")
         layout.prop(s, "card")
+        layout.prop(s, "top_k")
+        layout.prop(s, "logit_lens")
 
 
 class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
@@ -93,6 +97,10 @@ class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
         col.prop(s, "fps")
         col.prop(s, "speed")
         layout.prop(s, "start_layer")
+        col = layout.column(align=True)
+        col.prop(s, "temperature")
+        col.prop(s, "top_p")
+        col.prop(s, "seed")
         layout.label(text="Chapters")
         flow = layout.grid_flow(columns=2, align=True)
         flow.prop(s, "chapters")

@@ -7,6 +7,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 from .. import model
 from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX, STORYBOARD_WIDTH
+from ..defaults import SEED, TEMPERATURE, TOP_K, TOP_P
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..scene import session
 from ..timeline import CHAPTERS
@@ -81,6 +82,11 @@ class LLMVizSettings(bpy.types.PropertyGroup):
     tokens: StringProperty(name="Tokens", default="",
                            description="Input: letters for a letter vocabulary ('CBABBC') or token ids "
                                        "('15 42 7'); empty: the preset's default input")
+    prompt: StringProperty(name="Prompt", default="",
+                           description="Input text read by the model's tokenizer (used instead of Tokens when set)")
+    tokenizer_path: StringProperty(name="Tokenizer", subtype="FILE_PATH", default="",
+                                   description="A tokenizer.json (or vocab.json beside merges.txt) replacing the "
+                                               "model's own; empty: the model's own")
 
     # --- options -----------------------------------------------------------------------
     lod: EnumProperty(name="Level of Detail", default="auto",
@@ -95,6 +101,10 @@ class LLMVizSettings(bpy.types.PropertyGroup):
                                          f"in auto mode, {DEFAULT_BUDGET / 2**30:g} GiB for cells)")
     labels: BoolProperty(name="Labels", default=True, description="Block names and dimension labels")
     card: BoolProperty(name="Card", default=True, description="Title card with the parameter count")
+    top_k: IntProperty(name="Top-k", default=TOP_K, min=1,
+                       description="Next tokens listed under the output; when sampling, the most likely tokens kept")
+    logit_lens: BoolProperty(name="Logit Lens", default=False,
+                             description="A table per layer and stage beside the residual stream: what it predicts")
 
     # --- animation ---------------------------------------------------------------------
     fps: IntProperty(name="FPS", default=FPS, min=FPS_RANGE[0], max=FPS_RANGE[1])
@@ -104,6 +114,11 @@ class LLMVizSettings(bpy.types.PropertyGroup):
                            items=[(k, v, f"Chapter: {v}") for k, v in CHAPTERS.items()])
     start_layer: IntProperty(name="Start Layer", default=0, min=0,
                              description="Layer the layer chapters show in detail")
+    temperature: FloatProperty(name="Temperature", default=TEMPERATURE, min=0.0, soft_max=2.0,
+                               description="Generation: 0 picks the most likely token, above 0 samples")
+    top_p: FloatProperty(name="Top-p", default=TOP_P, min=0.001, max=1.0,
+                         description="Generation: sample from the smallest set of tokens reaching this probability")
+    seed: IntProperty(name="Seed", default=SEED, min=0, description="Generation: the sampling seed")
 
     # --- render ------------------------------------------------------------------------
     engine: EnumProperty(name="Engine", default="DEFAULT", items=[
