@@ -129,11 +129,7 @@ def _build_instancer(tree: bpy.types.GeometryNodeTree) -> None:
 
     geo = socket(gin.outputs, "Geometry")
     for name, field in (("state", state), ("highlight", highlight)):
-        store = b.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT")
-        b.feed(socket(store.inputs, "Geometry"), geo)
-        socket(store.inputs, "Name").default_value = name
-        b.feed(socket(store.inputs, "Value"), field)
-        geo = socket(store.outputs, "Geometry")
+        geo = _store(b, geo, name, field, "FLOAT", "POINT")
 
     cube = b.node("GeometryNodeMeshCube")
     socket(cube.inputs, "Size").default_value = (1.0, 1.0, 1.0)

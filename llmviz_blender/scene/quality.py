@@ -89,6 +89,10 @@ def prepare(scene: bpy.types.Scene) -> None:
         if mod is not None and mod.type == "NODES" and mod.node_group == group:
             nodes.ensure_color_attribute(obj.data)
             _copy_dim(obj, mod)
+            material = compat.get_modifier_input(mod, "Material")
+            colour = compat.interface_identifier(group, "Colour")
+            if material is not None and not np.allclose(tuple(mod[colour]), tuple(material.diffuse_color)):
+                mod[colour] = tuple(material.diffuse_color)  # blocks made before the draft input existed
         elif obj.type in ("MESH", "FONT", "CURVE"):
             _set(obj, "color", _flat_colour(obj, minus[1]))
 
@@ -118,8 +122,7 @@ def face_light(scene: bpy.types.Scene) -> tuple[tuple[float, float, float], tupl
 def _ambient(world: bpy.types.World | None) -> float:
     if world is None:
         return 0.0
-    tree = world.node_tree if world.use_nodes else None
-    bg = tree.nodes.get("Background") if tree is not None else None
+    bg = world.node_tree.nodes.get("Background") if world.node_tree is not None else None
     if bg is None:
         return float(np.mean(world.color))
     colour = compat.socket(bg.inputs, "Color").default_value
