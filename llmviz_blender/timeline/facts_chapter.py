@@ -76,7 +76,7 @@ def plans(facts: Facts, weights: Weights, plan_type) -> list:
     else:
         steps = _mlp(facts, weights, found, word, t, plan_type)
     keys = [r.source for r in (before, after)]
-    box = _lens_box(layout, [before, after], found.target)
+    box = _lens_box(layout, [after], found.target)  # the table after: near enough to read
     return [*steps, plan_type(lens, focus=keys, sources=[], box=box, weight=1.5),
             plan_type(close, focus=[], box=layout.bounds())]
 
