@@ -31,6 +31,8 @@ QUALITY_DEFAULTS: dict[str, dict[str, str | int]] = {
 QUALITY_ENGINES = {"draft": ("workbench",), "final": ("cycles", "eevee")}
 
 
+THEME = "dark"  # the picture's theme (composition.theme.THEMES: dark for video, light for slides)
+
 # --- cells --------------------------------------------------------------------------------------
 PITCH = 1.5  # distance between neighbouring cell centres (world units)
 CELL = 1.0  # edge of one cell cube

@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:
 
 from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINES, FPS, FPS_RANGE, QUALITIES, QUALITY,  # noqa: E402
                                      QUALITY_DEFAULTS, QUALITY_ENGINES, RESOLUTION, RESOLUTION_RANGE, SAMPLES_MAX)
-from llmviz_blender.defaults import PRESET, SEED, STORYBOARD_WIDTH, TEMPERATURE, TOP_K, TOP_P  # noqa: E402
+from llmviz_blender.composition.theme import THEMES  # noqa: E402
+from llmviz_blender.defaults import PRESET, SEED, STORYBOARD_WIDTH, TEMPERATURE, THEME, TOP_K, TOP_P  # noqa: E402
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
@@ -168,6 +169,8 @@ def parser() -> Parser:
     a.add_argument("--camera", default="overview", metavar="TARGET",
                    help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
     r = p.add_argument_group("render")
+    r.add_argument("--theme", choices=tuple(THEMES), default=THEME,
+                   help="; ".join(f"{n}: {t.purpose}" for n, t in THEMES.items()) + f" (default {THEME})")
     r.add_argument("--quality", choices=QUALITIES, help=f"draft: Workbench, every cell's colour, fast on a CPU; "
                    f"final: Cycles, denoised (default {QUALITY}; draft with --engine workbench)")
     r.add_argument("--engine", choices=ENGINES, help="default by --quality: " + ", ".join(
@@ -303,7 +306,7 @@ def run(args: argparse.Namespace, con: Console) -> None:
                           aspect=args.resolution[0] / args.resolution[1], prompt=args.prompt, tokenizer=args.tokenizer)
     scene_api.check_target(m.layout, args.camera)
     top_k = args.top_k or TOP_K
-    coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens)
+    coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens, theme=args.theme)
     con.say(f"built {m.config.name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
 
     if animated(args):
@@ -340,7 +343,7 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
     import bpy
     t0 = time.perf_counter()
     scene = bpy.context.scene
-    root = scene_api.build_comparison(args.compare)
+    root = scene_api.build_comparison(args.compare, theme=args.theme)
     con.say(f"built comparison {', '.join(args.compare)}: {len(root.all_objects)} objects in "
             f"{time.perf_counter() - t0:.1f} s")
     if "blend" in outputs:
@@ -351,7 +354,7 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
         if args.each:
             for name in args.compare:
                 t = time.perf_counter()
-                coll = scene_api.build(name, lod=args.lod)
+                coll = scene_api.build(name, lod=args.lod, theme=args.theme)
                 con.say(f"built {name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
                 render.still(scene, still.with_name(f"{still.stem}-{Path(name).stem}{still.suffix}"), log=con.say)
     _summary(con, t0)

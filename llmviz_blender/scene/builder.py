@@ -14,9 +14,9 @@ import numpy as np
 
 from .. import layout as lay
 from .. import model
-from ..defaults import PRESET, TOP_K
+from ..defaults import ASPECT, PRESET, THEME, TOP_K
 from ..layout import Block
-from ..defaults import ASPECT
+from ..composition.theme import THEMES
 from ..model import ModelConfig, ModelError, Trace, Weights
 from . import datablocks, environment, materials, session
 from .boxes import add_boxes_object
@@ -166,15 +166,16 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
           prompt: str | None = None, tokenizer: str | Path | None = None, lod: str = "auto",
           max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
           layers_per_column: int | None = None, labels: bool = True, card: bool = True, top_k: int = TOP_K,
-          logit_lens: bool = False, scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
+          logit_lens: bool = False, theme: str = THEME, scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
 
     Layers wrap into columns of `layers_per_column` (None: 12 for deep models, else what best
     fills the scene's frame). A `Model` from `prepare` is built as it is (see `prepare` for the preset,
     weights, prompt and tokenizer). `top_k` next tokens are listed under the output; `logit_lens`
-    adds a table per layer and stage beside the residual stream. Raises ModelError / LayoutError
-    on bad input before anything changes.
+    adds a table per layer and stage beside the residual stream. `theme`: dark (video) or light
+    (slides, papers). Raises ModelError / LayoutError on bad input before anything changes.
     """
+    check_theme(theme)
     scene = scene or bpy.context.scene
     if isinstance(preset_or_config, Model):
         m = preset_or_config
@@ -189,17 +190,30 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
     try:
         coll = _add_model(m, scene.collection, labels, card, top_k, logit_lens)
         environment.setup(scene, [m.layout], coll)
+        environment.apply_theme(scene, theme)
+        coll[THEME_PROP] = theme
     except Exception:
         clear()
         raise
     return coll
 
 
+THEME_PROP = "llmviz_theme"
+
+
+def check_theme(name: str) -> None:
+    """LayoutError (one line) unless `name` is a theme."""
+    if name not in THEMES:
+        raise lay.LayoutError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
+
+
 def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_TOKENS, *, labels: bool = False,
-                     scene: bpy.types.Scene | None = None, budget: int | None = None) -> bpy.types.Collection:
+                     scene: bpy.types.Scene | None = None, budget: int | None = None,
+                     theme: str = THEME) -> bpy.types.Collection:
     """Several models side by side at one cell scale, each with its card (and a pointer down to
     models too small to see). Models with a weights file show their numbers (per-cell where small);
     shape-only presets show kind colours as boxes."""
+    check_theme(theme)
     if not names:
         raise ModelError("comparison: no models given")
     configs = [resolve_config(n) for n in names]
@@ -228,6 +242,8 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_T
             add_card(m.layout, text, f"{ROOT} {m.config.name}", size=card_size,
                      location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + lift * card_size], pointer=True)
         environment.setup(scene, layouts, root, direction=COMPARISON_VIEW)
+        environment.apply_theme(scene, theme)
+        root[THEME_PROP] = theme
     except Exception:
         clear()
         raise

@@ -10,12 +10,15 @@ from mathutils import Vector
 
 from ..layout import Layout
 from ..composition import Frame, Pose, compose
+from ..composition.theme import theme
 from ..composition.camera import FOV_Y
 from . import compat, datablocks, label_keys
+from .labels import set_flat_color
 
 CAMERA = "LLMViz Camera"
-BACKGROUND = (0.012, 0.012, 0.016, 1.0)
+AMBIENT_COLOR = (0.012, 0.012, 0.016)  # the faint ambient light (in both themes)
 AMBIENT = 0.6
+BACKDROP = "LLMViz Backdrop"  # the world's node that camera rays see
 
 
 def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
@@ -69,16 +72,40 @@ def set_pose(cam: bpy.types.Object, pose: Pose) -> None:
 
 
 def _world(scene: bpy.types.Scene) -> None:
-    """Our dark world, unless the user already chose a world of their own."""
+    """Our world, unless the user already chose a world of their own: a faint ambient light, and
+    behind the model (camera rays only) the theme's backdrop, set by `apply_theme`."""
     if scene.world is not None and not datablocks.is_owned(scene.world):
         return
     world = scene.world or datablocks.tag(bpy.data.worlds.new("LLMViz World"))
-    world.color = BACKGROUND[:3]
-    background = compat.ensure_node_tree(world).nodes.get("Background")
-    if background is not None:
-        background.inputs["Color"].default_value = BACKGROUND
-        background.inputs["Strength"].default_value = AMBIENT
+    tree = compat.ensure_node_tree(world)
+    tree.nodes.clear()
+    ambient = tree.nodes.new("ShaderNodeBackground")
+    ambient.inputs["Color"].default_value = (*AMBIENT_COLOR, 1.0)
+    ambient.inputs["Strength"].default_value = AMBIENT
+    backdrop = tree.nodes.new("ShaderNodeBackground")
+    backdrop.name = BACKDROP
+    path = tree.nodes.new("ShaderNodeLightPath")
+    mix = tree.nodes.new("ShaderNodeMixShader")
+    out = tree.nodes.new("ShaderNodeOutputWorld")
+    tree.links.new(path.outputs["Is Camera Ray"], mix.inputs["Fac"])
+    tree.links.new(ambient.outputs["Background"], mix.inputs[1])
+    tree.links.new(backdrop.outputs["Background"], mix.inputs[2])
+    tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
     scene.world = world
+
+
+def apply_theme(scene: bpy.types.Scene, name: str) -> None:
+    """Colour the backdrop (our world only) and the text and overlay materials by the theme `name`
+    (composition.theme); ValueError for an unknown name."""
+    t = theme(name)
+    world = scene.world
+    if world is not None and datablocks.is_owned(world):
+        world.color = t.background
+        backdrop = world.node_tree.nodes.get(BACKDROP)
+        if backdrop is not None:
+            backdrop.inputs["Color"].default_value = (*t.background, 1.0)
+    for role, hex_color in t.roles.items():
+        set_flat_color(role, hex_color)
 
 
 def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -> None:

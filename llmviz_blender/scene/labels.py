@@ -7,16 +7,15 @@ import math
 import bpy
 import numpy as np
 
-from ..defaults import CHAR_WIDTH, DIM_COLORS, TOP_K
+from ..composition.theme import THEMES
+from ..defaults import CHAR_WIDTH, DIM_COLORS, THEME, TOP_K
 from ..layout import CELL, PITCH, Block, Layout, label_size, margin, token_size
 from ..layout.pieces import Pieces, place_pieces
 from ..layout.place import output_text_anchor
 from ..model import param_count, token_text, top_k
 from . import compat, datablocks
 
-TEXT_COLOR = "#d9d9de"
-SECTION_COLOR = "#f2f2f5"
-MUTED_COLOR = "#8c8c99"
+TEXT_COLOR, SECTION_COLOR, MUTED_COLOR = "text", "section", "muted"  # theme roles (composition.theme)
 LABEL = "llmviz_label"  # what a label is: name, dim, section, group, card (see label_keys)
 LABEL_BLOCK = "llmviz_label_block"  # the block a name or dimension label belongs to
 ROLE = "llmviz_role"  # what a text object is, for the code that keys it
@@ -32,21 +31,33 @@ def _linear(hex_color: str) -> tuple[float, float, float, float]:
     return (*lin, 1.0)
 
 
-def flat_material(hex_color: str) -> bpy.types.Material:
-    """Shared emissive material of one colour for text and overlays (the same in every engine)."""
+def flat_material(color: str) -> bpy.types.Material:
+    """Shared emissive material for text and overlays (the same in every engine), of one colour:
+    an sRGB hex, or a theme role ("text", "section", ...) coloured by the current theme."""
     def make(name: str) -> bpy.types.Material:
         mat = bpy.data.materials.new(name)
         tree = compat.ensure_node_tree(mat)
         tree.nodes.clear()
         emit = tree.nodes.new("ShaderNodeEmission")
-        compat.socket(emit.inputs, "Color").default_value = _linear(hex_color)
         compat.socket(emit.inputs, "Strength").default_value = 1.0
         out = tree.nodes.new("ShaderNodeOutputMaterial")
         tree.links.new(compat.socket(emit.outputs, "Emission"), compat.socket(out.inputs, "Surface"))
-        mat.diffuse_color = _linear(hex_color)
+        _colour(mat, color if color.startswith("#") else THEMES[THEME].roles[color])
         return mat
 
-    return datablocks.get_or_create("materials", f"LLMViz Flat {hex_color}", make)
+    return datablocks.get_or_create("materials", f"LLMViz Flat {color}", make)
+
+
+def _colour(mat: bpy.types.Material, hex_color: str) -> None:
+    compat.socket(mat.node_tree.nodes["Emission"].inputs, "Color").default_value = _linear(hex_color)
+    mat.diffuse_color = _linear(hex_color)
+
+
+def set_flat_color(role: str, hex_color: str) -> None:
+    """Recolour the theme role's material (when it exists)."""
+    mat = bpy.data.materials.get(f"LLMViz Flat {role}")
+    if mat is not None and datablocks.is_owned(mat):
+        _colour(mat, hex_color)
 
 
 def add_text(name: str, body: str, location, size: float, color: str, collection: bpy.types.Collection,

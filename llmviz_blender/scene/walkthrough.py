@@ -31,7 +31,7 @@ from .nodes import add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
 FADE_FRAMES = 6
-BAR_COLOR = "#0b0b0e"
+BAR_COLOR, FORMULA_COLOR = "bar", "formula"  # theme roles (composition.theme)
 TITLE_LEFT = 0.04  # chapter titles: left edge this share of the width from the frame's left edge
 OVERLAY_DEPTH = 4.0  # overlays stand this many clip-start distances in front of the camera (at least 1)
 PLATE_BEHIND = 1.01  # plates stand this much farther than the text on them
@@ -200,7 +200,7 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
     plate = _plate(f"{ROOT} Close-up {i} plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
     set_visibility(plate, [(cu.frame_start, cu.frame_end)], first)
     formula = _overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
-                            (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, DIM_COLORS["A"],
+                            (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, FORMULA_COLOR,
                             width=FORMULA_WIDTH * width)
     set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
 

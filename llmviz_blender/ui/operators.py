@@ -89,9 +89,10 @@ def build_request(settings, context) -> dict:
     if settings.tokenizer_path.strip():
         tokenizer = Path(bpy.path.abspath(settings.tokenizer_path)).expanduser()
     tokens = None if prompt else settings.tokens.strip() or None
-    return {"preset_or_config": config, "weights": weights, "tokens": tokens, "prompt": prompt, "tokenizer": tokenizer, "lod": settings.lod, "max_cells": settings.max_cells,
+    return {"preset_or_config": config, "weights": weights, "tokens": tokens, "prompt": prompt,
+            "tokenizer": tokenizer, "lod": settings.lod, "max_cells": settings.max_cells,
             "budget": int(settings.budget_gb * 2**30) or None, "labels": settings.labels, "card": settings.card,
-            "top_k": settings.top_k, "logit_lens": settings.logit_lens}
+            "top_k": settings.top_k, "logit_lens": settings.logit_lens, "theme": settings.theme}
 
 
 def sampling(settings) -> dict:

@@ -83,6 +83,7 @@ class LLMVIZ_PT_options(_Panel, bpy.types.Panel):
         col.prop(s, "budget_gb")
         layout.prop(s, "labels")
         layout.prop(s, "card")
+        layout.prop(s, "theme", expand=True)
         layout.prop(s, "top_k")
         layout.prop(s, "logit_lens")
 

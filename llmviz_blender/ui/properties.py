@@ -6,7 +6,8 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .. import model
-from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX, STORYBOARD_WIDTH
+from ..composition.theme import THEMES
+from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX, STORYBOARD_WIDTH, THEME
 from ..defaults import SEED, TEMPERATURE, TOP_K, TOP_P
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..scene import session
@@ -101,6 +102,7 @@ class LLMVizSettings(bpy.types.PropertyGroup):
                                          f"in auto mode, {DEFAULT_BUDGET / 2**30:g} GiB for cells)")
     labels: BoolProperty(name="Labels", default=True, description="Block names and dimension labels")
     card: BoolProperty(name="Card", default=True, description="Title card with the parameter count")
+    theme: EnumProperty(name="Theme", default=THEME, items=[(n, n.title(), t.purpose) for n, t in THEMES.items()])
     top_k: IntProperty(name="Top-k", default=TOP_K, min=1,
                        description="Next tokens listed under the output; when sampling, the most likely tokens kept")
     logit_lens: BoolProperty(name="Logit Lens", default=False,

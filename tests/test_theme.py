@@ -1,0 +1,55 @@
+"""Themes: dark for video, light for slides and papers; the same kind colours, different paper."""
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+from llmviz_blender import scene  # noqa: E402
+from llmviz_blender.composition.theme import THEMES  # noqa: E402
+from llmviz_blender.layout import LayoutError  # noqa: E402
+from llmviz_blender.scene import render  # noqa: E402
+from llmviz_blender.scene.labels import _linear  # noqa: E402
+
+
+def _pixels(path):
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * img.channels, np.float32)
+        img.pixels.foreach_get(px)
+        return px.reshape(h, w, img.channels)[..., :3]
+    finally:
+        bpy.data.images.remove(img)
+
+
+@pytest.mark.parametrize("name", list(THEMES))
+def test_theme_colours_the_backdrop_and_the_text(fresh_blend, tmp_path, name):
+    sc = bpy.context.scene
+    render.configure(sc, engine="workbench", samples=1, resolution=(96, 54))
+    coll = scene.build("nano-gpt", lod="boxes", theme=name, scene=sc)
+    t = THEMES[name]
+    assert coll["llmviz_theme"] == name
+    backdrop = sc.world.node_tree.nodes["LLMViz Backdrop"].inputs["Color"].default_value
+    np.testing.assert_allclose(backdrop[:3], t.background, atol=1e-6)
+    text = bpy.data.materials["LLMViz Flat text"]
+    np.testing.assert_allclose(text.diffuse_color[:3], _linear(t.roles["text"])[:3], atol=1e-6)
+    path = render.still(sc, tmp_path / "t.png")
+    corner = _pixels(path)[:4, :4].mean(axis=(0, 1))  # the paper in a corner, sRGB
+    assert (corner.mean() > 0.8) == (name == "light") and (corner.mean() < 0.2) == (name == "dark")
+
+
+def test_switching_theme_recolours_in_place(fresh_blend):
+    sc = bpy.context.scene
+    scene.build("nano-gpt", lod="boxes", theme="dark", scene=sc)
+    scene.build("nano-gpt", lod="boxes", theme="light", scene=sc)
+    section = bpy.data.materials["LLMViz Flat section"]
+    np.testing.assert_allclose(section.diffuse_color[:3], _linear(THEMES["light"].roles["section"])[:3], atol=1e-6)
+
+
+def test_unknown_theme_is_refused_before_anything_changes(fresh_blend):
+    before = len(bpy.data.objects)
+    with pytest.raises(LayoutError, match="theme must be one of dark, light"):
+        scene.build("nano-gpt", theme="sepia")
+    with pytest.raises(LayoutError, match="theme"):
+        scene.build_comparison(["nano-gpt"], theme="sepia")
+    assert len(bpy.data.objects) == before
