@@ -83,7 +83,7 @@ def test_draft_matches_final_block_by_block(walk, tmp_path):
         images[q] = pixels(render.still(sc, tmp_path / f"{q}.png", frame=frame))
     sc.frame_set(frame)
     rects = block_rects(walk, sc, SIZE)
-    assert len(rects) >= 10 and GLOWING in rects
+    assert len(rects) >= 10
     errors, spread = {}, {}
     for key, (x0, y0, x1, y1) in rects.items():
         d, f = (images[q][y0:y1, x0:x1].reshape(-1, 3) for q in ("draft", "final"))

@@ -58,6 +58,23 @@ def test_check_output(fresh_blend, tmp_path):
     assert made.parent.is_dir()
 
 
+def test_frame_folder_may_hold_frames_being_written(fresh_blend, tmp_path):
+    """An interrupted render leaves a frame under its temporary name: the folder still resumes."""
+    (tmp_path / "f").mkdir()
+    for name in ("frame_0001.png", ".frame_0002.png"):
+        (tmp_path / "f" / name).write_bytes(b"")
+    assert render.check_output(tmp_path / "f", "animation") == tmp_path / "f"
+    (tmp_path / "f" / ".frame_x.png").write_bytes(b"")
+    with pytest.raises(render.RenderSettingsError):
+        render.check_output(tmp_path / "f", "animation")
+
+
+def test_bad_jobs(fresh_blend, tmp_path):
+    for jobs in (0, -1, True, 1.5):
+        with pytest.raises(render.RenderSettingsError, match="^jobs must be a positive integer"):
+            render.animation(bpy.context.scene, tmp_path / "f", jobs=jobs)
+
+
 def test_render_errors_are_one_line_categories():
     assert issubclass(render.RenderSettingsError, ValueError) and issubclass(render.RenderFailed, RuntimeError)
     assert issubclass(render.RenderSettingsError, render.RenderError)
