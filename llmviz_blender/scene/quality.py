@@ -71,17 +71,17 @@ def prepare(scene: bpy.types.Scene) -> None:
     """Bring the file's draft state in line with `scene`'s quality (see the module docstring)."""
     draft = quality_of(scene) == "draft" and scene.render.engine == "BLENDER_WORKBENCH"
     group = datablocks.find_shared("node_groups", nodes.INSTANCER_GROUP)
-    if group is None:
-        return
-    group = nodes.instancer_group()  # rebuilt if outdated
-    switch = group.nodes[nodes.DRAFT_NODE]
-    if switch.boolean != draft:
-        switch.boolean = draft
+    if group is not None:  # none when every block is a box (large models)
+        group = nodes.instancer_group()  # rebuilt if outdated
+        switch = group.nodes[nodes.DRAFT_NODE]
+        if switch.boolean != draft:
+            switch.boolean = draft
     if not draft:
         return
     plus, minus = face_light(scene)
-    for name, vector in zip(nodes.LIGHT_NODES, (plus, minus)):
-        _set(group.nodes[name], "vector", vector)
+    if group is not None:
+        for name, vector in zip(nodes.LIGHT_NODES, (plus, minus)):
+            _set(group.nodes[name], "vector", vector)
     for obj in scene.objects:
         if not datablocks.is_owned(obj):
             continue
