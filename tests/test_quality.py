@@ -74,7 +74,10 @@ def block_rects(coll, sc, size) -> dict[str, tuple[int, int, int, int]]:
     return out
 
 
-def test_draft_matches_final_block_by_block(walk, tmp_path):
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_draft_matches_final_block_by_block(fresh_blend, tmp_path, theme):
+    walk = scene_api.build("nano-gpt", theme=theme)
+    scene_api.animate(walk)
     sc = bpy.context.scene
     frame = mid_frame(walk)
     images = {}
@@ -94,11 +97,11 @@ def test_draft_matches_final_block_by_block(walk, tmp_path):
     assert np.mean(list(errors.values())) <= MEAN_ERROR
     # value shading, not flat kind colours: the cells of the biggest block differ as much as in final
     d_std, f_std = spread[max(rects, key=lambda k: (rects[k][2] - rects[k][0]) * (rects[k][3] - rects[k][1]))]
-    assert d_std > 0.5 * f_std > 0.01
+    assert d_std > 0.5 * f_std > 0
 
 
 def test_draft_colours_glow_and_ghosts(walk):
-    """The draft colour attribute: cells being computed glow, cells not yet computed are dark."""
+    """The draft colour attribute: cells being computed glow, cells not yet computed are dark and small."""
     sc = bpy.context.scene
     render.configure(sc, quality="draft", resolution=SIZE)
     frame = mid_frame(walk)
@@ -113,6 +116,14 @@ def test_draft_colours_glow_and_ghosts(walk):
     glowing &= ~ghost
     assert glowing.any() and done.any() and ghost.any()
     assert brightness[glowing].mean() > 1.5 * brightness[done].mean() > 3 * brightness[ghost].mean()
+    shade = np.empty(len(obj.data.vertices), np.float32)
+    obj.data.attributes["shade"].data.foreach_get("value", shade)
+    assert np.corrcoef(shade[done], brightness[done])[0, 1] > 0.9  # each cell shaded by its value
+    co = np.empty(3 * len(mesh.vertices), np.float32)
+    mesh.vertices.foreach_get("co", co)
+    edge = np.ptp(co[3:].reshape(-1, 8, 3), axis=1).max(axis=1)  # after the one point of the input
+    np.testing.assert_allclose(edge[ghost], nodes.GHOST_SCALE, rtol=1e-4)
+    np.testing.assert_allclose(edge[~ghost], 1.0, rtol=1e-4)
 
 
 def test_quality_settings(fresh_blend):

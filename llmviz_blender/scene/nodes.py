@@ -36,7 +36,7 @@ from .shading import GREY, cell_colour, rgba
 
 CELL_MESH = "LLMViz Cell"
 INSTANCER_GROUP = "LLMViz Cells"
-INSTANCER_VERSION = 3
+INSTANCER_VERSION = 4
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
 HIGHLIGHT_FRAMES = 6.0
@@ -182,12 +182,13 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
     points = _store(b, points, "llmviz_emit", _vector(b, "MULTIPLY", emit, strength), "FLOAT_COLOR",
                     "POINT")
     # one point of the input first: the realised mesh takes its settings (active colour attribute);
-    # attributes the output does not need are dropped before they are copied 8x per cell
+    # attributes the output does not need are dropped from the instances (the scale field has read
+    # them) before realising would copy them 8x per cell
     index = socket(b.node("GeometryNodeInputIndex").outputs, "Index")
     keep = b.node("GeometryNodeDeleteGeometry", domain="POINT")
     b.feed(socket(keep.inputs, "Geometry"), socket(gin.outputs, "Geometry"))
     b.feed(socket(keep.inputs, "Selection"), b.math("GREATER_THAN", index, 0.5))
-    first, cells = _drop(b, socket(keep.outputs, "Geometry")), _drop(b, points)
+    first = _drop(b, socket(keep.outputs, "Geometry"))
     normal = socket(b.node("GeometryNodeInputNormal").outputs, "Normal")
     light = None
     for sign, name in zip((1.0, -1.0), LIGHT_NODES):
@@ -197,7 +198,7 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
         light = term if light is None else b.math("ADD", light, term)
     cube = _store(b, cube, "llmviz_light", light, "FLOAT", "FACE")
     join = b.node("GeometryNodeJoinGeometry")
-    b.links.new(_instance(b, cells, cube, scale), socket(join.inputs, "Geometry"))
+    b.links.new(_drop(b, _instance(b, points, cube, scale)), socket(join.inputs, "Geometry"))
     b.links.new(first, socket(join.inputs, "Geometry"))  # a multi-input socket puts later links first
     real = b.node("GeometryNodeRealizeInstances")
     b.feed(socket(real.inputs, "Geometry"), socket(join.outputs, "Geometry"))
