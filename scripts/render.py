@@ -143,6 +143,9 @@ def parser() -> Parser:
                    help="presets side by side at one scale (stills and .blend only)")
     m.add_argument("--each", action="store_true",
                    help="with --compare and --still: also one framed still per model, PATH-<name>.png")
+    m.add_argument("--compare-tokens", type=_int_in(1), metavar="T",
+                   help="with --compare: every model's input length, at most its block size (default: "
+                   "models with weights their own input, the others min(1024, block size))")
     o = p.add_argument_group("outputs")
     o.add_argument("--still", metavar="PATH.png", help="render one frame")
     o.add_argument("--animation", metavar="PATH", help="render the walkthrough: .mp4/.mkv/.mov (H.264) or a folder of PNGs")
@@ -203,8 +206,8 @@ def validate(args: argparse.Namespace) -> None:
         if args.weights or args.tokens or args.prompt or args.tokenizer or args.logit_lens:
             raise Usage("--compare shows each preset with its own weights and input; drop --weights/--tokens/"
                         "--prompt/--tokenizer/--logit-lens")
-    elif args.each:
-        raise Usage("--each needs --compare")
+    elif args.each or args.compare_tokens:
+        raise Usage(f"{'--each' if args.each else '--compare-tokens'} needs --compare")
     if args.prompt is not None and args.tokens is not None:
         raise Usage("--prompt and --tokens both give the input: use one")
     if not animated(args) and (args.temperature is not None or args.top_p is not None or args.seed is not None):
@@ -343,7 +346,7 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
     import bpy
     t0 = time.perf_counter()
     scene = bpy.context.scene
-    root = scene_api.build_comparison(args.compare, theme=args.theme)
+    root = scene_api.build_comparison(args.compare, args.compare_tokens, theme=args.theme)
     con.say(f"built comparison {', '.join(args.compare)}: {len(root.all_objects)} objects in "
             f"{time.perf_counter() - t0:.1f} s")
     if "blend" in outputs:
@@ -351,10 +354,11 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
     if "still" in outputs:
         still = outputs["still"]
         render.still(scene, still, log=con.say)
-        if args.each:
-            for name in args.compare:
+        if args.each:  # each model alone, with the input it shows in the comparison
+            inputs = [list(c["llmviz_tokens"]) for c in root.children if "llmviz_tokens" in c]
+            for name, tokens in zip(args.compare, inputs):
                 t = time.perf_counter()
-                coll = scene_api.build(name, lod=args.lod, theme=args.theme)
+                coll = scene_api.build(name, tokens=tokens, lod=args.lod, theme=args.theme)
                 con.say(f"built {name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
                 render.still(scene, still.with_name(f"{still.stem}-{Path(name).stem}{still.suffix}"), log=con.say)
     _summary(con, t0)

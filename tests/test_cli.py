@@ -243,6 +243,8 @@ def test_bad_arguments_and_input_exit_2(tmp_path):
         "odd video size": ["--animation", "v.mp4", "--resolution", "65x36"],
         "compare unknown model": ["--compare", "nano-gpt,gpt-9", *still],
         "compare animation": ["--compare", "nano-gpt,gpt2-xl", "--animation", "v.mp4"],
+        "compare tokens alone": [*still, "--compare-tokens", "64"],
+        "zero compare tokens": ["--compare", "gpt2-small", *still, "--compare-tokens", "0"],
         "unknown camera target": [*still, "--camera", "h7.head9"],
         "nothing to do": ["--preset", "nano-gpt"],
         "unknown option": [*still, "--colour", "red"],

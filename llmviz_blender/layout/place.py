@@ -284,17 +284,22 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
 
 def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int,
                       reserve: list[float] | None = None) -> list[Layout]:
-    """Several models side by side at one cell scale, tops aligned at z = 0, left to right; every
-    model wraps at LAYERS_PER_COLUMN layers, so their heights compare. `reserve` gives a width to
-    keep free around each model's centre line (e.g. for its card), whatever the model's size."""
+    """Several models side by side at one cell scale (see `side_by_side`); every model wraps at
+    LAYERS_PER_COLUMN layers, so their heights compare."""
     counts = [n_tokens] * len(configs) if isinstance(n_tokens, int) else list(n_tokens)
     layouts = [model_layout(c, n, layers_per_column=LAYERS_PER_COLUMN) for c, n in zip(configs, counts)]
+    return side_by_side(layouts, reserve)
+
+
+def side_by_side(layouts: list[Layout], reserve: list[float] | None = None) -> list[Layout]:
+    """Move `layouts` (in place) to stand left to right, tops aligned at z = 0. `reserve` gives a
+    width to keep free around each model's centre line (e.g. for its card), whatever its size."""
     reserve = reserve or [0.0] * len(layouts)
     x = 0.0
     for layout, wide in zip(layouts, reserve):
         lo, hi = layout.bounds()
         width = hi[0] - lo[0]
         span = max(width + 0.1 * width + 8 * margin(layout.config), wide)
-        layout.translate([x + (span - width) / 2 - lo[0], 0.0, 0.0])
+        layout.translate([x + (span - width) / 2 - lo[0], 0.0, -hi[2]])
         x += span
     return layouts

@@ -17,7 +17,8 @@ _CORNER = np.array([((i >> 2) & 1, (i >> 1) & 1, i & 1) for i in range(8)], np.f
 def boxes_mesh(name: str, blocks: list[Block]) -> bpy.types.Mesh:
     """One mesh holding a box per block; UV map `cell_uv` gives (column, row) in cells on the front
     and back faces, (column, depth) on top and bottom, (depth, row) on the sides, with integer
-    values mid-gap between the cubes the box stands for (as the grid material expects)."""
+    values mid-gap between the cubes the box stands for (as the grid material expects). A causal
+    block's box narrows to its first cell at the top: its front shows the lower triangle."""
     n = len(blocks)
     origin = np.array([b.origin for b in blocks], np.float64).reshape(n, 3)
     shape = np.array([b.shape for b in blocks], np.float64).reshape(n, 2)  # rows, cols
@@ -30,6 +31,10 @@ def boxes_mesh(name: str, blocks: list[Block]) -> bpy.types.Mesh:
     edge = 0.5 - h / PITCH
     col = np.where(_CORNER[None, :, 0] > 0, shape[:, None, 1] - edge, edge)  # (n, 8)
     row = np.where(_CORNER[None, :, 2] > 0, shape[:, None, 0] - edge, edge)
+    top_right = (_CORNER[:, 0] > 0) & (_CORNER[:, 2] == 0)
+    triangle = np.array([b.triangle for b in blocks], bool)
+    verts[np.ix_(triangle, top_right, [0])] = lo[triangle, None, :1] + CELL
+    col[np.ix_(triangle, top_right)] = 1 - edge
     depth = np.broadcast_to(_CORNER[None, :, 1], (n, 8))
     corner = _FACES.ravel()  # the corner of each loop of one box (24)
     face = np.repeat(np.arange(6), 4)

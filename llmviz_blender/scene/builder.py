@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import layout as lay
 from .. import model
-from ..defaults import ASPECT, PRESET, THEME, TOP_K
+from ..defaults import ASPECT, CHAR_WIDTH, PRESET, THEME, TOP_K
 from ..layout import Block
 from ..composition.theme import THEMES
 from ..model import ModelConfig, ModelError, Trace, Weights
@@ -207,40 +207,45 @@ def check_theme(name: str) -> None:
         raise lay.LayoutError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
 
 
-def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_TOKENS, *, labels: bool = False,
+def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = None, *, labels: bool = False,
                      scene: bpy.types.Scene | None = None, budget: int | None = None,
                      theme: str = THEME) -> bpy.types.Collection:
-    """Several models side by side at one cell scale, each with its card (and a pointer down to
-    models too small to see). Models with a weights file show their numbers (per-cell where small);
-    shape-only presets show kind colours as boxes."""
+    """Several models side by side at one cell scale, tops aligned, each with its card and a pointer
+    down to it; a model too small to see at that scale is ringed. Models with a weights file show
+    their numbers (per-cell where small) for their own input; shape-only presets show kind colours
+    as boxes at min(1024, block size) tokens, as the reference draws them. `tokens` sets every
+    model's input length (at most its block size)."""
     check_theme(theme)
     if not names:
         raise ModelError("comparison: no models given")
+    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
+        raise ModelError(f"comparison: tokens must be a positive integer, got {tokens!r}")
     configs = [resolve_config(n) for n in names]
-    counts = [min(tokens, c.block_size) for c in configs]
-    heights = [-lay.model_layout(c, n, layers_per_column=lay.LAYERS_PER_COLUMN).bounds()[0][2]
-               for c, n in zip(configs, counts)]
-    card_size = CARD_SHARE * max(heights)
-    layouts = lay.comparison_layout(configs, counts, [0.6 * card_width(c, card_size) for c in configs])
     models = []
-    for config, layout in zip(configs, layouts):
+    for config in configs:
         w, source = resolve_weights(config, None)
-        ids = resolve_tokens(config, None)[:layout.n_tokens] if w is not None else list(range(layout.n_tokens))
+        ids = comparison_input(config, w is not None, tokens)
         trace = model.forward(w, ids) if w is not None else None
+        layout = lay.model_layout(config, len(ids), layers_per_column=lay.LAYERS_PER_COLUMN)
         lod = "auto" if w is not None else "boxes"  # without numbers, cubes would only repeat the kind colour
         models.append(Model(config, w, source, ids, trace, layout, lay.plan_lod(layout.blocks, lod, budget=budget)))
+    layouts = [m.layout for m in models]
+    sizes = [hi - lo for lo, hi in (layout.bounds() for layout in layouts)]
+    tallest = max(float(s[2]) for s in sizes)
+    card_size = CARD_SHARE * tallest
+    lay.side_by_side(layouts, [card_width(c, card_size) + CARD_GAP * card_size for c in configs])
     scene = scene or bpy.context.scene
     clear()
     try:
         root = _collection(f"{ROOT} Comparison", scene.collection)
         root["llmviz_compare"] = [c.name for c in configs]
-        for i, m in enumerate(models):
+        for m, size in zip(models, sizes):
             coll = _add_model(m, root, labels, card=False)
             text = _collection(f"{ROOT} {m.config.name} Card", coll)
             lo, hi = m.layout.bounds()
-            lift = 2.2 + 2.8 * (i % 2)  # neighbouring cards at two heights, so they never collide
             add_card(m.layout, text, f"{ROOT} {m.config.name}", size=card_size,
-                     location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + lift * card_size], pointer=True)
+                     location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + CARD_LIFT * card_size], pointer=True,
+                     mark=max(size[0], size[2]) < SPECK * tallest)
         environment.setup(scene, layouts, root, direction=COMPARISON_VIEW)
         environment.apply_theme(scene, theme)
         root[THEME_PROP] = theme
@@ -250,10 +255,23 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int = DEFAULT_T
     return root
 
 
-CARD_SHARE = 0.05  # comparison cards: this share of the tallest model's height
+COMPARISON_TOKENS = 1024  # shape-only models in a comparison: the reference's input length
+CARD_SHARE = 0.03  # comparison cards: a line of text is this share of the tallest model's height
+CARD_GAP = 2.0  # cards stand at least this many text heights apart
+CARD_LIFT = 2.5  # cards stand this many text heights above the models' tops
+SPECK = 0.02  # models smaller than this share of the tallest one's height are ringed
 COMPARISON_VIEW = (0.12, -1.0, 0.08)  # nearly head-on, so sizes compare truly
+
+
+def comparison_input(config: ModelConfig, has_weights: bool, tokens: int | None) -> list[int]:
+    """Token ids a model shows in a comparison: with weights its own input, else ids 0, 1, ... of
+    min(COMPARISON_TOKENS, block size) tokens; `tokens` sets the length (at most the block size;
+    a model's own input repeats to fill it)."""
+    own = resolve_tokens(config, None) if has_weights else range(config.vocab_size)
+    count = min(tokens or (len(own) if has_weights else COMPARISON_TOKENS), config.block_size)
+    return [own[i % len(own)] for i in range(count)]
 
 
 def card_width(config: ModelConfig, size: float) -> float:
     """Rough width of a model's card text at `size`."""
-    return max(len(config.title), len(f"{model.param_count(config):,} parameters")) * 0.6 * size
+    return max(len(config.title), len(f"{model.param_count(config):,} parameters")) * CHAR_WIDTH * size

@@ -215,6 +215,9 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
 
 FAN_SHARE = 0.8  # fanned-out token pieces: this share of the section headings' size
 LEADER_WIDTH = 0.06  # leader lines: this share of the pieces' height wide
+RING = 0.8  # a card's ring round a speck: radius in card text heights
+RING_WIDTH = 0.12  # and line width
+RING_SEGMENTS = 48
 
 
 def _leaders(pieces: Pieces, name: str, collection: bpy.types.Collection) -> bpy.types.Object:
@@ -235,9 +238,10 @@ def _leaders(pieces: Pieces, name: str, collection: bpy.types.Collection) -> bpy
 
 
 def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size: float | None = None,
-             location=None, pointer: bool = False) -> bpy.types.Object:
+             location=None, pointer: bool = False, mark: bool = False) -> bpy.types.Object:
     """The model card above the model: its title and parameter count; with `pointer`, a triangle
-    under it pointing down at the model (which may be too small to see at the picture's scale)."""
+    under it pointing down at the model; with `mark`, a ring round the model (a speck at the
+    picture's scale) that the pointer points at."""
     config = layout.config
     lo, hi = layout.bounds()
     size = size or 1.4 * heading_size(layout)
@@ -245,12 +249,24 @@ def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size
     body = f"{config.title}\n{param_count(config):,} parameters"
     card = add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
                     align_y="BOTTOM", label="card")
-    if pointer:
+    if pointer or mark:
         x, y, z = where
-        tip = hi[2] + 0.15 * size
-        top = max(z - 0.3 * size, tip + 0.5 * size)
+        centre = (lo + hi) / 2
+        radius = RING * size
+        tip = centre[2] + radius if mark else hi[2] + 0.15 * size
+        verts, faces = [], []
+        if pointer:
+            top = max(z - 0.3 * size, tip + 0.5 * size)
+            verts += [(x - 0.2 * size, y, top), (x + 0.2 * size, y, top), (x, y, tip)]
+            faces.append((0, 2, 1))  # facing -Y, the camera side (Workbench culls back faces)
+        if mark:
+            angles = np.linspace(0.0, 2 * math.pi, RING_SEGMENTS, endpoint=False)
+            for r in (radius, radius - RING_WIDTH * size):
+                verts += [(centre[0] + r * math.sin(a), y, centre[2] + r * math.cos(a)) for a in angles]
+            n, k = len(verts) - 2 * RING_SEGMENTS, RING_SEGMENTS
+            faces += [(n + i, n + k + i, n + k + (i + 1) % k, n + (i + 1) % k) for i in range(k)]
         mesh = datablocks.tag(bpy.data.meshes.new(f"{prefix} pointer"))
-        mesh.from_pydata([(x - 0.2 * size, y, top), (x + 0.2 * size, y, top), (x, y, tip)], [], [(0, 1, 2)])
+        mesh.from_pydata(verts, [], faces)
         mesh.materials.append(flat_material(SECTION_COLOR))
         obj = datablocks.tag(bpy.data.objects.new(f"{prefix} pointer", mesh))
         collection.objects.link(obj)
