@@ -4,7 +4,7 @@ plays it without the add-on.
 
 The labels are the model's unparented text objects (overlays ride on the camera and are placed by
 the frame's regions instead). Priority: the step's focus blocks' names and dimensions first, then
-the blocks they read, tokens and predictions, section headings, group labels, other blocks' labels,
+the blocks they read and the sequence so far, tokens and predictions, section headings, group labels, other blocks' labels,
 cards last; far context yields first.
 """
 
@@ -22,7 +22,7 @@ from .keys import set_visibility
 from .labels import LABEL, LABEL_BLOCK
 
 #: Priority (0 first) of each label kind that names no block of the step.
-KIND_PRIORITY = {"section": 3, "group": 4, "card": 6}
+KIND_PRIORITY = {"sequence": 1, "section": 3, "group": 4, "card": 6}
 FOCUS, SOURCE, TEXT, OTHER = 0, 1, 2, 5
 
 

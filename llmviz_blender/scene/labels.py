@@ -228,7 +228,7 @@ def _leaders(pieces: Pieces, name: str, collection: bpy.types.Collection) -> bpy
         n = len(verts)
         verts += [tuple(top - [half, 0, 0]), tuple(top + [half, 0, 0]), tuple(bottom + [half, 0, 0]),
                   tuple(bottom - [half, 0, 0])]
-        faces.append((n, n + 1, n + 2, n + 3))
+        faces.append((n, n + 3, n + 2, n + 1))  # counter-clockwise seen from the front (-Y): faces the camera
     mesh = datablocks.tag(bpy.data.meshes.new(name))
     mesh.from_pydata(verts, [], faces)
     mesh.materials.append(flat_material(MUTED_COLOR))

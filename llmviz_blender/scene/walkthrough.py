@@ -226,7 +226,7 @@ def _outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types
         generated = [q.token for q in tl.predictions[:k + 1]]
         line = model.sequence_text(layout.config, m.tokens, generated)
         seq = add_text(f"{ROOT} Sequence {k}", line, output_text_anchor(layout, SEQUENCE_DROP), SEQUENCE_SCALE * size,
-                       DIM_COLORS["T"], anim, align_y="TOP")
+                       DIM_COLORS["T"], anim, align_y="TOP", label="sequence")
         last = k == len(tl.predictions) - 1
         next_start = tl.frame_end if last else tl.predictions[k + 1].frame_start + (
             tl.predictions[k + 1].frame_end - tl.predictions[k + 1].frame_start) // 2 - 1
