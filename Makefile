@@ -25,22 +25,32 @@ bench: $(STAMP)
 
 # --- Gallery: `make render` is the quick-start still, `make renders` regenerates renders/ ----------
 RENDER := $(PY) scripts/render.py --resolution 1920x1080
-CYCLES := --engine cycles --samples 32
-# One still per walkthrough chapter (the middle frame of a walkthrough told with that chapter only);
-# override to pick some, e.g. `make renders GALLERY_CHAPTERS="attention mlp"`, or empty to skip.
+FINAL := --quality final
+# One still per walkthrough chapter (the key frame of its middle step, told with that chapter only),
+# in both themes (light ones end in -light); override to pick some, e.g.
+# `make renders GALLERY_CHAPTERS="attention mlp"`, or empty to skip.
 GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
 
 render: $(STAMP)
 	@mkdir -p renders
-	$(RENDER) $(CYCLES) --still renders/nano-gpt-overview.png
+	$(RENDER) $(FINAL) --still renders/nano-gpt-overview.png
 
 renders: render
-	$(RENDER) $(CYCLES) --camera h0.head0 --still renders/nano-gpt-attention-head.png
-	$(RENDER) --engine cycles --samples 16 --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison.png
-	@for c in $(GALLERY_CHAPTERS); do \
-		echo "== chapter $$c"; \
-		$(RENDER) $(CYCLES) --chapters $$c --still renders/chapter-$$c.png || exit 1; \
+	@for t in dark light; do \
+		s=$$([ $$t = light ] && echo -light); \
+		echo "== $$t theme"; \
+		[ $$t = dark ] || $(RENDER) $(FINAL) --theme $$t --still renders/nano-gpt-overview$$s.png || exit 1; \
+		$(RENDER) $(FINAL) --theme $$t --camera h0.head0 --still renders/nano-gpt-attention-head$$s.png || exit 1; \
+		$(RENDER) $(FINAL) --theme $$t --camera h0.mlp --still renders/nano-gpt-mlp$$s.png || exit 1; \
+		$(RENDER) $(FINAL) --theme $$t --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison$$s.png || exit 1; \
+		$(PY) scripts/render.py --resolution 1080x1920 $(FINAL) --theme $$t --chapters attention \
+			--still renders/vertical-attention$$s.png || exit 1; \
+		for c in $(GALLERY_CHAPTERS); do \
+			echo "== chapter $$c ($$t)"; \
+			$(RENDER) $(FINAL) --theme $$t --chapters $$c --still renders/chapter-$$c$$s.png || exit 1; \
+		done; \
 	done
+	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 320
 
 .PHONY: render renders
 

@@ -335,7 +335,7 @@ def run(args: argparse.Namespace, con: Console) -> None:
     if "still" in outputs:
         frame = None
         if animated(args):
-            frame = args.frames[0] if args.frames else (scene.frame_start + scene.frame_end) // 2
+            frame = args.frames[0] if args.frames else scene_api.middle_key_frame(coll)
         render.still(scene, outputs["still"], frame=frame, log=con.say)
     if "animation" in outputs:
         render.animation(scene, outputs["animation"], frames=args.frames, log=con.say, jobs=args.jobs)

@@ -27,6 +27,7 @@ HEIGHTS = (0.12, 0.25, 0.45, 0.75)
 PREFERENCE = 0.1  # fill a direction must gain over the house view to be chosen
 MARGIN = 0.04  # kept free inside the free region, in frame heights
 NEAR = 1e-3  # corners must stay this share of the subject's size in front of the camera
+SPLITS, BISECTION_ROUNDS = 64, 4  # the distance bracket shrinks 64-fold per round: within 64^-4 of the nearest
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,15 @@ def basis(direction: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     back = np.asarray(direction, float)
     back = back / np.linalg.norm(back)
     forward = -back
-    world_up = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
-    right = np.cross(forward, world_up)
+    world_up = (0.0, 0.0, 1.0) if abs(back[2]) < 0.999 else (0.0, 1.0, 0.0)
+    right = _cross(forward, world_up)
     right /= np.linalg.norm(right)
-    return forward, right, np.cross(right, forward)
+    return forward, right, _cross(right, forward)
+
+
+def _cross(a, b) -> np.ndarray:
+    """The cross product of two 3-vectors (np.cross's general machinery is slow for one pair)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def _camera_space(points: np.ndarray, location: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -97,19 +103,20 @@ def _fit(points: np.ndarray, direction: np.ndarray, region: Rect, fov_y: float, 
     rel = _camera_space(points, target + unit, target) - [0.0, 0.0, 1.0]  # as seen from the target
     tan = 2.0 * math.tan(fov_y / 2)
 
-    def fits(distance: float) -> bool:
-        depth = distance + rel[:, 2]
-        if np.any(depth <= NEAR * size):
-            return False
+    def fits(distances: np.ndarray) -> np.ndarray:
+        """Which of the distances (D,) fit the region, all at once."""
+        depth = distances[:, None] + rel[:, 2]  # (D, N)
         x, y = rel[:, 0] / depth / tan, rel[:, 1] / depth / tan
-        return x.max() - x.min() <= region.width and y.max() - y.min() <= region.height
+        return ((depth > NEAR * size).all(axis=1) & (np.ptp(x, axis=1) <= region.width)
+                & (np.ptp(y, axis=1) <= region.height))
 
     near, far = 0.0, size
-    while not fits(far):
+    while not fits(np.array([far]))[0]:
         near, far = far, far * 2
-    for _ in range(40):
-        mid = (near + far) / 2
-        near, far = (near, mid) if fits(mid) else (mid, far)
+    for _ in range(BISECTION_ROUNDS):  # each round splits the bracket into SPLITS parts at once
+        grid = np.linspace(near, far, SPLITS + 1)[1:]
+        first = int(np.argmax(fits(grid)))  # the far end always fits
+        near, far = (grid[first - 1] if first else near), grid[first]
     pose = Pose(tuple((target + unit * far).tolist()), tuple(target.tolist()), fov_y)
     box = screen_box(points, pose, aspect)
     (cx, cy), (rx, ry) = box.centre, region.centre

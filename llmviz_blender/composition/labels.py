@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import Pose, screen_box
+from .camera import Pose, project
 from .frame import MIN_LABEL, Frame, Rect
 
 GAP = 0.15  # labels keep this many line heights apart
@@ -39,6 +39,18 @@ class Placement:
     rects: dict[str, Rect] = field(default_factory=dict)
 
 
+def _screen_boxes(labels: Sequence[LabelBox], pose: Pose, aspect: float) -> list[Rect | None]:
+    """Each label's screen rectangle (None when any corner is behind the camera), projected at once."""
+    if not labels:
+        return []
+    counts = np.array([len(label.corners) for label in labels])
+    xy, depth = project(np.concatenate([label.corners for label in labels]), pose, aspect)
+    starts = np.cumsum(counts) - counts
+    lo, hi = np.minimum.reduceat(xy, starts), np.maximum.reduceat(xy, starts)
+    behind = np.minimum.reduceat(depth, starts) <= 0
+    return [None if b else Rect(*a.tolist(), *c.tolist()) for a, c, b in zip(lo, hi, behind)]
+
+
 def _grown(rect: Rect, d: float) -> Rect:
     return Rect(rect.x0 - d, rect.y0 - d, rect.x1 + d, rect.y1 + d)
 
@@ -48,8 +60,7 @@ def place_labels(labels: Sequence[LabelBox], pose: Pose, frame: Frame) -> Placem
     out = Placement()
     whole, reserved = frame.whole, list(frame.reserved().values())
     candidates: list[tuple[int, float, str, Rect, float]] = []
-    for label in labels:
-        box = screen_box(label.corners, pose, frame.aspect)
+    for label, box in zip(labels, _screen_boxes(labels, pose, frame.aspect)):
         if box is None or not box.overlaps(whole):
             out.outside.append(label.name)
             continue

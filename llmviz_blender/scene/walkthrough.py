@@ -323,6 +323,12 @@ def key_frame(step) -> int:
     return step.frame_start + round(KEY_SHARE * (step.frame_end - step.frame_start))
 
 
+def middle_key_frame(collection: bpy.types.Collection) -> int:
+    """The key frame of the walkthrough's middle step: a still's frame when none is given."""
+    steps = steps_of(collection)
+    return steps[len(steps) // 2]["key"]
+
+
 def steps_of(collection: bpy.types.Collection) -> list[dict]:
     """The keyed walkthrough's steps (chapter, title, caption, frames, key frame), saved on the
     collection; TimelineError when it has not been animated."""
