@@ -9,11 +9,8 @@ from __future__ import annotations
 # --- picture and render -----------------------------------------------------------------------
 ENGINES = ("cycles", "eevee", "workbench")
 DEVICES = ("cpu", "gpu", "auto")
-ENGINE = "cycles"
 DEVICE = "auto"
-#: Samples per pixel by engine (Workbench: anti-aliasing passes, 1 = off).
-SAMPLES = {"cycles": 32, "eevee": 32, "workbench": 8}
-SAMPLES_MAX = 65536
+SAMPLES_MAX = 65536  # samples per pixel (Workbench: anti-aliasing passes, 1 = off); defaults by quality below
 RESOLUTION = (1920, 1080)
 RESOLUTION_RANGE = (4, 65536)  # Blender's own limits on a render's width and height
 ASPECT = RESOLUTION[0] / RESOLUTION[1]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("bpy")
+from llmviz_blender.scene.frames import is_complete  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "render.py"
@@ -284,9 +285,15 @@ def test_render_failure_exits_1_and_leaves_no_output(tmp_path, tmp_path_factory)
         assert len(lines) == 1 and "simulated render failure" in lines[0], f"{name}: {stderr!r}"
         assert f"(Blender log: {logs}" in lines[0]
         assert "Traceback" not in stderr + stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.png", "old_frames"]
+    # nothing under a final name but the frames completed before the failure (kept: a rerun resumes
+    # from them), and the video's frames in its hidden folder beside it
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".walk.mp4.frames", "frames", "old.png", "old_frames"], names
     assert (tmp_path / "old.png").read_bytes() == b"earlier still"
-    assert [p.read_bytes() for p in (tmp_path / "old_frames").iterdir()] == [b"earlier frame"]
+    assert (tmp_path / "old_frames" / "frame_0001.png").read_bytes() == b"earlier frame"
+    for folder in (tmp_path / "frames", tmp_path / "old_frames", tmp_path / ".walk.mp4.frames"):
+        for frame in folder.iterdir():
+            assert frame.name == "frame_0001.png" or is_complete(frame), frame  # no half-written frame
 
 
 def test_interrupted_video_leaves_nothing(tmp_path):
@@ -299,7 +306,7 @@ def test_interrupted_video_leaves_nothing(tmp_path):
         while "frame 100 " not in line and time.monotonic() < deadline:
             line = p.stdout.readline()
             assert line or p.poll() is None, p.stderr.read()
-        assert any(n.name.endswith(".tmp.mp4") for n in tmp_path.iterdir())  # mid-render: the temporary video
+        assert (tmp_path / ".long.mp4.frames").is_dir()  # mid-render: the video's frames, beside it
         p.send_signal(signal.SIGTERM)
         stdout, stderr = p.communicate(timeout=60)
     finally:
@@ -307,4 +314,5 @@ def test_interrupted_video_leaves_nothing(tmp_path):
             p.kill()
     assert p.returncode == 128 + signal.SIGTERM, stderr
     assert stderr.strip().splitlines() == ["render.py: interrupted; no partial output was kept"]
-    assert list(tmp_path.iterdir()) == []
+    assert [n.name for n in tmp_path.iterdir()] == [".long.mp4.frames"]  # no video; complete frames to resume from
+    assert all(is_complete(f) for f in (tmp_path / ".long.mp4.frames").iterdir())

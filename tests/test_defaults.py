@@ -67,16 +67,23 @@ def test_resolution(panel, cli):
             render.configure(bpy.context.scene, resolution=tuple(int(v) for v in bad.split("x")))
 
 
-def test_samples_engines_devices(panel, cli):
-    assert panel["samples"].hard_max == D.SAMPLES_MAX and panel["samples"].default == 0  # 0: the engine's own
+def test_quality_engines_samples_devices(panel, cli):
+    assert panel["samples"].hard_max == D.SAMPLES_MAX and panel["samples"].default == 0  # 0: the quality's own
+    assert panel["quality"].default == D.QUALITY and [i.identifier for i in panel["quality"].enum_items] == list(
+        D.QUALITIES)
     p = cli.parser()
-    assert p.parse_args([]).engine == D.ENGINE and p.parse_args([]).device == D.DEVICE
+    args = p.parse_args([])
+    assert args.quality is None and args.engine is None and args.device == D.DEVICE  # the quality decides
     choices = {a.dest: a.choices for a in p._actions if a.choices}
     assert tuple(choices["engine"]) == D.ENGINES and tuple(choices["device"]) == D.DEVICES
+    assert tuple(choices["quality"]) == D.QUALITIES
     assert [i[0].lower() for i in preferences.ENGINE_ITEMS] == list(D.ENGINES)
     assert [i[0].lower() for i in preferences.DEVICE_ITEMS] == list(D.DEVICES)
+    for q in D.QUALITIES:
+        assert set(D.QUALITY_ENGINES[q]) <= set(D.ENGINES) and D.QUALITY_DEFAULTS[q]["engine"] in D.QUALITY_ENGINES[q]
+        text = render.configure(bpy.context.scene, quality=q, device="cpu")
+        assert str(D.QUALITY_DEFAULTS[q]["engine"]).lower() in text.lower()
     with pytest.raises(cli.Usage):
         p.parse_args(["--samples", str(D.SAMPLES_MAX + 1)])
     with pytest.raises(render.RenderSettingsError):
         render.configure(bpy.context.scene, samples=D.SAMPLES_MAX + 1)
-    assert set(D.SAMPLES) == set(D.ENGINES)

@@ -17,7 +17,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..defaults import RESOLUTION_RANGE, SAMPLES, STORYBOARD_WIDTH
+from ..defaults import QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH
 from ..files import atomic_path
 from . import quality, render
 from .walkthrough import steps_of
@@ -90,10 +90,8 @@ def _render_frames(scene: bpy.types.Scene, steps: list[dict], folder: Path, size
     """Each step's key frame as RGB floats (rows top-down), the scene's settings kept."""
     kept, current = _Kept(scene), scene.frame_current
     try:
-        if str(engine).lower() == "workbench":  # the draft quality: Workbench with the cells' colours
-            render.configure(scene, quality="draft", resolution=size)
-        else:
-            render.configure(scene, engine=engine, samples=SAMPLES.get(str(engine).lower()), resolution=size)
+        quality = next(q for q in QUALITIES if str(engine).lower() in QUALITY_ENGINES[q])
+        render.configure(scene, engine=engine, quality=quality, resolution=size)
         out = []
         for i, step in enumerate(steps, 1):
             if log is not None:

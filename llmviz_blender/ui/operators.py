@@ -13,7 +13,6 @@ import bpy
 from bpy.props import StringProperty
 
 from .. import scene as scene_api
-from ..defaults import SAMPLES
 from ..layout import LayoutError
 from ..model import ModelError
 from ..scene import render
@@ -102,10 +101,15 @@ def sampling(settings) -> dict:
 
 
 def render_options(settings, context) -> dict:
-    engine = settings.engine if settings.engine != "DEFAULT" else preferences.default_engine(context)
+    """``render.configure`` arguments: the quality picks the engine (final: the preferences' engine
+    unless the panel names one) and the samples (unless the panel gives them); Workbench is always
+    the draft quality, as on the command line."""
+    quality = "draft" if settings.engine == "WORKBENCH" else settings.quality
+    engine = settings.engine.lower() if settings.engine != "DEFAULT" else (
+        preferences.default_engine(context).lower() if quality == "final" else None)
     device = settings.device if settings.device != "DEFAULT" else preferences.default_device(context)
-    return {"engine": engine.lower(), "device": device.lower(), "samples": settings.samples or SAMPLES[engine.lower()],
-            "resolution": (settings.resolution_x, settings.resolution_y)}
+    return {"quality": quality, "engine": engine, "device": device.lower(),
+            "samples": settings.samples or None, "resolution": (settings.resolution_x, settings.resolution_y)}
 
 
 def the_model(context) -> bpy.types.Collection:

@@ -122,6 +122,7 @@ class LLMVIZ_PT_render(_Panel, bpy.types.Panel):
 
     def draw(self, context):
         layout, s = _split(self.layout, context)
+        layout.prop(s, "quality", expand=True)
         layout.prop(s, "engine")
         layout.prop(s, "device")
         layout.prop(s, "samples")

@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..defaults import DEVICE, DEVICES, ENGINE, ENGINES
+from ..defaults import DEVICE, DEVICES, ENGINES, QUALITY_DEFAULTS, QUALITY_ENGINES
 
 _ENGINE_TEXT = {"cycles": ("Cycles", "Path tracing: best looking, slowest"),
                 "eevee": ("EEVEE", "Real-time engine: fast on a GPU, slow without one"),
@@ -22,6 +22,8 @@ _DEVICE_TEXT = {"cpu": ("CPU", "Render on the CPU"),
                 "gpu": ("GPU", "Render on a GPU (an error when there is none)"),
                 "auto": ("Auto", "A GPU when Cycles finds one, else the CPU")}
 ENGINE_ITEMS = [(e.upper(), *_ENGINE_TEXT[e]) for e in ENGINES]
+FINAL_ENGINE = str(QUALITY_DEFAULTS["final"]["engine"])  # final quality's engine unless the preferences say
+FINAL_ENGINE_ITEMS = [i for i in ENGINE_ITEMS if i[0].lower() in QUALITY_ENGINES["final"]]
 DEVICE_ITEMS = [(d.upper(), *_DEVICE_TEXT[d]) for d in DEVICES]
 
 
@@ -41,8 +43,9 @@ class LLMVIZ_AddonPreferences(bpy.types.AddonPreferences):
         name="Presets Folder", subtype="DIR_PATH", default="",
         description="Extra folder of model presets (TOML); Save Preset writes here. "
                     "Empty: the add-on's own user folder")
-    render_engine: EnumProperty(name="Render Engine", items=ENGINE_ITEMS, default=ENGINE.upper(),
-                                description="Engine used when the panel's engine is 'Default'")
+    render_engine: EnumProperty(name="Render Engine", default=FINAL_ENGINE.upper(),
+                                items=FINAL_ENGINE_ITEMS,
+                                description="Engine of the final quality when the panel's engine is 'Default'")
     render_device: EnumProperty(name="Render Device", items=DEVICE_ITEMS, default=DEVICE.upper(),
                                 description="Cycles device used when the panel's device is 'Default'")
 
@@ -80,7 +83,7 @@ def user_presets_dir(context=None, create: bool = False) -> Path:
 
 def default_engine(context=None) -> str:
     prefs = get(context)
-    return prefs.render_engine if prefs is not None else "CYCLES"
+    return prefs.render_engine if prefs is not None else FINAL_ENGINE.upper()
 
 
 def default_device(context=None) -> str:

@@ -7,13 +7,16 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 from .. import model
 from ..composition.theme import THEMES
-from ..defaults import FPS, FPS_RANGE, RESOLUTION, RESOLUTION_RANGE, SAMPLES, SAMPLES_MAX, STORYBOARD_WIDTH, THEME
+from ..defaults import (FPS, FPS_RANGE, QUALITIES, QUALITY, QUALITY_DEFAULTS, RESOLUTION, RESOLUTION_RANGE,
+                        SAMPLES_MAX, STORYBOARD_WIDTH, THEME)
 from ..defaults import SEED, TEMPERATURE, TOP_K, TOP_P
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..scene import session
 from ..timeline import CHAPTERS
 from . import preferences, presets
 
+QUALITY_ITEMS = [(q, q.title(), f"{QUALITY_DEFAULTS[q]['engine']}, {QUALITY_DEFAULTS[q]['samples']} samples by "
+                  "default") for q in QUALITIES]
 SHAPE_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")
 
 _items_cache: list[tuple[str, str, str]] = []  # Blender needs the enum strings kept alive
@@ -127,9 +130,12 @@ class LLMVizSettings(bpy.types.PropertyGroup):
         ("DEFAULT", "Default", "The add-on preferences' engine"), *preferences.ENGINE_ITEMS])
     device: EnumProperty(name="Device", default="DEFAULT", items=[
         ("DEFAULT", "Default", "The add-on preferences' device"), *preferences.DEVICE_ITEMS])
+    quality: EnumProperty(name="Quality", default=QUALITY, items=QUALITY_ITEMS,
+                          description="Draft: Workbench with every cell's colour, fast on a CPU; final: Cycles "
+                                      "denoised (or EEVEE). The Workbench engine is always draft")
     samples: IntProperty(name="Samples", default=0, min=0, max=SAMPLES_MAX,
-                         description="Samples per pixel (Workbench: anti-aliasing passes); 0: the engine's "
-                                     f"default ({', '.join(f'{e} {n}' for e, n in SAMPLES.items())})")
+                         description="Samples per pixel (Workbench: anti-aliasing passes); 0: the quality's "
+                                     "default")
     resolution_x: IntProperty(name="Width", default=RESOLUTION[0], min=RESOLUTION_RANGE[0],
                               max=RESOLUTION_RANGE[1], subtype="PIXEL")
     resolution_y: IntProperty(name="Height", default=RESOLUTION[1], min=RESOLUTION_RANGE[0],
