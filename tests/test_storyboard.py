@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,7 +17,7 @@ from llmviz_blender import scene as scene_api  # noqa: E402
 from llmviz_blender.scene import render  # noqa: E402
 from llmviz_blender.scene.walkthrough import steps_of  # noqa: E402
 from llmviz_blender.timeline import TimelineError  # noqa: E402
-from test_cli import FAST, cli, cli_many, leftovers, pixels  # noqa: E402
+from test_cli import FAST, cli_many, leftovers, pixels  # noqa: E402
 from test_ui import snapshot, ui  # noqa: E402, F401 (ui: the panel fixture)
 
 sb = importlib.import_module("llmviz_blender.scene.storyboard")  # the package's `storyboard` is the function

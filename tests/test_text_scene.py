@@ -141,7 +141,7 @@ def test_animate_facts_and_sampling_captions(fresh_blend):
     gen = model.generate(WEIGHTS, ids, 3, 0.8, 3, None, 1)
     sampled = [s["caption"] for s in steps if s["chapter"] == "generation"][:3]
     for caption, choice in zip(sampled, gen.choices):
-        assert caption.startswith(f"Step ") and f"sampled {model.token_text(FACTS, choice.token)} " in caption
+        assert caption.startswith("Step ") and f"sampled {model.token_text(FACTS, choice.token)} " in caption
         assert "(temperature 0.8, top-k 3)" in caption
         first, p = choice.candidates[0]
         assert f"from {model.token_text(FACTS, first, quoted=False)} {p:.2f}" in caption

@@ -3,7 +3,6 @@ here (WordLevel, GPT-2 style byte-level BPE), discovery beside weights, and ever
 
 import json
 
-import numpy as np
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 

@@ -127,7 +127,7 @@ def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan
                   + ", ".join(f"{r} ({num(fc[r])})" for r in rows) + " respond most.",
                   focus=[f"{p}fc_weight", f"{p}ln2", f"{p}fc"], weight=2.0,
                   closeup=mlp_value(facts, i, int(rows[0]), t)),
-        plan_type(f"GELU lets the strongest through: neurons "
+        plan_type("GELU lets the strongest through: neurons "
                   + ", ".join(f"{n} ({num(gelu[n])})" for n in neurons)
                   + f" fire; {strong} of {n4} reach half the strongest.", focus=[f"{p}gelu"], weight=1.5),
         plan_type(f"The down projection adds each neuron's column, scaled by its output, back into the residual "
