@@ -7,9 +7,17 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from llmviz_blender.defaults import ALWAYS  # noqa: E402
+from llmviz_blender.layout import Block, Dim  # noqa: E402
 from llmviz_blender.scene import compat, datablocks, materials, nodes  # noqa: E402
+from llmviz_blender.scene.boxes import add_boxes_object  # noqa: E402
 
 HAS_GEOMETRY_SET = hasattr(bpy.types.Object, "evaluated_geometry")  # 4.3+
+
+
+def _block(rows: int, cols: int) -> Block:
+    """A weight block of rows x cols cells at the origin (for LOD boxes)."""
+    return Block("w", "W", "weight", "param:w", "param", Dim("C", rows), Dim("C", cols), 0, cols, 1)
 
 
 def _collection(name="LLMViz Test"):
@@ -60,7 +68,7 @@ def test_instance_count_equals_point_count(fresh_blend):
 
 @pytest.mark.skipif(not HAS_GEOMETRY_SET, reason="Object.evaluated_geometry needs Blender 4.3+")
 def test_attributes_survive_to_instances(fresh_blend):
-    obj = _row(10, reveal=np.full(10, nodes.ALWAYS))
+    obj = _row(10, reveal=np.full(10, ALWAYS))
     attrs = _instance_attrs(obj)
     for name in ("value", "src_index", "shade", "reveal", "state", "highlight"):
         assert name in attrs, name
@@ -124,10 +132,8 @@ def test_shared_blocks_are_reused(fresh_blend):
     coll = _collection()
     for i in range(3):
         _row(3, kind="weight", name=f"LLMViz W{i}", coll=coll)
-        nodes.cell_mesh()
         materials.grid_material("weight")
     assert len([g for g in bpy.data.node_groups if g.name.startswith(nodes.INSTANCER_GROUP)]) == 1
-    assert len([m for m in bpy.data.meshes if m.name.startswith(nodes.CELL_MESH)]) == 1
     ours = datablocks.owned("materials")
     assert sorted(m.get(datablocks.KEY) for m in ours) == ["LLMViz Weight", "LLMViz Weight Grid"]
     assert materials.kind_material("weight") != user_mat
@@ -153,8 +159,7 @@ def test_remove_all_owned_spares_user_data(fresh_blend):
 
     coll = _collection()
     _row(5, coll=coll)
-    nodes.add_box_object("LLMViz Box", 8, 12, 1.5, 1.0, materials.grid_material("weight"), coll)
-    nodes.cell_mesh()
+    add_boxes_object("LLMViz Box", [_block(8, 12)], materials.grid_material("weight"), coll)
     datablocks.tag(bpy.data.images.new("LLMViz Orphan", 4, 4))
     datablocks.tag(bpy.data.actions.new("LLMViz Action"))
     assert len(list(datablocks.iter_owned())) > 8
@@ -169,8 +174,7 @@ def test_remove_all_owned_spares_user_data(fresh_blend):
 
 
 def test_lod_box_cell_uv(fresh_blend):
-    obj = nodes.add_box_object("LLMViz Box", 768, 3072, 1.5, 1.0, materials.grid_material("weight"),
-                               _collection())
+    obj = add_boxes_object("LLMViz Box", [_block(768, 3072)], materials.grid_material("weight"), _collection())
     me = obj.data
     assert len(me.vertices) == 8 and len(me.polygons) == 6
     uv = np.zeros(len(me.loops) * 2, np.float32)
@@ -201,7 +205,7 @@ def _render_scene(engine, tmp_path, size=(96, 54)):
         pos = np.stack([i * 8 + c.ravel() * 1.5, np.zeros(16), -r.ravel() * 1.5], 1)
         nodes.add_cell_object(f"LLMViz {kind}", pos, {"value": np.ones(16, np.float32)},
                               materials.kind_material(kind), coll)
-    box = nodes.add_box_object("LLMViz Box", 40, 200, 1.5, 1.0, materials.grid_material("weight"), coll)
+    box = add_boxes_object("LLMViz Box", [_block(40, 200)], materials.grid_material("weight"), coll)
     box.location = (-2, 4, -6.5)
     cam = datablocks.tag(bpy.data.objects.new("LLMViz Cam", datablocks.tag(bpy.data.cameras.new("LLMViz Cam"))))
     coll.objects.link(cam)
@@ -274,3 +278,14 @@ def test_keyframed_dim_fades_blocks(fresh_blend, tmp_path):
     dimmed = _load_png(scene.render.filepath)
     assert dimmed.std() < 0.6 * normal.std()
     assert dimmed.max() < 0.6 * normal.max()
+
+
+def test_grid_pixel_angle_follows_the_render_resolution(fresh_blend):
+    from llmviz_blender import scene
+    from llmviz_blender.scene import render
+    sc = bpy.context.scene
+    scene.build("gpt2-small", lod="boxes", labels=False, card=False, scene=sc)
+    grid = materials.grid_material("weight").node_tree.nodes[materials.PIXEL_ANGLE_NODE].outputs[0]
+    for height in (1080, 540):
+        render.configure(sc, resolution=(height * 16 // 9, height))
+        assert grid.default_value == pytest.approx(sc.camera.data.angle_y / height)

@@ -22,7 +22,7 @@ from . import datablocks, environment, materials, session
 from .boxes import add_boxes_object
 from .labels import add_card, label_model
 from .lens import add_lens_strip
-from .nodes import ALWAYS, add_cell_object
+from .nodes import add_cell_object
 from .session import Model, resolve_weights
 
 ROOT = "LLMViz"

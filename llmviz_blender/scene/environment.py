@@ -12,7 +12,7 @@ from ..layout import Layout
 from ..composition import Frame, Pose, compose
 from ..composition.theme import theme
 from ..composition.camera import FOV_Y
-from . import compat, datablocks, label_keys
+from . import compat, datablocks, label_keys, materials
 from .labels import set_flat_color
 
 CAMERA = "LLMViz Camera"
@@ -131,6 +131,7 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
     collection.objects.link(obj)
     scene.camera = obj
     frame(scene, obj, lo, hi, direction, labels)
+    materials.sync_grid_pixel_angle(scene)
     return obj
 
 

@@ -31,7 +31,7 @@ from .shading import (DARK, DIM_AMOUNT, DIM_COLOR, EMISSION, GHOST, GREY, KIND_C
 
 KINDS = ("weight", "intermediate", "aggregate")
 DEFAULT_PITCH = 1.5
-PIXEL_ANGLE = 1.0e-3               # ~ one pixel (radians) at 1280-1920 px wide, 40-50 deg lens
+PIXEL_ANGLE = 1.0e-3               # until set_grid_pixel_angle: ~ one pixel (radians) of a 1080p frame
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
 MATERIAL_VERSION = 3
@@ -148,11 +148,27 @@ def grid_material(kind: str) -> bpy.types.Material:
 
 
 def set_grid_pixel_angle(angle: float) -> None:
-    """Tell every grid material the angle (radians) one pixel covers: camera FOV / image width.
-
-    Grid levels fade in by their on-screen spacing; the default suits 1280-1920 px wide renders.
-    """
+    """Tell every grid material the angle (radians) one pixel covers (see `pixel_angle`): grid
+    levels fade in by their on-screen spacing."""
     for mat in datablocks.owned("materials"):
         node = mat.node_tree.nodes.get(PIXEL_ANGLE_NODE) if mat.node_tree else None
         if node is not None:
             node.outputs[0].default_value = float(angle)
+
+
+def pixel_angle(scene: bpy.types.Scene) -> float | None:
+    """The angle (radians) one pixel of `scene`'s render covers through its camera, or None
+    without a camera."""
+    cam = scene.camera
+    if cam is None or cam.type != "CAMERA":
+        return None
+    r = scene.render
+    return cam.data.angle_y / max(1, r.resolution_y * r.resolution_percentage // 100)
+
+
+def sync_grid_pixel_angle(scene: bpy.types.Scene) -> None:
+    """Make the grid materials follow `scene`'s render resolution and camera (called whenever the
+    resolution or the camera is set)."""
+    angle = pixel_angle(scene)
+    if angle is not None:
+        set_grid_pixel_angle(angle)

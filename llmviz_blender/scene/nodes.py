@@ -34,14 +34,11 @@ from . import compat, datablocks
 from .compat import NodeBuilder, socket
 from .shading import GREY, cell_colour, rgba
 
-CELL_MESH = "LLMViz Cell"
 INSTANCER_GROUP = "LLMViz Cells"
 INSTANCER_VERSION = 4
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
 HIGHLIGHT_FRAMES = 6.0
-#: ``reveal`` value for cells that exist from the start (weights).
-ALWAYS = -1.0e9
 
 #: Point attributes the node group and materials understand (name -> Blender type).
 POINT_ATTRIBUTES: dict[str, str] = {
@@ -62,30 +59,6 @@ LIGHT_NODES = ("LLMViz Light +", "LLMViz Light -")
 DIM_PROP = "llmviz_dim"
 PITCH_PROP = "llmviz_pitch"
 GAP_PROP = "llmviz_gap"
-
-
-# --- shared cube ---------------------------------------------------------------------------
-
-def cell_mesh(cell_size: float = 1.0) -> bpy.types.Mesh:
-    """The shared cube mesh (8 vertices, 6 flat quads, centred, edge ``cell_size``).
-
-    Named ``LLMViz Cell`` for edge 1, ``LLMViz Cell <size>`` otherwise. The instancer group
-    does not need it (it makes the same cube with a Mesh Cube node, so no hidden carrier object
-    is required); it is for single cubes drawn outside the instancer.
-    """
-    key = CELL_MESH if cell_size == 1.0 else f"{CELL_MESH} {cell_size:g}"
-
-    def make(name: str) -> bpy.types.Mesh:
-        h = 0.5 * cell_size
-        verts = [(x, y, z) for x in (-h, h) for y in (-h, h) for z in (-h, h)]
-        faces = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
-        me = bpy.data.meshes.new(name)
-        me.from_pydata(verts, [], faces)
-        me.polygons.foreach_set("use_smooth", [False] * 6)
-        me.update()
-        return me
-
-    return datablocks.get_or_create("meshes", key, make)
 
 
 # --- instancer node group ------------------------------------------------------------------
@@ -307,58 +280,3 @@ def ensure_color_attribute(mesh: bpy.types.Mesh) -> None:
         attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
     if mesh.color_attributes.active_color_name != COLOR_ATTRIBUTE:
         mesh.color_attributes.active_color = attr
-
-
-def lod_box_mesh(rows: int, cols: int, pitch: float, cell_size: float,
-                 name: str = "LLMViz Box") -> bpy.types.Mesh:
-    """A box covering a rows x cols block, with ``cell_uv`` = (column, row) in cells per corner.
-
-    Local frame as in ``layout.blocks``: cell (r, c) is centred at ``(c * pitch, 0, -r * pitch)``;
-    columns run along +X, rows down along -Z, one cell deep along Y. The box is the block's
-    bounding box (cube faces, not pitch); ``cell_uv`` = ``(x / pitch + 0.5, -z / pitch + 0.5)``,
-    so integer values fall mid-gap between cubes. Front (-Y) and back faces carry (col, row);
-    top and bottom (col, depth 0..1); the sides (depth 0..1, row).
-    """
-    h = 0.5 * cell_size
-    x0, x1 = -h, (cols - 1) * pitch + h
-    z0, z1 = h, -(rows - 1) * pitch - h
-    verts = [(x, y, z) for x in (x0, x1) for y in (-h, h) for z in (z0, z1)]  # index = 4x+2y+z
-    edge = 0.5 - h / pitch    # cell_uv of the outer faces: cell boundaries sit mid-gap
-    faces = [(1, 5, 4, 0), (6, 7, 3, 2), (4, 6, 2, 0), (3, 7, 5, 1), (2, 3, 1, 0), (5, 7, 6, 4)]
-
-    def uv(i: int, face: int) -> tuple[float, float]:
-        ix, iy, iz = (i >> 2) & 1, (i >> 1) & 1, i & 1
-        col = cols - edge if ix else edge
-        row = rows - edge if iz else edge
-        depth = float(iy)
-        if face < 2:        # front, back
-            return col, row
-        if face < 4:        # top, bottom
-            return col, depth
-        return depth, row   # sides
-
-    me = datablocks.tag(bpy.data.meshes.new(name))
-    me.from_pydata(verts, [], faces)
-    me.polygons.foreach_set("use_smooth", [False] * 6)
-    data = [uv(i, f) for f, face in enumerate(faces) for i in face]
-    layer = me.uv_layers.new(name="cell_uv")
-    layer.data.foreach_set("uv", np.asarray(data, np.float32).ravel())
-    me.update()
-    return me
-
-
-def add_box_object(name: str, rows: int, cols: int, pitch: float, cell_size: float,
-                   material: bpy.types.Material | None,
-                   collection: bpy.types.Collection) -> bpy.types.Object:
-    """A level-of-detail block drawn as one box (see :func:`lod_box_mesh`) with the grid material.
-
-    Sets the object properties the grid shader reads: ``llmviz_pitch`` (world units per cell),
-    ``llmviz_gap`` (gap between cubes as a fraction of the pitch) and ``llmviz_dim``.
-    """
-    me = lod_box_mesh(rows, cols, pitch, cell_size, name=name)
-    if material is not None:
-        me.materials.append(material)
-    obj = _new_object(name, me, collection)
-    obj[PITCH_PROP] = float(pitch)
-    obj[GAP_PROP] = float(max(0.0, 1.0 - cell_size / pitch)) if pitch > 0 else 0.0
-    return obj

@@ -29,7 +29,7 @@ import bpy
 
 from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
 from ..files import VIDEO_SUFFIXES, atomic_path, is_video, video_size_problem
-from . import compat
+from . import compat, materials
 from . import frames as frame_files
 from .frames import FRAME_NAME, is_frame_file  # noqa: F401 (FRAME_NAME re-exported)
 from .quality import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES, apply as apply_quality, prepare, quality_of
@@ -146,6 +146,7 @@ def configure(scene: bpy.types.Scene, engine: str | None = None, device: str | N
     if resolution is not None:
         scene.render.resolution_x, scene.render.resolution_y = resolution
         scene.render.resolution_percentage = 100
+        materials.sync_grid_pixel_angle(scene)
     if fps is not None:
         scene.render.fps, scene.render.fps_base = fps, 1.0
     if frames is not None:
