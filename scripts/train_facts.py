@@ -105,9 +105,8 @@ def accuracy(weights: model.Weights, pairs: list[tuple[str, str]]) -> tuple[int,
 def train(config: model.ModelConfig, data: list[list[int]], iters: int, seed: int, lr: float):
     """Full-batch AdamW on the sentences (next-token loss on every word after the first)."""
     import torch  # the training dependency; the corpus above is importable without it (tests)
-    import torch.nn.functional as F
     from torch_gpt import GPT
-    from train_sort import configure_optimizer
+    from train_sort import configure_optimizer, step
 
     torch.manual_seed(seed)
     gpt = GPT(config, dropout=0.0)
@@ -124,16 +123,9 @@ def train(config: model.ModelConfig, data: list[list[int]], iters: int, seed: in
         # linear warmup, then cosine decay to lr / 20
         cosine = 0.05 + 0.475 * (1 + math.cos(math.pi * (it - warmup) / (iters - warmup)))
         frac = (it + 1) / warmup if it < warmup else cosine
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, frac)
-        logits = gpt(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0)
-        opt.step()
+        loss = step(gpt, opt, x, y, lr * min(1.0, frac))
         if it % 250 == 0 or it == iters - 1:
-            print(f"iter {it:5d}  loss {loss.item():.4f}", flush=True)
+            print(f"iter {it:5d}  loss {loss:.4f}", flush=True)
     gpt.eval()
     return gpt
 

@@ -53,6 +53,20 @@ def configure_optimizer(gpt: GPT, lr: float, weight_decay: float) -> torch.optim
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
 
 
+def step(gpt: GPT, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+    """One optimiser step at learning rate `lr` on inputs x and next-token targets y (-1: none),
+    gradients clipped to norm 1; returns the loss."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    logits = gpt(x)  # (B, T, V)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
 def train(config: model.ModelConfig, iters: int, seed: int, batch_size: int, lr: float,
           log_every: int) -> tuple[GPT, float]:
     torch.manual_seed(seed)
@@ -65,16 +79,8 @@ def train(config: model.ModelConfig, iters: int, seed: int, batch_size: int, lr:
     for it in range(iters):
         # linear warmup, then cosine decay to lr / 10
         frac = (it + 1) / warmup if it < warmup else 0.1 + 0.45 * (1 + math.cos(math.pi * (it - warmup) / max(1, iters - warmup)))
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, frac)
         x, y = batch(batch_size, gen, config.vocab_size)
-        logits = gpt(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0)
-        opt.step()
-        loss_value = loss.item()
+        loss_value = step(gpt, opt, x, y, lr * min(1.0, frac))
         if it % log_every == 0 or it == iters - 1:
             print(f"iter {it:5d}  loss {loss_value:.3e}", flush=True)
     gpt.eval()

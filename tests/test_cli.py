@@ -20,6 +20,7 @@ import pytest
 
 pytest.importorskip("bpy")
 from llmviz_blender.scene.frames import is_complete  # noqa: E402
+from llmviz_blender.scene.render import read_png  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "render.py"
@@ -52,16 +53,8 @@ def cli_many(cases: dict[str, list[str]], cwd: Path, **env: str) -> dict[str, tu
 
 
 def pixels(path: Path) -> np.ndarray:
-    """RGB floats (rows bottom-up, as Blender stores them), read through bpy."""
-    import bpy
-    img = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = img.size
-        px = np.empty(w * h * img.channels, np.float32)
-        img.pixels.foreach_get(px)
-        return px.reshape(h, w, img.channels)[..., :3].copy()
-    finally:
-        bpy.data.images.remove(img)
+    """RGB floats, rows top-down."""
+    return read_png(path)[..., :3]
 
 
 def assert_picture(path: Path, size: tuple[int, int]) -> None:

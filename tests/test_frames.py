@@ -34,13 +34,7 @@ def walk(fresh_blend):
 
 
 def pixels(path: Path) -> np.ndarray:
-    img = bpy.data.images.load(str(path))
-    try:
-        a = np.empty(img.size[0] * img.size[1] * 4, np.float32)
-        img.pixels.foreach_get(a)
-        return a.reshape(img.size[1], img.size[0], 4)[..., :3]
-    finally:
-        bpy.data.images.remove(img)
+    return render.read_png(path)[..., :3]
 
 
 def assert_same_frames(a: Path, b: Path, names: list[str]) -> None:

@@ -40,14 +40,7 @@ def mid_frame(coll) -> int:
 
 def pixels(path) -> np.ndarray:
     """(H, W, 3) floats of a PNG, top row first."""
-    img = bpy.data.images.load(str(path))
-    try:
-        w, h = img.size
-        a = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(a)
-    finally:
-        bpy.data.images.remove(img)
-    return a.reshape(h, w, 4)[::-1, :, :3]
+    return render.read_png(path)[..., :3]
 
 
 def block_rects(coll, sc, size) -> dict[str, tuple[int, int, int, int]]:

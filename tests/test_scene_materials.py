@@ -238,12 +238,8 @@ def _render_scene(engine, tmp_path, size=(96, 54)):
 
 def _load_png(path):
     """RGB pixels as floats, top row first."""
-    img = bpy.data.images.load(path, check_existing=False)
-    w, h = img.size
-    px = np.zeros(w * h * 4, np.float32)
-    img.pixels.foreach_get(px)
-    bpy.data.images.remove(img)
-    return px.reshape(h, w, 4)[::-1, :, :3]
+    from llmviz_blender.scene.render import read_png
+    return read_png(path)[..., :3]
 
 
 @pytest.mark.parametrize("engine", ["CYCLES", "WORKBENCH"])

@@ -57,8 +57,8 @@ def board(tmp_path_factory):
     render.configure(scene, quality="draft", resolution=TILE)
     alone = {}
     for i in (0, len(steps) - 1):
-        alone[i] = pixels(render.still(scene, folder / f"alone{i}.png", frame=steps[i]["key"]))[::-1]
-    sheet = pixels(path)[::-1]  # rows top-down
+        alone[i] = pixels(render.still(scene, folder / f"alone{i}.png", frame=steps[i]["key"]))
+    sheet = pixels(path)
     yield SimpleNamespace(path=path, steps=steps, sheet=sheet, alone=alone, lines=lines, done=done, before=before,
                           after=after, settings=settings, settings_after=settings_after, folder=folder)
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
 from ..files import VIDEO_SUFFIXES, atomic_path, is_video, video_size_problem
@@ -417,3 +418,16 @@ def save_blend(path: str | Path, log: Log | None = None) -> Path:
     if log is not None:
         log(f"saved {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     return path
+
+
+def read_png(path: str | Path) -> np.ndarray:
+    """An image file's pixels as RGBA floats (H, W, 4), rows top-down, read through Blender (the
+    stored values: sRGB for an 8-bit PNG)."""
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * 4, np.float32)
+        img.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(img)
+    return px.reshape(h, w, 4)[::-1]

@@ -97,7 +97,7 @@ def _render_frames(scene: bpy.types.Scene, steps: list[dict], folder: Path, size
             if log is not None:
                 log(f"storyboard: frame {i}/{len(steps)} ({step['title']}, frame {step['key']})")
             scene.frame_set(int(step["key"]))  # here, not in still(), which would set the frame back each time
-            out.append(_read_png(render.still(scene, folder / f"step_{i:03d}.png"))[..., :3])
+            out.append(render.read_png(render.still(scene, folder / f"step_{i:03d}.png"))[..., :3])
             if progress is not None:
                 progress(i)
         return out
@@ -264,22 +264,12 @@ class _TextScene:
             cam.location = (size[0] / 2, -(top + height / 2), 10.0)
             r.filepath = str(folder / f"text_{i:03d}.png")
             render._render(s, write_still=True)
-            out[top:top + height] = _read_png(Path(r.filepath))
+            out[top:top + height] = render.read_png(Path(r.filepath))
         return out
 
 
 # ------------------------------------------------------------------------------ pixels
 
-def _read_png(path: Path) -> np.ndarray:
-    """An 8-bit PNG as RGBA floats in 0..1, rows top-down (the stored sRGB values, unconverted)."""
-    img = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = img.size
-        px = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(px)
-    finally:
-        bpy.data.images.remove(img)
-    return px.reshape(h, w, 4)[::-1]
 
 
 def _write_png(rgb: np.ndarray, path: Path) -> None:
