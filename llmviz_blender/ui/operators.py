@@ -209,14 +209,18 @@ class _RenderOperator(_ProgressOperator):
         return self.render(context, settings, progress)
 
 
+def _output_path(description: str):
+    """The render operators' file argument (not remembered between calls)."""
+    return StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"}, description=description)
+
+
 class LLMVIZ_OT_render_still(_RenderOperator, bpy.types.Operator):
     """Render the current frame to the still path with the panel's render settings"""
 
     bl_idname = "llmviz.render_still"
     bl_label = "Render Still"
 
-    filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
-                             description="PNG to write (empty: the panel's still path)")
+    filepath: _output_path("PNG to write (empty: the panel's still path)")
 
     def render(self, context, settings, progress) -> str:
         path = render.still(context.scene, self.filepath or settings.still_path)
@@ -230,16 +234,15 @@ class LLMVIZ_OT_render_animation(_RenderOperator, bpy.types.Operator):
     bl_idname = "llmviz.render_animation"
     bl_label = "Render Animation"
 
-    filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
-                             description="Video or folder to write (empty: the panel's animation path)")
-
-    def steps(self, scn) -> tuple[int, int]:
-        return scn.frame_start, scn.frame_end
+    filepath: _output_path("Video or folder to write (empty: the panel's animation path)")
 
     def render(self, context, settings, progress) -> str:
         scn = context.scene
         path = render.animation(scn, self.filepath or settings.animation_path, progress=progress)
         return f"wrote {path} (frames {scn.frame_start}-{scn.frame_end})"
+
+    def steps(self, scn) -> tuple[int, int]:
+        return scn.frame_start, scn.frame_end
 
 
 class LLMVIZ_OT_render_storyboard(_RenderOperator, bpy.types.Operator):
@@ -248,8 +251,7 @@ class LLMVIZ_OT_render_storyboard(_RenderOperator, bpy.types.Operator):
     bl_idname = "llmviz.render_storyboard"
     bl_label = "Render Storyboard"
 
-    filepath: StringProperty(name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
-                             description="PNG to write (empty: the panel's storyboard path)")
+    filepath: _output_path("PNG to write (empty: the panel's storyboard path)")
 
     def steps(self, scn) -> tuple[int, int]:
         coll = model_collection(scn)

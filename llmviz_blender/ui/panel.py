@@ -19,6 +19,20 @@ class _Panel:
         return getattr(context.scene, "llmviz", None) is not None
 
 
+class _ClosedPanel(_Panel):
+    """A panel that starts closed."""
+
+    bl_options = {"DEFAULT_CLOSED"}
+
+
+def _column(layout, settings, *props: str):
+    """An aligned column of settings."""
+    col = layout.column(align=True)
+    for prop in props:
+        col.prop(settings, prop)
+    return col
+
+
 def _split(layout, context):
     """`layout` with labels beside the fields, and the scene's llmviz settings."""
     layout.use_property_split = True
@@ -69,18 +83,14 @@ class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
         _error(layout, s)
 
 
-class LLMVIZ_PT_options(_Panel, bpy.types.Panel):
+class LLMVIZ_PT_options(_ClosedPanel, bpy.types.Panel):
     bl_label = "Options"
     bl_order = 1
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout, s = _split(self.layout, context)
         layout.prop(s, "lod")
-        col = layout.column(align=True)
-        col.active = s.lod != "boxes"
-        col.prop(s, "max_cells")
-        col.prop(s, "budget_gb")
+        _column(layout, s, "max_cells", "budget_gb").active = s.lod != "boxes"
         layout.prop(s, "labels")
         layout.prop(s, "card")
         layout.prop(s, "theme", expand=True)
@@ -94,14 +104,9 @@ class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
 
     def draw(self, context):
         layout, s = _split(self.layout, context)
-        col = layout.column(align=True)
-        col.prop(s, "fps")
-        col.prop(s, "speed")
+        _column(layout, s, "fps", "speed")
         layout.prop(s, "start_layer")
-        col = layout.column(align=True)
-        col.prop(s, "temperature")
-        col.prop(s, "top_p")
-        col.prop(s, "seed")
+        _column(layout, s, "temperature", "top_p", "seed")
         layout.label(text="Chapters")
         flow = layout.grid_flow(columns=2, align=True)
         flow.prop(s, "chapters")
@@ -115,10 +120,9 @@ class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
             layout.label(text=f"Keyed: frames {start}-{end}", icon="KEYFRAME")
 
 
-class LLMVIZ_PT_render(_Panel, bpy.types.Panel):
+class LLMVIZ_PT_render(_ClosedPanel, bpy.types.Panel):
     bl_label = "Render"
     bl_order = 3
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout, s = _split(self.layout, context)
@@ -126,9 +130,7 @@ class LLMVIZ_PT_render(_Panel, bpy.types.Panel):
         layout.prop(s, "engine")
         layout.prop(s, "device")
         layout.prop(s, "samples")
-        col = layout.column(align=True)
-        col.prop(s, "resolution_x")
-        col.prop(s, "resolution_y")
+        _column(layout, s, "resolution_x", "resolution_y")
         layout.prop(s, "still_path")
         layout.prop(s, "animation_path")
         row = layout.row(align=True)
