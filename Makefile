@@ -26,9 +26,9 @@ bench: $(STAMP)
 # --- Gallery: `make render` is the quick-start still, `make renders` regenerates renders/ ----------
 RENDER := $(PY) scripts/render.py --resolution 1920x1080
 FINAL := --quality final
-# One still per walkthrough chapter (the key frame of its middle step, told with that chapter only),
-# in both themes (light ones end in -light); override to pick some, e.g.
-# `make renders GALLERY_CHAPTERS="attention mlp"`, or empty to skip.
+# The stills in both themes (light ones end in -light), a 9:16 frame, the facts chapter, a storyboard,
+# and one still per walkthrough chapter (the key frame of its middle step, told with that chapter
+# only); override to pick chapters, e.g. `make renders GALLERY_CHAPTERS="attention mlp"`, or empty.
 GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
 
 render: $(STAMP)
@@ -45,11 +45,14 @@ renders: render
 		$(RENDER) $(FINAL) --theme $$t --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison$$s.png || exit 1; \
 		$(PY) scripts/render.py --resolution 1080x1920 $(FINAL) --theme $$t --chapters attention \
 			--still renders/vertical-attention$$s.png || exit 1; \
-		for c in $(GALLERY_CHAPTERS); do \
-			echo "== chapter $$c ($$t)"; \
-			$(RENDER) $(FINAL) --theme $$t --chapters $$c --still renders/chapter-$$c$$s.png || exit 1; \
-		done; \
 	done
+	@for c in $(GALLERY_CHAPTERS); do \
+		echo "== chapter $$c"; \
+		$(RENDER) $(FINAL) --chapters $$c --still renders/chapter-$$c.png || exit 1; \
+	done
+	$(RENDER) $(FINAL) --preset facts-gpt --prompt "Tiger Woods plays the sport of" --logit-lens --chapters facts \
+		--still renders/facts-mlp.png
+	$(RENDER) $(FINAL) --preset facts-gpt --logit-lens --chapters facts --still renders/facts-attention.png
 	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 320
 
 .PHONY: render renders
