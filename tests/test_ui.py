@@ -195,6 +195,14 @@ def test_animate_keys_the_walkthrough(ui):
     assert list(coll["llmviz_chapters"]) == ["embedding", "layer_norm"]
 
 
+def test_ticked_chapters_a_model_cannot_tell_drop_out(ui):
+    assert bpy.ops.llmviz.generate() == {"FINISHED"}  # nano-gpt: letters, no facts chapter
+    ui.chapters = set(CHAPTERS) - {"overview"}  # "facts" stays ticked
+    assert bpy.ops.llmviz.animate() == {"FINISHED"}
+    told = list(properties.model_collection(bpy.context.scene)["llmviz_chapters"])
+    assert "facts" not in told and "overview" not in told and "generation" in told
+
+
 def test_animate_errors(ui):
     with pytest.raises(RuntimeError, match="no llmviz model in this scene: press Generate first"):
         bpy.ops.llmviz.animate()

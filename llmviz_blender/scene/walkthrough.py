@@ -263,6 +263,12 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
 GENERATED_WORDS = 3  # tokens a text model generates by default
 
 
+def tellable(m: Model, start_layer: int = 0) -> list[str]:
+    """The chapters `m`'s walkthrough can tell (generation when it generates by default)."""
+    why = timeline.build.available(m.config, start_layer, default_steps(m) > 0, m.weights is not None)
+    return [c for c, reason in why.items() if reason is None]
+
+
 def default_steps(m: Model) -> int:
     """Tokens generated when not told: as many as the input for a letter vocabulary, a few words
     for a model with a tokenizer, none for a model read as bare ids."""

@@ -10,7 +10,7 @@ import numpy as np
 from ..composition import Frame, Pose, compose
 from ..defaults import ALWAYS, ASPECT, NEVER
 from ..layout import Layout, label_room
-from ..model import Generation, Weights, token_text
+from ..model import Generation, ModelConfig, Weights, token_text
 from .closeups import CloseUp
 from .facts import Facts
 from .reveal import schedule
@@ -249,20 +249,25 @@ def _farther(pose: Pose, share: float) -> Pose:
     return replace(pose, location=tuple((target + (loc - target) * (1.0 + share)).tolist()))
 
 
-def _available(n_layer: int, start_layer: int, generation: Generation | None, text: bool = False,
-               weights: Weights | None = None) -> dict[str, str | None]:
-    """Each chapter id -> None, or why it cannot be told with these options (`text`: the model reads
-    words through a tokenizer, not letters)."""
+def reads_text(config: ModelConfig) -> bool:
+    """Whether a model reads words through a tokenizer (not letters or bare ids)."""
+    return not config.letters and (config.tokenizer is not None or config.vocab is not None)
+
+
+def available(config: ModelConfig, start_layer: int, generation: bool, weights: bool) -> dict[str, str | None]:
+    """Each chapter id -> None, or why it cannot be told with these options (`generation`: a
+    generation is given; `weights`: the weights are)."""
+    n_layer = config.n_layer
     available: dict[str, str | None] = {c: None for c in CHAPTERS}
-    if not text:
+    if not reads_text(config):
         available["facts"] = "needs a model with a tokenizer (words, not letters or bare ids)"
-    elif weights is None:
+    elif not weights:
         available["facts"] = "needs the weights (for the logit lens)"
     if start_layer > 0:
         available["embedding"] = f"comes before start_layer {start_layer}"
     if start_layer == n_layer - 1:
         available["stack"] = f"has no layers after start_layer {start_layer}"
-    if generation is None:
+    if not generation:
         available["generation"] = "needs a generation (model.generate)"
     return available
 
@@ -308,9 +313,7 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     timing = timing or Timing()
     _check(layout, trace, start_layer, generation)
     n_layer = layout.config.n_layer
-    cfg = layout.config
-    text = not cfg.letters and (cfg.tokenizer is not None or cfg.vocab is not None)
-    chosen = _chosen(chapters, _available(n_layer, start_layer, generation, text, weights))
+    chosen = _chosen(chapters, available(layout.config, start_layer, generation is not None, weights is not None))
     facts = Facts(layout, trace, weights)
     story = Story(facts, start_layer, generation, sampling)
     homes = {b.key: home(b, start_layer) for b in layout.blocks}

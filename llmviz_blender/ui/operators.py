@@ -16,8 +16,8 @@ from .. import scene as scene_api
 from ..layout import LayoutError
 from ..model import ModelError
 from ..scene import render
-from ..scene.walkthrough import steps_of
-from ..timeline import CHAPTERS, TimelineError
+from ..scene.walkthrough import steps_of, tellable
+from ..timeline import TimelineError
 from . import preferences, presets
 from .properties import SHAPE_FIELDS, model_collection
 
@@ -171,11 +171,13 @@ class LLMVIZ_OT_animate(_ProgressOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def work(self, context, settings, progress) -> str:
-        chosen = [c for c in CHAPTERS if c in settings.chapters]
+        coll = the_model(context)
+        told = tellable(scene_api.model_of(coll), settings.start_layer)  # ticked chapters it cannot tell drop out
+        chosen = [c for c in told if c in settings.chapters]
         if not chosen:
-            raise TimelineError("chapters: choose at least one chapter")
-        start, end = scene_api.animate(the_model(context), fps=settings.fps, speed=settings.speed,
-                                       chapters=None if len(chosen) == len(CHAPTERS) else chosen,
+            raise TimelineError(f"chapters: choose at least one chapter ({', '.join(told)})")
+        start, end = scene_api.animate(coll, fps=settings.fps, speed=settings.speed,
+                                       chapters=None if chosen == told else chosen,
                                        start_layer=settings.start_layer, **sampling(settings))
         return f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps"
 
