@@ -221,3 +221,12 @@ def test_comparison_side_by_side():
     assert all(hi[2] == 0 for _, hi in boxes)
     heights = [hi[2] - lo[2] for lo, hi in boxes]
     assert heights == sorted(heights) and heights[-1] > 500 * heights[0]
+
+
+def test_camera_targets_name_a_layers_group_or_a_key_prefix():
+    layout = L.model_layout(NANO, 6)
+    mlp = {b.key for b in layout.under("h0.mlp")}
+    assert {"h0.fc_weight", "h0.fc", "h0.gelu", "h0.mlp_weight", "h0.mlp"} <= mlp and "h0.ln2" not in mlp
+    assert all(b.layer == 1 for b in layout.under("h1.attention")) and len(layout.under("h1.attention")) > 20
+    assert {b.key for b in layout.under("h0.head0")} >= {"h0.head0.q", "h0.head0.att_sm"}
+    assert layout.under("h0.nothing") == []

@@ -12,6 +12,9 @@ from ..defaults import ASPECT, CHAR_WIDTH
 from ..model import ModelConfig
 from .blocks import CELL, PITCH, Band, Block, bands
 
+#: Camera targets naming a layer's group of blocks: h{i}.<slug>.
+GROUPS = {"ln1": "Layer Norm 1", "attention": "Self-attention", "projection": "Projection", "ln2": "Layer Norm 2",
+          "mlp": "MLP"}
 LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
 COLUMN_SPACING = 10  # margins between columns: room for the group labels beside each column
 
@@ -104,9 +107,14 @@ class Layout:
         idx = [self.index[b.key] for b in blocks]
         return self.lo[idx].min(axis=0), self.hi[idx].max(axis=0)
 
-    def under(self, prefix: str) -> list[Block]:
-        """The blocks whose key is `prefix` or starts with `prefix` + "." (h0.head0: its Q, K, V, ...)."""
-        return [b for b in self.blocks if b.key == prefix or b.key.startswith(prefix + ".")]
+    def under(self, target: str) -> list[Block]:
+        """The blocks a camera target names: a layer's group ("h0.mlp": layer 0's whole MLP, see
+        GROUPS), else the blocks whose key is `target` or starts with `target` + "." (h0.head0: its
+        Q, K, V, ...)."""
+        layer, _, slug = target.partition(".")
+        if slug in GROUPS and layer[:1] == "h" and layer[1:].isdigit():
+            return [b for b in self.blocks if b.layer == int(layer[1:]) and b.group == GROUPS[slug]]
+        return [b for b in self.blocks if b.key == target or b.key.startswith(target + ".")]
 
     def regions(self, attr: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Bounding box of each section (attr='section') or each (section, group) (attr='group')."""

@@ -7,6 +7,7 @@ import bpy
 import numpy as np
 
 from ..layout import Layout, LayoutError, margin
+from ..layout.place import GROUPS
 from ..timeline import CHAPTERS
 from . import environment
 from .session import model_of
@@ -16,11 +17,12 @@ OVERVIEW = "overview"
 
 
 def check_target(layout: Layout, target: str) -> None:
-    """LayoutError (one line) unless `target` is overview, a chapter id or a block key prefix."""
+    """LayoutError (one line) unless `target` is overview, a chapter id, a layer's group (h0.mlp) or
+    a block key prefix (h0.head0)."""
     if target == OVERVIEW or target in CHAPTERS or layout.under(target):
         return
     raise LayoutError(f"camera: unknown target {target!r}: use {OVERVIEW}, a chapter id ({', '.join(CHAPTERS)}) "
-                      "or a block key prefix such as h0.head0, h0.mlp, ln_f")
+                      f"a layer's group (h0.{', h0.'.join(GROUPS)}) or a block key prefix such as h0.head0, ln_f")
 
 
 def frame_target(collection: bpy.types.Collection, target: str, scene: bpy.types.Scene | None = None) -> str:
