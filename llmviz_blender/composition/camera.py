@@ -24,7 +24,7 @@ FOV_Y = math.radians(25.0)
 #: View directions tried (target -> camera, before normalising): sideways share x and height z.
 SIDEWAYS = (0.15, 0.35, 0.6)
 HEIGHTS = (0.12, 0.25, 0.45, 0.75)
-PREFERENCE = 0.1  # fill a direction must gain over the house view to be chosen
+PREFERENCE = 0.25  # fill a direction must gain over the house view to be chosen
 MARGIN = 0.04  # kept free inside the free region, in frame heights
 NEAR = 1e-3  # corners must stay this share of the subject's size in front of the camera
 SPLITS, BISECTION_ROUNDS = 64, 4  # the distance bracket shrinks 64-fold per round: within 64^-4 of the nearest
