@@ -107,3 +107,17 @@ def test_every_walkthrough_step_frames_its_focus_inside_the_free_region(nano, as
         box = screen_box(corners(*s.target), pose, aspect)
         assert box is not None and f.free().contains(box, tol=1e-6)
     assert np.median(spans) >= 0.85
+
+
+def test_a_small_label_with_room_is_enlarged_about_its_anchor():
+    frame = Frame(16 / 9, caption=False, title=False)
+    pose = compose([((0, 0, 0), (100, 1, 60))], frame, direction=(0, -1, 0))
+    tiny = ((40, 0, 30), (46, 0, 30.4))  # a line well under 1% of the frame height
+    anchor = np.array([40.0, 0.0, 30.0])
+    kept = place_labels([_label("t", *tiny)], pose, frame)
+    assert kept.small == ["t"] and not kept.scales
+    grown = place_labels([LabelBox("t", corners(*tiny), anchor=anchor, grow=8.0)], pose, frame)
+    assert grown.shown == ["t"] and 1.0 < grown.scales["t"] <= 8.0
+    assert grown.rects["t"].height >= MIN_LABEL
+    capped = place_labels([LabelBox("t", corners(*tiny), anchor=anchor, grow=1.5)], pose, frame)
+    assert capped.small == ["t"] and not capped.scales

@@ -14,17 +14,21 @@ from .camera import Pose, project
 from .frame import MIN_LABEL, Frame, Rect
 
 GAP = 0.15  # labels keep this many line heights apart
+GROWN_LINE = 1.2  # an enlarged label's line: this many times the legible minimum
 
 
 @dataclass(frozen=True)
 class LabelBox:
     """A label to place: its `name`, the world `corners` (N, 3) of its text, how many `lines` it has
-    and its `priority` (0 first)."""
+    and its `priority` (0 first). With `anchor` (the world point the text is scaled about) a label
+    too small to read may be enlarged up to `grow` times to become legible."""
 
     name: str
     corners: np.ndarray
     lines: int = 1
     priority: int = 0
+    anchor: np.ndarray | None = None
+    grow: float = 1.0
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Placement:
     overlap: list[str] = field(default_factory=list)  # would overlap a label placed before it
     outside: list[str] = field(default_factory=list)  # not in the picture at all
     rects: dict[str, Rect] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)  # enlarged labels: by how much
 
 
 def _screen_boxes(labels: Sequence[LabelBox], pose: Pose, aspect: float) -> list[Rect | None]:
@@ -65,16 +70,26 @@ def place_labels(labels: Sequence[LabelBox], pose: Pose, frame: Frame) -> Placem
             out.outside.append(label.name)
             continue
         line = box.height / max(label.lines, 1)
+        scale = GROWN_LINE * MIN_LABEL / line
+        if line < MIN_LABEL and label.anchor is not None and scale <= label.grow:
+            xy, _ = project(label.anchor[None], pose, frame.aspect)
+            ax, ay = float(xy[0, 0]), float(xy[0, 1])
+            box = Rect(ax + (box.x0 - ax) * scale, ay + (box.y0 - ay) * scale, ax + (box.x1 - ax) * scale,
+                       ay + (box.y1 - ay) * scale)
+            line *= scale
+            out.scales[label.name] = scale
         if line < MIN_LABEL:
             out.small.append(label.name)
         elif not whole.contains(box) or any(box.overlaps(r) for r in reserved):
             out.cut.append(label.name)
+            out.scales.pop(label.name, None)
         else:
             candidates.append((label.priority, -box.area, label.name, box, line))
     for _, _, name, box, line in sorted(candidates, key=lambda c: c[:2]):
         grown = _grown(box, GAP * line / 2)
         if any(grown.overlaps(_grown(r, 0.0)) for r in out.rects.values()):
             out.overlap.append(name)
+            out.scales.pop(name, None)
         else:
             out.shown.append(name)
             out.rects[name] = grown

@@ -24,6 +24,9 @@ from .labels import LABEL, LABEL_BLOCK
 #: Priority (0 first) of each label kind that names no block of the step.
 KIND_PRIORITY = {"sequence": 1, "section": 3, "group": 4, "card": 6}
 FOCUS, SOURCE, TEXT, OTHER = 0, 1, 2, 5
+GROWABLE = {FOCUS, SOURCE, OTHER, KIND_PRIORITY["section"]}  # block names and dimensions, headings
+STILL_GROW = 4.0  # a still may enlarge a label up to this many times to make it legible
+SIZE = "llmviz_size"  # a label's own size (its object scale when made)
 
 
 @dataclass
@@ -42,32 +45,36 @@ class Label:
 
 
 def labels_of(collection: bpy.types.Collection) -> list[Label]:
-    """The model's labels: its text objects that do not ride on the camera."""
+    """The model's labels at their own size: its text objects that do not ride on the camera."""
+    texts = [o for o in collection.all_objects if o.type == "FONT" and o.parent is None]
+    for obj in texts:  # a still may have enlarged some: back to the size they were made at
+        if SIZE not in obj:
+            obj[SIZE] = obj.scale[0]
+        obj.scale = (obj[SIZE],) * 3
     bpy.context.view_layer.update()
-    out = []
-    for obj in collection.all_objects:
-        if obj.type != "FONT" or obj.parent is not None:
-            continue
-        corners = np.array([tuple(obj.matrix_world @ Vector(c)) for c in obj.bound_box])
-        out.append(Label(obj, corners, obj.data.body.count("\n") + 1))
-    return out
+    return [Label(obj, np.array([tuple(obj.matrix_world @ Vector(c)) for c in obj.bound_box]),
+                  obj.data.body.count("\n") + 1) for obj in texts]
 
 
 def place(labels: Sequence[Label], pose: Pose, frame: Frame, focus: Sequence[str] = (),
-          sources: Sequence[str] = ()) -> Placement:
-    """The placement of `labels` in the picture of `pose`."""
+          sources: Sequence[str] = (), grow: float = 1.0) -> Placement:
+    """The placement of `labels` in the picture of `pose` (labels naming blocks, and headings, may
+    be enlarged up to `grow` times to become legible)."""
     f, s = set(focus), set(sources)
-    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, lab.priority(f, s)) for lab in labels]
+    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, p, np.array(lab.obj.matrix_world.translation),
+                      grow if p in GROWABLE else 1.0) for lab in labels for p in [lab.priority(f, s)]]
     return place_labels(boxes, pose, frame)
 
 
 def show_still(collection: bpy.types.Collection, pose: Pose, frame: Frame) -> Placement:
-    """Show, in a still, only the labels the picture of `pose` places (no keys)."""
+    """Show, in a still, only the labels the picture of `pose` places, enlarged where too small to
+    read but with room to grow (no keys)."""
     labels = labels_of(collection)
-    placement = place(labels, pose, frame)
+    placement = place(labels, pose, frame, grow=STILL_GROW)
     shown = set(placement.shown)
     for lab in labels:
         lab.obj.hide_render = lab.obj.hide_viewport = lab.obj.name not in shown
+        lab.obj.scale = (lab.obj[SIZE] * placement.scales.get(lab.obj.name, 1.0),) * 3
     return placement
 
 
