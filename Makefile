@@ -50,8 +50,8 @@ renders: render
 		echo "== chapter $$c"; \
 		$(RENDER) $(FINAL) --chapters $$c --still renders/chapter-$$c.png || exit 1; \
 	done
-	$(RENDER) $(FINAL) --preset facts-gpt --prompt "Tiger Woods plays the sport of" --logit-lens --chapters facts \
-		--still renders/facts-mlp.png
+	$(PY) scripts/render.py --resolution 1600x900 $(FINAL) --preset facts-gpt --prompt "Tiger Woods plays the sport of" \
+		--logit-lens --chapters facts --still renders/facts-mlp.png  # 1600x900: its dense weights stay under 1 MB
 	$(RENDER) $(FINAL) --preset facts-gpt --logit-lens --chapters facts --still renders/facts-attention.png
 	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 320
 

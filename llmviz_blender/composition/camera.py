@@ -27,7 +27,7 @@ HEIGHTS = (0.12, 0.25, 0.45, 0.75)
 PREFERENCE = 0.25  # fill a direction must gain over the house view to be chosen
 MARGIN = 0.04  # kept free inside the free region, in frame heights
 NEAR = 1e-3  # corners must stay this share of the subject's size in front of the camera
-SPLITS, BISECTION_ROUNDS = 64, 4  # the distance bracket shrinks 64-fold per round: within 64^-4 of the nearest
+SPLITS, BISECTION_ROUNDS = 64, 3  # the distance bracket shrinks 64-fold per round: within 64^-3 of the nearest
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 from ..composition import Frame, LabelBox, Placement, Pose, place_labels
 from .keys import set_visibility
@@ -31,11 +30,12 @@ SIZE = "llmviz_size"  # a label's own size (its object scale when made)
 
 @dataclass
 class Label:
-    """A text object with its world corners and line count."""
+    """A text object with its world corners, line count and anchor (its origin)."""
 
     obj: bpy.types.Object
     corners: np.ndarray
     lines: int
+    anchor: np.ndarray
 
     def priority(self, focus: set[str], sources: set[str]) -> int:
         kind, block = self.obj.get(LABEL, ""), self.obj.get(LABEL_BLOCK, "")
@@ -50,10 +50,15 @@ def labels_of(collection: bpy.types.Collection) -> list[Label]:
     for obj in texts:  # a still may have enlarged some: back to the size they were made at
         if SIZE not in obj:
             obj[SIZE] = obj.scale[0]
-        obj.scale = (obj[SIZE],) * 3
+        elif obj.scale[0] != obj[SIZE]:
+            obj.scale = (obj[SIZE],) * 3
     bpy.context.view_layer.update()
-    return [Label(obj, np.array([tuple(obj.matrix_world @ Vector(c)) for c in obj.bound_box]),
-                  obj.data.body.count("\n") + 1) for obj in texts]
+    out = []
+    for obj in texts:
+        m = np.array(obj.matrix_world)  # (4, 4)
+        corners = np.array(obj.bound_box) @ m[:3, :3].T + m[:3, 3]  # (8, 3)
+        out.append(Label(obj, corners, obj.data.body.count("\n") + 1, m[:3, 3]))
+    return out
 
 
 def place(labels: Sequence[Label], pose: Pose, frame: Frame, focus: Sequence[str] = (),
@@ -61,8 +66,8 @@ def place(labels: Sequence[Label], pose: Pose, frame: Frame, focus: Sequence[str
     """The placement of `labels` in the picture of `pose` (labels naming blocks, and headings, may
     be enlarged up to `grow` times to become legible)."""
     f, s = set(focus), set(sources)
-    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, p, np.array(lab.obj.matrix_world.translation),
-                      grow if p in GROWABLE else 1.0) for lab in labels for p in [lab.priority(f, s)]]
+    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, p, lab.anchor, grow if p in GROWABLE else 1.0)
+             for lab in labels for p in [lab.priority(f, s)]]
     return place_labels(boxes, pose, frame)
 
 
