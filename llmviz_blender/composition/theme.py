@@ -1,6 +1,6 @@
 """Themes (pure): dark for video, light for slides and papers (near-white paper, dark text). Cells
-keep their kind colours in both; what changes is the background, the text and overlay colours,
-and the tones of cells not yet computed or dimmed (toward the background, not toward black)."""
+keep their kind colours and tones in both; what changes is the backdrop and the text and overlay
+colours."""
 
 from __future__ import annotations
 
@@ -9,28 +9,22 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Theme:
-    """`background`: linear RGB seen behind the model; `roles`: sRGB hex of each text or overlay
-    role; `ghost`, `dim`: linear RGB of cells not yet computed and of dimmed blocks."""
+    """`background`: linear RGB seen behind the model; `roles`: sRGB hex of each text or overlay role."""
 
     name: str
     purpose: str
     background: tuple[float, float, float]
     roles: dict[str, str]
-    ghost: tuple[float, float, float]
-    dim: tuple[float, float, float]
 
 
 THEMES: dict[str, Theme] = {
     "dark": Theme("dark", "Dark background: for video", (0.012, 0.012, 0.016),
                   {"text": "#d9d9de", "section": "#f2f2f5", "muted": "#8c8c99", "bar": "#0b0b0e",
-                   "formula": "#d368a4"},
-                  ghost=(0.05, 0.05, 0.055), dim=(0.08, 0.08, 0.08)),
+                   "formula": "#d368a4"}),
     "light": Theme("light", "Near-white paper and dark text: for slides and papers", (0.90, 0.90, 0.88),
                    {"text": "#26262b", "section": "#101014", "muted": "#5f5f6b", "bar": "#ecebe6",
-                    "formula": "#9c1f66"},
-                   ghost=(0.72, 0.72, 0.70), dim=(0.80, 0.80, 0.78)),
+                    "formula": "#9c1f66"}),
 }
-ROLES = ("text", "section", "muted", "bar", "formula")
 
 
 def theme(name: str) -> Theme:

@@ -26,10 +26,10 @@ import bpy
 from . import compat, datablocks
 from .compat import NodeBuilder, socket
 from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
+from ..defaults import KINDS  # noqa: F401 (re-exported)
 from .shading import (DARK, DIM_AMOUNT, DIM_COLOR, EMISSION, GHOST, GREY, KIND_COLORS,  # noqa: F401 (re-exported)
                       cell_colour, rgba)
 
-KINDS = ("weight", "intermediate", "aggregate")
 DEFAULT_PITCH = 1.5
 PIXEL_ANGLE = 1.0e-3               # until set_grid_pixel_angle: ~ one pixel (radians) of a 1080p frame
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"

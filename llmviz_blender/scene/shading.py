@@ -9,13 +9,9 @@ from typing import Any
 
 import bpy
 
+from ..defaults import KIND_COLORS  # noqa: F401 (the recipe's colours, re-exported for materials)
 from .compat import NodeBuilder
 
-KIND_COLORS: dict[str, tuple[float, float, float]] = {
-    "weight": (0.3, 0.3, 1.0),
-    "intermediate": (0.4, 0.8, 0.4),
-    "aggregate": (1.0, 0.8, 0.3),
-}
 GREY = (0.2, 0.2, 0.2)             # shade 0
 DARK = (0.012, 0.012, 0.016)       # shade -1
 GHOST = (0.05, 0.05, 0.055)        # state 0: not yet computed
