@@ -42,3 +42,13 @@ def test_unknown_theme_is_refused_before_anything_changes(fresh_blend):
     with pytest.raises(LayoutError, match="theme"):
         scene.build_comparison(["nano-gpt"], theme="sepia")
     assert len(bpy.data.objects) == before
+
+
+def test_the_walkthrough_overlays_follow_the_theme(fresh_blend):
+    sc = bpy.context.scene
+    coll = scene.build("nano-gpt", lod="boxes", theme="light", scene=sc)
+    scene.animate(coll, chapters=["attention"], scene=sc)  # the caption bar and formula plates are made here
+    light = THEMES["light"].roles
+    for role in ("bar", "formula", "text"):
+        mat = bpy.data.materials[f"LLMViz Flat {role}"]
+        np.testing.assert_allclose(mat.diffuse_color[:3], _linear(light[role])[:3], atol=1e-6)

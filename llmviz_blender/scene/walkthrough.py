@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 from .. import model, timeline
-from ..defaults import FPS, SEED, TEMPERATURE, TOP_K, TOP_P
+from ..defaults import FPS, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
 from ..layout import CELL, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
@@ -23,7 +23,7 @@ from ..composition import Frame
 from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, TEXT_WIDTH, TITLE_BAND, TITLE_SCALE,
                                  CAPTION_TOP, caption_size, formula_size)
 from . import datablocks, environment, label_keys, materials
-from .builder import ROOT
+from .builder import ROOT, THEME_PROP
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material, token_anchor
@@ -314,6 +314,7 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     frame = Frame(width / height, caption=captions, title=captions)
     label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,
                          available)
+    environment.apply_theme(scene, collection.get(THEME_PROP, THEME))  # the overlays' new materials too
     scene.render.fps = tl.fps
     scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end
     scene.frame_set(tl.frame_start)
