@@ -274,7 +274,7 @@ def default_steps(m: Model) -> int:
     for a model with a tokenizer, none for a model read as bare ids."""
     if m.config.letters:
         return len(m.tokens)
-    return GENERATED_WORDS if m.config.tokenizer is not None or m.config.vocab is not None else 0
+    return GENERATED_WORDS if timeline.build.reads_text(m.config) else 0
 
 
 def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 1.0,
