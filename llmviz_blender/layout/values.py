@@ -61,15 +61,23 @@ class CellReader:
 SHADE_PERCENTILE = 98.0
 
 
-def shade(values: np.ndarray) -> np.ndarray:
-    """Values scaled into [-1, 1] per block (0 stays 0, signs kept): divided by the 98th percentile
-    of the finite magnitudes (so a few outliers do not leave every other cell grey), clipped, then
-    a signed square root, so small values still show a tint."""
+def shade_scale(values: np.ndarray) -> float:
+    """A block's shade scale: the 98th percentile of its finite magnitudes (their maximum when
+    that is 0; 0 for a block of zeros)."""
     finite = np.abs(values[np.isfinite(values)])
+    if not finite.size:
+        return 0.0
     k = int(round(SHADE_PERCENTILE / 100 * (finite.size - 1)))
-    scale = float(np.partition(finite, k)[k]) if finite.size else 0.0
-    if scale == 0.0 and finite.size:
-        scale = float(finite.max())
+    finite.partition(k)
+    scale = float(finite[k])
+    return scale if scale != 0.0 else float(finite.max())
+
+
+def shade(values: np.ndarray) -> np.ndarray:
+    """Values scaled into [-1, 1] per block (0 stays 0, signs kept): divided by the block's
+    `shade_scale` (so a few outliers do not leave every other cell grey), clipped, then a signed
+    square root, so small values still show a tint."""
+    scale = shade_scale(values)
     if scale == 0.0:
         return np.zeros(values.shape, np.float32)
     scaled = np.clip(values / scale, -1.0, 1.0)

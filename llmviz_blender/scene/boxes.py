@@ -14,11 +14,15 @@ _FACES = np.array([(1, 5, 4, 0), (6, 7, 3, 2), (4, 6, 2, 0), (3, 7, 5, 1), (2, 3
 _CORNER = np.array([((i >> 2) & 1, (i >> 1) & 1, i & 1) for i in range(8)], np.float64)  # (ix, iy, iz)
 
 
-def boxes_mesh(name: str, blocks: list[Block]) -> bpy.types.Mesh:
+def boxes_mesh(name: str, blocks: list[Block], first: np.ndarray | None = None,
+               cell_faces: bool = False) -> bpy.types.Mesh:
     """One mesh holding a box per block; UV map `cell_uv` gives (column, row) in cells on the front
     and back faces, (column, depth) on top and bottom, (depth, row) on the sides, with integer
     values mid-gap between the cubes the box stands for (as the grid material expects). A causal
-    block's box narrows to its first cell at the top: its front shows the lower triangle."""
+    block's box narrows to its first cell at the top: its front shows the lower triangle.
+    `first` (n, 2): each box's first (row, column), added to its coordinates (a tile of a larger
+    block); `cell_faces`: top, bottom and sides take the first / last row's or column's cell
+    coordinates across their depth (they show those cells' faces)."""
     n = len(blocks)
     origin = np.array([b.origin for b in blocks], np.float64).reshape(n, 3)
     shape = np.array([b.shape for b in blocks], np.float64).reshape(n, 2)  # rows, cols
@@ -38,8 +42,17 @@ def boxes_mesh(name: str, blocks: list[Block]) -> bpy.types.Mesh:
     depth = np.broadcast_to(_CORNER[None, :, 1], (n, 8))
     corner = _FACES.ravel()  # the corner of each loop of one box (24)
     face = np.repeat(np.arange(6), 4)
-    u = np.where(face < 4, col[:, corner], depth[:, corner])
-    v = np.where((face < 2) | (face >= 4), row[:, corner], depth[:, corner])
+    if cell_faces:  # depth spans the cube of the first (iz / ix = 0) or last cell
+        across = edge + depth * (1 - 2 * edge)
+        depth_u = across + _CORNER[None, :, 0] * (shape[:, None, 1] - 1)
+        depth_v = across + _CORNER[None, :, 2] * (shape[:, None, 0] - 1)
+    else:
+        depth_u = depth_v = depth
+    u = np.where(face < 4, col[:, corner], depth_u[:, corner])
+    v = np.where((face < 2) | (face >= 4), row[:, corner], depth_v[:, corner])
+    if first is not None:
+        u = u + first[:, 1:2]
+        v = v + first[:, 0:1]
 
     mesh = datablocks.tag(bpy.data.meshes.new(name))
     mesh.vertices.add(8 * n)
@@ -49,6 +62,7 @@ def boxes_mesh(name: str, blocks: list[Block]) -> bpy.types.Mesh:
     vertex_index = (_FACES[None] + 8 * np.arange(n, dtype=np.int32)[:, None, None]).ravel()
     mesh.polygons.foreach_set("loop_start", np.arange(0, 24 * n, 4, dtype=np.int32))
     mesh.loops.foreach_set("vertex_index", vertex_index.astype(np.int32))
+    mesh.polygons.foreach_set("use_smooth", np.zeros(6 * n, bool))  # flat: each face lit as one plane
     uv = mesh.uv_layers.new(name="cell_uv")
     uv.data.foreach_set("uv", np.stack([u, v], axis=-1).astype(np.float32).ravel())
     mesh.update(calc_edges=True)

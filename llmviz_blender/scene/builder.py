@@ -15,7 +15,7 @@ import numpy as np
 from .. import layout as lay
 from .. import model
 from ..defaults import ALWAYS, ASPECT, CHAR_WIDTH, PRESET, THEME, TOP_K
-from ..layout import Block
+from ..layout import Block, texels
 from ..composition.theme import THEMES
 from ..model import ModelConfig, ModelError, Trace, Weights
 from . import datablocks, environment, materials, session
@@ -23,6 +23,7 @@ from .boxes import add_boxes_object
 from .labels import add_card, label_model
 from .lens import add_lens_strip
 from .nodes import add_cell_object
+from .value_boxes import add_value_box
 from .session import Model, resolve_weights
 
 ROOT = "LLMViz"
@@ -69,10 +70,12 @@ def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None, prom
 def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
             max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
             layers_per_column: int | None = None, *, prompt: str | None = None,
-            tokenizer: str | Path | None = None, aspect: float = ASPECT) -> Model:
+            tokenizer: str | Path | None = None, aspect: float = ASPECT, value_budget: int | None = None) -> Model:
     """Everything that can fail on bad input, done before the scene is touched. Without a preset,
     the model is the weights file's own (a Hugging Face GPT-2 folder brings its tokenizer);
-    `tokenizer` replaces the model's tokenizer; `prompt` is text read by the tokenizer."""
+    `tokenizer` replaces the model's tokenizer; `prompt` is text read by the tokenizer. A model
+    with weights is refused when its memory estimate (layout.texels) exceeds `value_budget` bytes
+    (None: texels.DEFAULT_VALUE_BUDGET)."""
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
             layers_per_column, int) or layers_per_column < 1):
         raise lay.LayoutError(f"layers per column must be a positive integer, got {layers_per_column!r}")
@@ -87,9 +90,11 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
         w, source = resolve_weights(config, weights)
         config = w.config if w is not None else config  # a weights file may bring the tokenizer beside it
     ids = resolve_tokens(config, tokens, prompt)
-    trace = model.forward(w, ids) if w is not None else None
     layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column, aspect=aspect)
     plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
+    if w is not None:
+        texels.check_budget(config, layout, plan, value_budget)
+    trace = model.forward(w, ids) if w is not None else None
     return Model(config, w, source, ids, trace, layout, plan)
 
 
@@ -108,8 +113,17 @@ def _block_attributes(block: Block, rows: np.ndarray, cols: np.ndarray, trace: T
     return attrs
 
 
+def _tag_block(obj: bpy.types.Object, block: Block) -> None:
+    obj["llmviz_block"] = block.name
+    obj["llmviz_key"] = block.key
+    obj["llmviz_kind"] = block.kind
+    obj["llmviz_source"] = block.source
+
+
 def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: bool, top_k: int = TOP_K,
-               logit_lens: bool = False) -> bpy.types.Collection:
+               logit_lens: bool = False, value_boxes: bool = True) -> bpy.types.Collection:
+    """The model's objects: per-cell blocks, value boxes (big blocks with numbers, unless
+    `value_boxes` is off) and kind-colour grid boxes (big blocks without numbers), labels."""
     config = m.config
     prefix = f"{ROOT} {config.name}"
     coll = _collection(prefix, parent)
@@ -117,16 +131,17 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
     boxes: dict[str, list[Block]] = {k: [] for k in lay.KINDS}
     for block in m.layout.blocks:
         if m.plan[block.key] == "box":
-            boxes[block.kind].append(block)
+            obj = add_value_box(f"{prefix} {block.key}", block, m.trace, m.weights, coll) if value_boxes else None
+            if obj is None:
+                boxes[block.kind].append(block)
+            else:
+                _tag_block(obj, block)
             continue
         rows, cols = block.cells()
         obj = add_cell_object(f"{prefix} {block.key}", block.positions(rows, cols),
                               _block_attributes(block, rows, cols, m.trace, m.weights),
                               materials.kind_material(block.kind), coll)
-        obj["llmviz_block"] = block.name
-        obj["llmviz_key"] = block.key
-        obj["llmviz_kind"] = block.kind
-        obj["llmviz_source"] = block.source
+        _tag_block(obj, block)
     for kind, blocks in boxes.items():
         if blocks:
             obj = add_boxes_object(f"{prefix} {kind} boxes", blocks, materials.grid_material(kind), coll)
@@ -166,14 +181,17 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
           prompt: str | None = None, tokenizer: str | Path | None = None, lod: str = "auto",
           max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
           layers_per_column: int | None = None, labels: bool = True, card: bool = True, top_k: int = TOP_K,
-          logit_lens: bool = False, theme: str = THEME, scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
+          logit_lens: bool = False, theme: str = THEME, value_boxes: bool = True, value_budget: int | None = None,
+          scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
 
     Layers wrap into columns of `layers_per_column` (None: 12 for deep models, else what best
     fills the scene's frame). A `Model` from `prepare` is built as it is (see `prepare` for the preset,
     weights, prompt and tokenizer). `top_k` next tokens are listed under the output; `logit_lens`
     adds a table per layer and stage beside the residual stream. `theme`: dark (video) or light
-    (slides, papers). Raises ModelError / LayoutError on bad input before anything changes.
+    (slides, papers). Big blocks with numbers are value boxes (each cell's shade from an image;
+    `value_boxes=False`: kind-colour grid boxes); `value_budget` bytes bound a model with values
+    (see `prepare`). Raises ModelError / LayoutError on bad input before anything changes.
     """
     check_theme(theme)
     scene = scene or bpy.context.scene
@@ -181,14 +199,14 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
         m = preset_or_config
     else:
         m = prepare(preset_or_config, weights, tokens, lod, max_cells, budget, layers_per_column, prompt=prompt,
-                    tokenizer=tokenizer, aspect=environment.aspect(scene))
+                    tokenizer=tokenizer, aspect=environment.aspect(scene), value_budget=value_budget)
     check_top_k(top_k)
     if logit_lens and (m.weights is None or m.trace is None):
         raise ModelError(f"logit_lens: {m.config.name} was built without weights; give a weights file or "
                          f"weights='random'")
     clear()
     try:
-        coll = _add_model(m, scene.collection, labels, card, top_k, logit_lens)
+        coll = _add_model(m, scene.collection, labels, card, top_k, logit_lens, value_boxes)
         environment.setup(scene, [m.layout], coll)
         environment.apply_theme(scene, theme)
         coll[THEME_PROP] = theme

@@ -34,6 +34,7 @@ DEFAULT_PITCH = 1.5
 PIXEL_ANGLE = 1.0e-3               # until set_grid_pixel_angle: ~ one pixel (radians) of a 1080p frame
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
+LINE_DARKEN = 0.7                  # a full-strength grid line: this share of the way to DARK
 MATERIAL_VERSION = 3
 ROUGHNESS = 0.55
 
@@ -42,7 +43,7 @@ def _lerp(a: tuple[float, ...], b: tuple[float, ...], t: float) -> tuple[float, 
     return tuple(x + (y - x) * t for x, y in zip(a, b))[:3]  # type: ignore[return-value]
 
 
-def _attribute(b: NodeBuilder, name: str, type_: str) -> bpy.types.Node:
+def attribute(b: NodeBuilder, name: str, type_: str) -> bpy.types.Node:
     return b.node("ShaderNodeAttribute", attribute_type=type_, attribute_name=name)
 
 
@@ -51,16 +52,22 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown block kind {kind!r} (expected one of {', '.join(KINDS)})")
 
 
+def bsdf(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
+         emit_strength: bpy.types.NodeSocket | float) -> bpy.types.NodeSocket:
+    """A Principled BSDF with these colours (every llmviz surface's shader)."""
+    node = b.node("ShaderNodeBsdfPrincipled")
+    b.feed(socket(node.inputs, "Base Color"), base)
+    socket(node.inputs, "Roughness").default_value = ROUGHNESS
+    b.feed(socket(node.inputs, "Emission Color"), emit_color)
+    b.feed(socket(node.inputs, "Emission Strength"), emit_strength)
+    return socket(node.outputs, "BSDF")
+
+
 def _output(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
             emit_strength: bpy.types.NodeSocket | float) -> None:
     """Feed a Principled BSDF with these colours into the material output."""
-    bsdf = b.node("ShaderNodeBsdfPrincipled")
-    b.feed(socket(bsdf.inputs, "Base Color"), base)
-    socket(bsdf.inputs, "Roughness").default_value = ROUGHNESS
-    b.feed(socket(bsdf.inputs, "Emission Color"), emit_color)
-    b.feed(socket(bsdf.inputs, "Emission Strength"), emit_strength)
     out = b.node("ShaderNodeOutputMaterial", target="ALL")
-    b.links.new(socket(bsdf.outputs, "BSDF"), socket(out.inputs, "Surface"))
+    b.links.new(bsdf(b, base, emit_color, emit_strength), socket(out.inputs, "Surface"))
 
 
 def _reset(mat: bpy.types.Material, kind: str) -> NodeBuilder:
@@ -75,14 +82,14 @@ def _reset(mat: bpy.types.Material, kind: str) -> NodeBuilder:
 def _build_kind(mat: bpy.types.Material) -> None:
     kind = mat["llmviz_kind"]
     b = _reset(mat, kind)
-    shade = socket(_attribute(b, "shade", "INSTANCER").outputs, "Fac")
-    st = _attribute(b, "state", "INSTANCER")
-    hl = socket(_attribute(b, "highlight", "INSTANCER").outputs, "Fac")
+    shade = socket(attribute(b, "shade", "INSTANCER").outputs, "Fac")
+    st = attribute(b, "state", "INSTANCER")
+    hl = socket(attribute(b, "highlight", "INSTANCER").outputs, "Fac")
     # A missing attribute reads as 0 with Alpha 0; present float attributes have Alpha 1,
     # so state = Fac * Alpha + (1 - Alpha) treats "no state attribute" as computed.
     alpha = socket(st.outputs, "Alpha")
     state = b.math("MULTIPLY_ADD", socket(st.outputs, "Fac"), alpha, b.math("SUBTRACT", 1.0, alpha))
-    dim = socket(_attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
+    dim = socket(attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
     base, emit, strength = cell_colour(b, rgba(KIND_COLORS[kind]), shade, state, hl, dim)
     _output(b, base, emit, strength)
 
@@ -92,18 +99,16 @@ def grid_fill(kind: str) -> tuple[float, float, float]:
     return _lerp(GREY, KIND_COLORS[kind], 0.55)
 
 
-def _build_grid(mat: bpy.types.Material) -> None:
-    kind = mat["llmviz_kind"]
-    b = _reset(mat, kind)
-    fill = grid_fill(kind)
-    line = _lerp(fill, DARK, 0.7)
-
+def grid_lines(b: NodeBuilder) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket, bpy.types.NodeSocket]:
+    """(u, v, darkness) of a box's surface: GEOMETRY ``cell_uv`` (column, row in cells) and how
+    strongly the cell grid's lines cover the point, in [0, 1] (the Value node PIXEL_ANGLE_NODE says
+    how large one pixel is)."""
     uv = b.node("ShaderNodeSeparateXYZ")
-    b.feed(socket(uv.inputs, "Vector"), socket(_attribute(b, "cell_uv", "GEOMETRY").outputs, "Vector"))
+    b.feed(socket(uv.inputs, "Vector"), socket(attribute(b, "cell_uv", "GEOMETRY").outputs, "Vector"))
     u, v = socket(uv.outputs, "X"), socket(uv.outputs, "Y")
-    pitch = socket(_attribute(b, PITCH_PROP, "OBJECT").outputs, "Fac")
+    pitch = socket(attribute(b, PITCH_PROP, "OBJECT").outputs, "Fac")
     pitch = b.math("MULTIPLY_ADD", b.math("LESS_THAN", pitch, 1e-6), DEFAULT_PITCH, pitch)
-    gap = socket(_attribute(b, GAP_PROP, "OBJECT").outputs, "Fac")
+    gap = socket(attribute(b, GAP_PROP, "OBJECT").outputs, "Fac")
     dist = socket(b.node("ShaderNodeCameraData").outputs, "View Distance")
     angle = b.node("ShaderNodeValue", name=PIXEL_ANGLE_NODE, label="Pixel Angle")
     socket(angle.outputs, "Value").default_value = PIXEL_ANGLE
@@ -119,8 +124,16 @@ def _build_grid(mat: bpy.types.Material) -> None:
         on = b.math("LESS_THAN", d, half)
         fade = b.map_range(b.math("DIVIDE", n, px), 4.0, 12.0, 0.0, strength)  # spacing in px
         darkness = b.math("MAXIMUM", darkness, b.math("MULTIPLY", on, fade))
-    c = b.mix_color(darkness, rgba(fill), rgba(line))
-    dim = socket(_attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
+    return u, v, darkness
+
+
+def _build_grid(mat: bpy.types.Material) -> None:
+    kind = mat["llmviz_kind"]
+    b = _reset(mat, kind)
+    fill = grid_fill(kind)
+    _, _, darkness = grid_lines(b)
+    c = b.mix_color(b.math("MULTIPLY", darkness, LINE_DARKEN), rgba(fill), rgba(DARK))
+    dim = socket(attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
     c = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), c, rgba(DIM_COLOR))
     _output(b, c, c, b.math("MULTIPLY", EMISSION, b.math("SUBTRACT", 1.0, dim, clamp=True)))
 
@@ -150,8 +163,9 @@ def grid_material(kind: str) -> bpy.types.Material:
 def set_grid_pixel_angle(angle: float) -> None:
     """Tell every grid material the angle (radians) one pixel covers (see `pixel_angle`): grid
     levels fade in by their on-screen spacing."""
-    for mat in datablocks.owned("materials"):
-        node = mat.node_tree.nodes.get(PIXEL_ANGLE_NODE) if mat.node_tree else None
+    trees = [m.node_tree for m in datablocks.owned("materials")] + datablocks.owned("node_groups")
+    for tree in trees:
+        node = tree.nodes.get(PIXEL_ANGLE_NODE) if tree is not None else None
         if node is not None:
             node.outputs[0].default_value = float(angle)
 

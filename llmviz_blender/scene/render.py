@@ -30,7 +30,7 @@ import numpy as np
 
 from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
 from ..files import VIDEO_SUFFIXES, atomic_path, is_video, video_size_problem
-from . import compat, materials
+from . import compat, materials, value_boxes
 from . import frames as frame_files
 from .frames import FRAME_NAME, is_frame_file  # noqa: F401 (FRAME_NAME re-exported)
 from .quality import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES, apply as apply_quality, prepare, quality_of
@@ -396,6 +396,7 @@ def save_blend(path: str | Path, log: Log | None = None) -> Path:
     """Save the open file as a self-contained, compressed .blend at `path` (external files packed;
     frames of a render farm go to //<name>_frames/ beside it); the session's own file path is kept."""
     path = check_output(path, "blend", make_folder=True)
+    value_boxes.pack_images()  # the value boxes' generated images live only in memory until packed
     if external_files():
         bpy.ops.file.pack_all()
     if bpy.data.libraries:

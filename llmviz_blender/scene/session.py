@@ -122,7 +122,7 @@ def _restore(collection: bpy.types.Collection) -> Model:
     ids = [int(t) for t in collection["llmviz_tokens"]]
     trace = model.forward(weights, ids) if weights is not None else None
     layout = lay.model_layout(config, len(ids), layers_per_column=int(collection["llmviz_layers_per_column"]))
-    cells = {o["llmviz_key"] for o in collection.all_objects if "llmviz_key" in o}
+    cells = {o["llmviz_key"] for o in collection.all_objects if "llmviz_key" in o and not o.get("llmviz_value_box")}
     return Model(config, weights, source, ids, trace, layout,
                  {b.key: "cells" if b.key in cells else "box" for b in layout.blocks})
 

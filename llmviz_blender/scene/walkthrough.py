@@ -1,7 +1,8 @@
 """`animate`: keyframe the walkthrough of a built model from its timeline.
 
 Per-cell state comes from the `reveal` point attribute compared with the scene time inside the
-node group, so keyframes scale with blocks and steps, not cells. Only native data is used (keys,
+node group (value boxes: a keyed progress compared with each cell's order in the shader), so
+keyframes scale with blocks and steps, not cells. Only native data is used (keys,
 a Track To constraint, geometry nodes): the animation plays in a .blend opened without the add-on.
 """
 
@@ -22,7 +23,7 @@ from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..composition import Frame
 from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, TEXT_WIDTH, TITLE_BAND, TITLE_SCALE,
                                  CAPTION_TOP, caption_size, formula_size)
-from . import datablocks, environment, label_keys, materials
+from . import datablocks, environment, label_keys, materials, value_boxes
 from .builder import ROOT, THEME_PROP
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
@@ -299,7 +300,9 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     anim = _animation_collection(collection, prefix)
     for key, obj in objects.items():
         reveal = tl.reveal.get(key)
-        if reveal is not None:
+        if reveal is not None and value_boxes.is_value_box(obj):
+            value_boxes.key_reveal(obj, m.layout[key], reveal)
+        elif reveal is not None:
             obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
             obj.data.update()
     rig, d, height, width = _overlay_rig(cam, scene, anim)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..defaults import ALWAYS, NEVER
 from ..layout import Block
 
 _INSIDE_UNIT = 0.5  # share of a unit's slot its cells take
@@ -35,3 +36,36 @@ def schedule(block: Block, reveal: np.ndarray, u0: int, u1: int, start: float, e
     sel = (unit >= u0) & (unit < u1)
     frames = start + (unit[sel] - u0 + _INSIDE_UNIT * inner[sel] / inner_size) * slot
     reveal[sel] = frames.astype(np.float32)
+
+
+def cell_order(block: Block, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Each cell's place in the block's computation, in units: unit + 0.5 * inner / inner size
+    (a cell's reveal frame is linear in it within one `schedule` call)."""
+    unit, inner = (cols, rows) if by_columns(block) else (rows, cols)
+    inner_size = block.rows.size if by_columns(block) else block.cols.size
+    return unit + _INSIDE_UNIT * np.asarray(inner, np.float64) / inner_size
+
+
+def progress_keys(block: Block, reveal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, orders): keys of a piecewise-linear "progress" such that a cell is computed at
+    frame f exactly when progress(f) >= its `cell_order` (linear interpolation between keys),
+    for reveal frames (cells() order) written by `schedule`. A key at each unit's first and last
+    cell, one before the first (progress -1); cells shown always or never get no keys."""
+    rows, cols = block.cells()
+    order = cell_order(block, rows, cols)
+    ok = (reveal > ALWAYS / 2) & (reveal < NEVER / 2)
+    if not ok.any():
+        return np.empty(0, np.float64), np.empty(0, np.float64)
+    unit = (cols if by_columns(block) else rows)[ok]
+    frame, order = np.asarray(reveal, np.float64)[ok], order[ok]
+    idx = np.lexsort((order, unit))
+    unit, frame, order = unit[idx], frame[idx], order[idx]
+    first = np.r_[0, np.flatnonzero(np.diff(unit)) + 1]
+    last = np.r_[first[1:] - 1, len(unit) - 1]
+    frames = np.column_stack([frame[first], frame[last]]).ravel()
+    orders = np.column_stack([order[first], order[last]]).ravel()
+    by_frame = np.lexsort((orders, frames))
+    frames, orders = frames[by_frame], np.maximum.accumulate(orders[by_frame])
+    keep = np.r_[frames[1:] != frames[:-1], True]  # one key per frame: the furthest order
+    frames, orders = frames[keep], orders[keep]
+    return np.r_[frames[0] - 1, frames], np.r_[-1.0, orders]

@@ -1,0 +1,262 @@
+"""Value boxes: big blocks showing every cell's value shade from 8-bit textures (issue 13)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from llmviz_blender import layout as lay
+from llmviz_blender import model
+from llmviz_blender.defaults import NEVER
+from llmviz_blender.layout import texels
+from llmviz_blender.timeline import reveal as reveal_order
+
+
+@pytest.fixture(scope="module")
+def nano():
+    config = model.load_preset("nano-gpt")
+    weights = model.default_weights(config)
+    tokens = config.default_input
+    ids = model.encode(config, tokens)
+    return weights, model.forward(weights, ids), lay.model_layout(config, len(ids))
+
+
+# --- pure: packing ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["h0.fc_weight", "wte", "h0.fc", "h1.head2.att_sm", "logits"])
+def test_sampled_texels_decode_to_the_values(nano, key):
+    weights, trace, layout = nano
+    block = layout[key]
+    data = texels.block_bytes(block, trace, weights)
+    [tile] = texels.tiles(block.shape)
+    image = texels.tile_texels(data, tile)
+    assert image.shape == (block.rows.size, math.ceil(block.cols.size / 4), 4) and image.dtype == np.uint8
+    rows, cols = block.cells()
+    pick = np.random.default_rng(0).choice(len(rows), min(500, len(rows)), replace=False)
+    r, c = rows[pick], cols[pick]
+    x, y, ch = texels.texel_of(r, c, tile)
+    got = texels.decode(image[y, x, ch])
+    values = lay.block_values(block, trace, weights, r, c)
+    want = lay.shade(lay.block_values(block, trace, weights))[pick]  # the block's own scale
+    assert np.abs(got - want).max() <= texels.STEP / 2 + 1e-6
+    scale = lay.values.shade_scale(lay.block_values(block, trace, weights))
+    inside = np.abs(values) <= scale  # clipped outliers read back as +-scale
+    # shade s = sqrt(|v| / scale): a shade step of d is a value step of at most (2 |s| + d) d scale
+    bound = (2 * np.abs(want) + texels.STEP) * texels.STEP / 2 * scale + 1e-7
+    assert (np.abs(texels.unshade(got, scale) - values) <= bound)[inside].all()
+    if block.triangle:  # the masked half holds no cell
+        assert np.isnan(texels.decode(image[0, 0, 1:2])).all()
+
+
+def test_tiling_edge_is_exact():
+    shape, limit = (7, 26), 3
+    tiles = texels.tiles(shape, limit)
+    assert [(t.row0, t.col0, t.rows, t.cols) for t in tiles] == [
+        (0, 0, 3, 12), (0, 12, 3, 12), (0, 24, 3, 2), (3, 0, 3, 12), (3, 12, 3, 12), (3, 24, 3, 2),
+        (6, 0, 1, 12), (6, 12, 1, 12), (6, 24, 1, 2)]
+    assert all(max(t.texels) <= limit for t in tiles)
+    data = np.random.default_rng(1).integers(1, 256, shape, dtype=np.uint8)
+    seen = np.zeros(shape, int)
+    for t in tiles:
+        image = texels.tile_texels(data, t)
+        rows, cols = np.mgrid[t.row0:t.row0 + t.rows, t.col0:t.col0 + t.cols]
+        x, y, ch = texels.texel_of(rows, cols, t)
+        assert np.array_equal(image[y, x, ch], data[rows, cols])
+        seen[rows, cols] += 1
+    assert (seen == 1).all()  # every cell in exactly one tile
+    last = tiles[2]
+    assert (texels.tile_texels(data, last)[:, 0, 2:] == texels.NO_CELL).all()  # padding past the last column
+    # the edge: cell (3, 12) is texel (0, 0) channel 0 of tile (1, 1); cell (2, 11) the last of tile (0, 0)
+    assert texels.texel_of(3, 12, tiles[4]) == (0, 0, 0) and texels.texel_of(2, 11, tiles[0]) == (2, 2, 3)
+
+
+def test_memory_estimate_and_refusal():
+    config = model.load_preset("gpt2-xl")
+    layout = lay.model_layout(config, 32)
+    plan = lay.plan_lod(layout.blocks)
+    need = texels.memory_estimate(config, layout, plan)
+    assert need > 4 * model.param_count(config)
+    with pytest.raises(lay.LayoutError, match=r"^GPT-2 XL with values needs ~\d+\.\d GiB of memory .* over the 4\.0 "
+                       r"GiB value budget: raise it with --value-budget GB"):
+        texels.check_budget(config, layout, plan)
+    assert texels.check_budget(config, layout, plan, budget=need) == need
+    small = model.load_preset("gpt2-small")
+    layout = lay.model_layout(small, 32)
+    assert texels.check_budget(small, layout, lay.plan_lod(layout.blocks)) < 2 * 2**30
+
+
+def test_progress_keys_reveal_each_cell_at_its_frame(nano):
+    weights, trace, layout = nano
+    for key in ("h0.fc", "h1.head0.att", "logits", "h0.ln1.mean"):
+        block = layout[key]
+        reveal = np.full(block.n_cells, NEVER, np.float32)
+        u = reveal_order.n_units(block)
+        reveal_order.schedule(block, reveal, 0, 1, 10.0, 20.0)  # one unit first, a pause, the rest
+        reveal_order.schedule(block, reveal, 1, u - 1, 40.0, 90.0)  # the last unit never
+        frames, orders = reveal_order.progress_keys(block, reveal)
+        rows, cols = block.cells()
+        order = reveal_order.cell_order(block, rows, cols)
+        for f in np.arange(0.0, 100.0, 0.25):
+            shown = np.interp(f, frames, orders, left=orders[0]) + 1e-4 >= order
+            assert np.array_equal(shown, reveal <= f + 1e-4), (key, f)
+
+
+# --- Blender ---------------------------------------------------------------------------------
+
+bpy = pytest.importorskip("bpy")
+
+from llmviz_blender import scene as scene_api  # noqa: E402
+from llmviz_blender.scene import materials, render, session, value_boxes  # noqa: E402
+
+SIZE = (96, 96)
+
+
+def _front_camera(sc, block, r0: int, c0: int, cells: int) -> None:
+    """A camera square-on to `cells` x `cells` cells of `block` from (r0, c0), filling the frame."""
+    cam = sc.camera
+    for c in list(cam.constraints):
+        cam.constraints.remove(c)
+    cam.animation_data_clear()
+    x, y, z = block.origin
+    half, distance = (cells - 1) / 2, 80.0
+    cam.location = (x + (c0 + half) * lay.PITCH, y - distance, z - (r0 + half) * lay.PITCH)
+    cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    cam.data.sensor_fit = "AUTO"
+    cam.data.angle = 2 * math.atan(cells * lay.PITCH / 2 / (distance - lay.CELL / 2))
+    cam.data.shift_x = cam.data.shift_y = 0.0
+    cam.data.clip_start, cam.data.clip_end = 1.0, 200.0
+
+
+def _render(sc, path, block, r0=0, c0=0, cells=12):
+    render.configure(sc, quality="final", device="cpu", resolution=SIZE, samples=4)
+    _front_camera(sc, block, r0, c0, cells)
+    materials.sync_grid_pixel_angle(sc)
+    return render.read_png(render.still(sc, path))[..., :3]
+
+
+def _cells(img: np.ndarray, cells: int) -> np.ndarray:
+    """The colour at each cell's centre (square-on picture of cells x cells)."""
+    step = img.shape[0] // cells
+    return img[step // 2::step, step // 2::step][:cells, :cells]
+
+
+def _patches(img: np.ndarray, cells: int, group: int) -> np.ndarray:
+    """Mean colour of each `group` x `group` patch of cells."""
+    n = cells // group
+    h = img.shape[0] // n
+    return img[:n * h, :n * h].reshape(n, h, n, h, 3).mean(axis=(1, 3))
+
+
+def test_value_box_renders_like_cubes(fresh_blend, tmp_path):
+    key = "h0.fc_weight"
+    images = {}
+    for lod in ("cells", "boxes"):
+        coll = scene_api.build("nano-gpt", lod=lod, labels=False, card=False)
+        block = session.model_of(coll).layout[key]
+        obj = next(o for o in coll.all_objects if o.get("llmviz_key") == key)
+        assert value_boxes.is_value_box(obj) == (lod == "boxes")
+        images[lod] = _render(bpy.context.scene, tmp_path / f"{lod}.png", block, 8, 4, 12)
+    cubes, box = (_cells(images[k], 12) for k in ("cells", "boxes"))
+    assert cubes.std(axis=(0, 1)).max() > 0.05  # the cells differ: values, not a flat colour
+    assert np.abs(cubes - box).max() <= 0.06, np.abs(cubes - box).max()  # each cell's colour
+    # patches of 3 x 3 cells: the same picture (the cubes' gaps are darker than the box's grid lines)
+    cubes, box = (_patches(images[k], 12, 3).mean(-1).ravel() for k in ("cells", "boxes"))
+    assert np.corrcoef(cubes, box)[0, 1] > 0.9
+
+
+def test_tiled_value_box_renders_like_one_image(fresh_blend, tmp_path):
+    m = scene_api.prepare("nano-gpt", lod="boxes")
+    key = "h0.fc_weight"  # 192 x 48 cells
+    block = m.layout[key]
+    sc = bpy.context.scene
+    pictures = []
+    for limit in (texels.MAX_TEXTURE, 5):
+        scene_api.build(m, labels=False, card=False)
+        coll = bpy.data.collections[f"LLMViz {m.config.name}"]
+        old = next(o for o in coll.all_objects if o.get("llmviz_key") == key)
+        bpy.data.objects.remove(old)
+        obj = value_boxes.add_value_box("LLMViz tiled", block, m.trace, m.weights, coll, max_texture=limit)
+        tiles = texels.tiles(block.shape, limit)
+        assert obj["llmviz_tiles"] == len(tiles) == (1 if limit > 200 else math.ceil(192 / 5) * math.ceil(48 / 20))
+        if limit == 5:  # each image holds its tile's bytes
+            data = texels.block_bytes(block, m.trace, m.weights)
+            for tile, image in zip(tiles, value_boxes.images_of(obj)):
+                px = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+                image.pixels.foreach_get(px)
+                want = texels.tile_texels(data, tile)
+                assert np.array_equal(np.rint(px * 255).astype(np.uint8).reshape(want.shape), want)
+        # around a tile corner: rows 5 and columns 20 start new tiles
+        pictures.append(_render(sc, tmp_path / f"{limit}.png", block, 2, 14, 12))
+    one, tiled = (_cells(p, 12) for p in pictures)
+    assert np.abs(one - tiled).max() <= 0.03, np.abs(one - tiled).max()
+
+
+def test_refused_over_the_value_budget_before_anything_changes(fresh_blend):
+    with pytest.raises(lay.LayoutError, match="^nano-gpt.* over the 1 MiB value budget: raise it with --value-budget"):
+        scene_api.build("nano-gpt", value_budget=2**20)
+    assert not bpy.data.objects
+
+
+def test_boxes_reveal_as_computed(fresh_blend):
+    coll = scene_api.build("nano-gpt", lod="boxes", labels=False, card=False)
+    m = session.model_of(coll)
+    from llmviz_blender.scene import walkthrough
+    tl = walkthrough.plan(m, bpy.context.scene)
+    scene_api.animate(coll)
+    sc = bpy.context.scene
+    checked = 0
+    for obj in coll.all_objects:
+        if not value_boxes.is_value_box(obj):
+            continue
+        block = m.layout[obj["llmviz_key"]]
+        reveal = tl.reveal[block.key]
+        rows, cols = block.cells()
+        order = reveal_order.cell_order(block, rows, cols)
+        if block.kind == "weight":
+            assert obj[value_boxes.PROGRESS] >= value_boxes.DONE
+            continue
+        finite = reveal[reveal < 1e8]
+        for f in {int(finite.min()), int(np.median(finite)), int(finite.max()) + 1} if len(finite) else {1}:
+            sc.frame_set(f)
+            shown = obj[value_boxes.PROGRESS] + value_boxes.EPSILON >= order
+            clear = np.abs(reveal - f) > 1e-3  # keys are float32: a cell due at this very frame may go either way
+            assert np.array_equal(shown[clear], (reveal <= f)[clear]), (block.key, f)
+            checked += 1
+    assert checked >= 20
+
+
+def test_blend_round_trip_without_the_add_on(fresh_blend, tmp_path):
+    coll = scene_api.build("nano-gpt", lod="boxes", labels=False)
+    sc = bpy.context.scene
+    render.configure(sc, quality="final", device="cpu", resolution=(80, 45), samples=4)
+    ours = render.read_png(render.still(sc, tmp_path / "ours.png"))[..., :3]
+    blend = render.save_blend(tmp_path / "boxes.blend")
+    assert all(img.packed_file is not None for img in bpy.data.images if img.get("llmviz_owned"))
+    assert len(coll.all_objects) > 10
+    code = ("import sys, bpy; bpy.ops.wm.open_mainfile(filepath=sys.argv[1]); s = bpy.context.scene; "
+            "s.render.filepath = sys.argv[2]; bpy.ops.render.render(write_still=True)")
+    r = subprocess.run([sys.executable, "-c", code, str(blend), str(tmp_path / "theirs.png")], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    theirs = render.read_png(tmp_path / "theirs.png")[..., :3]
+    assert theirs.shape == ours.shape and theirs.std() > 0.01
+    assert float((np.abs(theirs - ours).max(axis=-1) > 4 / 255).mean()) <= 0.01
+
+
+def test_gpt2_shaped_model_from_a_hugging_face_folder_shows_every_value(fresh_blend, tmp_path):
+    """A GPT-2-shaped model (GPT-2's vocabulary, so the LM head and logits exceed one texture) saved in
+    Hugging Face layout: every block is cubes or a value box, none a kind-colour box."""
+    config = model.load_preset("gpt2-small").replace(name="gpt2-mini", n_layer=1, n_head=2, n_embd=32,
+                                                     block_size=64)
+    model.save_weights(model.random_weights(config, seed=3), tmp_path / "model.safetensors", naming="hf")
+    coll = scene_api.build(weights=str(tmp_path), tokens=list(range(32)), labels=False)
+    m = session.model_of(coll)
+    objs = {o["llmviz_key"]: o for o in coll.all_objects if "llmviz_key" in o}
+    assert set(objs) == {b.key for b in m.layout.blocks}
+    assert not [o for o in coll.all_objects if "llmviz_blocks" in o]  # no kind-colour boxes
+    assert objs["lm_head"]["llmviz_tiles"] == math.ceil(config.vocab_size / texels.MAX_TEXTURE)
+    assert value_boxes.is_value_box(objs["wte"]) and value_boxes.is_value_box(objs["probs"])
