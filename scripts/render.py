@@ -6,6 +6,7 @@
 Examples:
     python scripts/render.py --still renders/nano-gpt-overview.png
     python scripts/render.py --camera h0.head0 --still head.png --engine workbench
+    python scripts/render.py --zoom-to h0.fc:100,3 --animation zoom.mp4 --quality draft
     python scripts/render.py --animation walk.mp4 --chapters embedding,attention --resolution 1280x720
     python scripts/render.py --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still compare.png --each
     python scripts/render.py --weights my.safetensors --tokens 2,1,0 --animate --save-blend farm.blend
@@ -121,6 +122,16 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _cell(text: str) -> str:
+    """--zoom-to: BLOCK:ROW,COL (the block and cell are checked against the model later)."""
+    from llmviz_blender.layout.target import parse
+    try:
+        parse(text, "--zoom-to")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--zoom-to: ")) from None
+    return text
+
+
 def parser() -> Parser:
     p = Parser(prog=PROG, description="Render llmviz scenes headless: a still, the walkthrough as a video "
                "or PNG frames, a side-by-side comparison, or a self-contained .blend.",
@@ -170,7 +181,11 @@ def parser() -> Parser:
                    help=f"generation: sample from the smallest set reaching probability P (default {TOP_P:g})")
     a.add_argument("--seed", type=_int_in(0), metavar="N", help=f"generation: the sampling seed (default {SEED})")
     a.add_argument("--camera", default="overview", metavar="TARGET",
-                   help="still view: overview, a chapter id (e.g. attention) or a block key prefix (e.g. h0.head0)")
+                   help="still view: overview, a chapter id (e.g. attention), a block key prefix (e.g. h0.head0) "
+                   "or one cell, BLOCK:ROW,COL (e.g. h0.fc:3,1), with its value and formula")
+    a.add_argument("--zoom-to", type=_cell, metavar="BLOCK:ROW,COL",
+                   help="a camera flight from the whole model down to one cell (e.g. h0.fc:3,1), ending on its "
+                   "value and formula: --animation renders it, --still its last frame (or --frames N)")
     r = p.add_argument_group("render")
     r.add_argument("--theme", choices=tuple(THEMES), default=THEME,
                    help="; ".join(f"{n}: {t.purpose}" for n, t in THEMES.items()) + f" (default {THEME})")
@@ -210,6 +225,13 @@ def validate(args: argparse.Namespace) -> None:
         raise Usage(f"{'--each' if args.each else '--compare-tokens'} needs --compare")
     if args.prompt is not None and args.tokens is not None:
         raise Usage("--prompt and --tokens both give the input: use one")
+    if args.zoom_to:
+        clash = [flag for flag, on in (("--compare", args.compare), ("--animate", args.animate),
+                                       ("--chapters", args.chapters), ("--storyboard", args.storyboard),
+                                       ("--camera", args.camera != "overview"), ("--speed", args.speed),
+                                       ("--start-layer", args.start_layer)) if on]
+        if clash:
+            raise Usage(f"--zoom-to is a camera shot of its own: drop {clash[0]}")
     if not animated(args) and (args.temperature is not None or args.top_p is not None or args.seed is not None):
         raise Usage("--temperature, --top-p and --seed shape the generation chapter: add --animate or --animation")
     if args.each and not args.still:
@@ -223,7 +245,7 @@ def validate(args: argparse.Namespace) -> None:
     if animated(args):
         if args.camera != "overview":
             raise Usage("--camera: the walkthrough moves the camera itself; pick a view with --frames")
-    elif args.fps or args.speed or args.start_layer:
+    elif (args.fps and not args.zoom_to) or args.speed or args.start_layer:
         raise Usage("--fps, --speed and --start-layer shape the walkthrough: add --animate or --animation")
     if args.quality and args.engine and args.engine not in QUALITY_ENGINES[args.quality]:
         raise Usage(f"--quality {args.quality} renders with {' or '.join(QUALITY_ENGINES[args.quality])}, "
@@ -308,11 +330,20 @@ def run(args: argparse.Namespace, con: Console) -> None:
     m = scene_api.prepare(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod,
                           aspect=args.resolution[0] / args.resolution[1], prompt=args.prompt, tokenizer=args.tokenizer)
     scene_api.check_target(m.layout, args.camera)
+    if args.zoom_to:
+        from llmviz_blender.layout.target import cell_target
+        cell_target(m.layout, args.zoom_to, "--zoom-to")
     top_k = args.top_k or TOP_K
     coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens, theme=args.theme)
     con.say(f"built {m.config.name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
 
-    if animated(args):
+    last = None
+    if args.zoom_to:
+        first, last = scene_api.zoom_to(coll, args.zoom_to, fps=args.fps)
+        con.say(f"zoom to {args.zoom_to}: frames {first}-{last} at {scene.render.fps} fps")
+        if args.frames and not (first <= args.frames[0] and args.frames[1] <= last):
+            raise Usage(f"--frames {args.frames[0]}-{args.frames[1]}: outside the zoom's frames {first}-{last}")
+    elif animated(args):
         t = time.perf_counter()
         timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed)) if v is not None}
         sampling = {"temperature": args.temperature if args.temperature is not None else TEMPERATURE,
@@ -334,8 +365,12 @@ def run(args: argparse.Namespace, con: Console) -> None:
                              log=con.say)
     if "still" in outputs:
         frame = None
-        if animated(args):
-            frame = args.frames[0] if args.frames else scene_api.middle_key_frame(coll)
+        if args.frames:
+            frame = args.frames[0]
+        elif last is not None:  # the zoom's last frame: the cell, its value and formula
+            frame = last
+        elif animated(args):
+            frame = scene_api.middle_key_frame(coll)
         render.still(scene, outputs["still"], frame=frame, log=con.say)
     if "animation" in outputs:
         render.animation(scene, outputs["animation"], frames=args.frames, log=con.say, jobs=args.jobs)

@@ -207,3 +207,112 @@ def test_highlight_boxes_cover_the_source_spans(nano, overlay):
     seg = overlay.box_segments([0, 0, 0], [1, 2, 3])
     lengths = np.linalg.norm(seg[1::2] - seg[0::2], axis=1)
     assert sorted(lengths.round(6).tolist()) == [1.0] * 4 + [2.0] * 4 + [3.0] * 4
+
+
+# ------------------------------------------------------------------------------ blocks drawn as boxes
+
+def march(layout, origin, direction, step=0.002):
+    """The first cell along a ray, found by sampling it finely inside every block box (reference)."""
+    o, d = np.asarray(origin, float), np.asarray(direction, float) / np.linalg.norm(direction)
+    best = (np.inf, None)
+    h = lay.CELL / 2
+    for i, b in enumerate(layout.blocks):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (layout.lo[i] - o) / d, (layout.hi[i] - o) / d
+        near = np.nanmax(np.minimum(t1, t2).clip(min=0))
+        far = np.nanmin(np.maximum(t1, t2))
+        if near > far or near > best[0]:
+            continue
+        t = np.arange(near, far + step, step)
+        p = o + t[:, None] * d
+        col = np.round((p[:, 0] - b.origin[0]) / lay.PITCH).astype(int)
+        row = np.round((b.origin[2] - p[:, 2]) / lay.PITCH).astype(int)
+        ok = (np.abs(p[:, 0] - b.origin[0] - col * lay.PITCH) <= h) & (np.abs(b.origin[2] - row * lay.PITCH - p[:, 2]) <= h)
+        ok &= (row >= 0) & (row < b.rows.size) & (col >= 0) & (col < b.cols.size) & ((col <= row) | (not b.triangle))
+        if ok.any():
+            k = int(np.argmax(ok))
+            best = min(best, (t[k], (b.key, int(row[k]), int(col[k]))), key=lambda x: x[0])
+    return best[1]
+
+
+def test_pick_agrees_with_a_fine_march_for_any_ray(nano):
+    """The pick computes the first cell from the slabs a ray crosses; sampling the ray finely finds
+    the same cell for rays from every side (grazing ones along a block's face included)."""
+    layout = nano[0]
+    rng = np.random.default_rng(1)
+    keys = ["h0.fc", "h1.head2.att", "wte", "h0.head0.q_weight", "probs", "h2.ln2.mean"]
+    checked = 0
+    for key in keys * 6:
+        block = layout[key]
+        rows, cols = block.cells()
+        k = int(rng.integers(len(rows)))
+        aim = layout.cell_position(key, int(rows[k]), int(cols[k])) + rng.uniform(-0.7, 0.7, 3)
+        direction = rng.normal(size=3)
+        if checked % 4 == 0:
+            direction[1] *= 0.02  # nearly along the blocks' faces
+        origin = aim - 60 * direction / np.linalg.norm(direction)
+        ref = layout.pick(origin, direction)
+        got = None if ref is None else (ref.block.key, ref.row, ref.col)
+        assert got == march(layout, origin, direction), (key, origin, direction)
+        checked += 1
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    """GPT-2 small with seeded random weights: its big blocks are drawn as boxes."""
+    config = model.load_preset("gpt2-small")
+    weights = model.random_weights(config, seed=0)
+    tokens = [464, 3139, 286, 4881, 318, 6342, 13, 198]
+    return lay.model_layout(config, len(tokens)), model.forward(weights, tokens), weights
+
+
+def test_hover_on_gpt2_small_boxes_reads_the_numbers(gpt2, overlay):
+    """Hovering a block drawn as one box gives its cell, value and formula from the trace and the
+    weights (not from any picture of them), in well under a frame's time however big the block."""
+    import time
+    layout, trace, weights = gpt2
+    plan = lay.plan_lod(layout.blocks, "auto")
+    hover = overlay.Inspector(layout, trace, weights)
+    for key, row, col in [("h5.fc", 1021, 3), ("wte", 700, 50000), ("logits", 50000, 7), ("h11.head0.att", 6, 2),
+                          ("h3.head0.q_weight", 60, 700), ("h0.attn_resid", 767, 0)]:
+        assert plan[key] == "box" or key == "h11.head0.att"
+        centre = layout.cell_position(key, row, col)
+        for offset in ([3.0, -80.0, 2.0], [-400.0, -300.0, 250.0]):
+            origin = centre + np.array(offset)
+            start = time.perf_counter()
+            r = hover.hover(origin, centre - origin)
+            took = time.perf_counter() - start
+            assert r is not None and r.cell == (key, row, col), (key, offset, r and r.cell)
+            assert took < 0.25, f"{key}: {took:.3f} s"
+        block = layout[key]
+        value = float(lay.block_values(block, trace, weights, np.array([row]), np.array([col]))[0])
+        assert r.value == value and abs(r.result - value) <= 1e-4 * max(1.0, abs(value)), r.formula
+        assert len(hover.segments["cell"]) == 24
+    # a ray grazing the whole width of the token embedding (50,257 columns) is as quick
+    wte = layout["wte"]
+    start = time.perf_counter()
+    ref = layout.pick(layout.cell_position("wte", 5, 0) + [-10.0, -0.2, 0.0], [1.0, 0.0, 0.0])
+    assert time.perf_counter() - start < 0.25 and ref is not None and ref.block is wte and ref.row == 5
+
+
+def test_typed_readout_on_gpt2_small(gpt2):
+    layout, trace, weights = gpt2
+    r = ins.explain(layout, trace, weights, "h5.mlp.fc", 1021, 3)  # a layer's group may stand in the key
+    assert r.key == "h5.fc" and r.where.startswith("row 1021 of 4C, column 3 of T")
+    np.testing.assert_allclose(r.terms["weights"], weights.params["transformer.h.5.mlp.c_fc.weight"][1021])
+    assert r.value == pytest.approx(float(trace["h5.fc"][3, 1021]))
+
+
+def test_hover_state_of_a_model_built_as_boxes(fresh_blend, overlay):
+    """The modal inspector's state on a scene whose blocks are all boxes: the model's space from
+    the box objects, and the hovered cell from the layout."""
+    from llmviz_blender import scene
+    coll = scene.build("nano-gpt", lod="boxes")
+    assert not any("llmviz_key" in o and o.type == "MESH" and o.modifiers for o in coll.all_objects)
+    state = overlay._Hover(coll)
+    assert state.matrix is not None
+    layout = state.inspector.layout
+    centre = layout.cell_position("h1.fc", 5, 2)
+    origin = centre + np.array([3.0, -80.0, 2.0])
+    r = state.inspector.hover(origin, centre - origin)
+    assert r.cell == ("h1.fc", 5, 2) and r.value is not None

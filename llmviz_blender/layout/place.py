@@ -152,7 +152,9 @@ class Layout:
         return None
 
     def pick(self, origin, direction) -> CellRef | None:
-        """The first cell cube a ray hits (ray against block boxes, then along the ray inside them)."""
+        """The first cell cube a ray hits: the ray against the block boxes, then, in each box hit
+        (nearest first), the first cell it enters, computed from the columns and rows it crosses
+        (no per-cell arrays: a hover over a block of millions of cells costs what a small one does)."""
         o = np.asarray(origin, float)
         d = np.asarray(direction, float)
         d = d / np.linalg.norm(d)
@@ -165,22 +167,55 @@ class Layout:
         far = np.maximum(t1, t2).min(axis=1)
         hits = np.flatnonzero(near <= far)
         for i in hits[np.argsort(near[hits])]:
-            block = self.blocks[i]
-            step = CELL / 8
-            for t in np.arange(near[i], far[i] + step, step):
-                ref = self._cell_in(block, o + d * min(t, far[i]))
-                if ref is not None:
-                    return ref
+            cell = _first_cell(self.blocks[i], o, d, near[i], far[i])
+            if cell is not None:
+                return CellRef(self.blocks[i], *cell)
         return None
 
-    @staticmethod
-    def _cell_in(block: Block, p: np.ndarray) -> CellRef | None:
-        col = int(round((p[0] - block.origin[0]) / PITCH))
-        row = int(round((block.origin[2] - p[2]) / PITCH))
-        centre = np.add(block.origin, [col * PITCH, 0.0, -row * PITCH])
-        if block.has_cell(row, col) and np.all(np.abs(p - centre) <= CELL / 2 + 1e-9):
-            return CellRef(block, row, col)
+
+_EPS = 1e-9
+
+
+def _crossings(o: float, d: float, first: float, pitch: float, n: int, t0: float, t1: float):
+    """The cell slabs along one axis (centres first + k * pitch, k < n, CELL wide) that the ray
+    o + t d crosses within t0..t1: their indices and the t at which it enters and leaves each,
+    in the order it meets them."""
+    h = CELL / 2
+    if abs(d) < _EPS:
+        k = int(round((o - first) / pitch))
+        inside = 0 <= k < n and abs(o - (first + k * pitch)) <= h + _EPS
+        return (np.array([k] if inside else [], np.int64), np.array([t0] if inside else []),
+                np.array([t1] if inside else []))
+    u0, u1 = sorted(((o + d * t0 - first) / pitch, (o + d * t1 - first) / pitch))
+    ks = np.arange(max(int(np.floor(u0 - h / pitch)), 0), min(int(np.ceil(u1 + h / pitch)), n - 1) + 1)
+    centres = first + ks * pitch
+    ta, tb = (centres - h - o) / d, (centres + h - o) / d
+    enter, leave = np.maximum(np.minimum(ta, tb), t0), np.minimum(np.maximum(ta, tb), t1)
+    keep = enter <= leave + _EPS
+    order = np.argsort(enter[keep])
+    return ks[keep][order], enter[keep][order], leave[keep][order]
+
+
+def _first_cell(block: Block, o: np.ndarray, d: np.ndarray, t0: float, t1: float) -> tuple[int, int] | None:
+    """(row, col) of the first cell of `block` the ray enters between t0 and t1 (inside the
+    block's box), or None: the first overlap of a column slab with a row slab whose cell exists."""
+    x0, _, z0 = block.origin
+    cols, cs, ce = _crossings(o[0], d[0], x0, PITCH, block.cols.size, t0, t1)
+    rows, rs, re = _crossings(o[2], d[2], z0, -PITCH, block.rows.size, t0, t1)
+    if not len(cols) or not len(rows):
         return None
+    # the row slabs overlapping each column slab (both lists are ordered and disjoint)
+    first = np.searchsorted(re, cs - _EPS, "left")
+    counts = np.maximum(np.searchsorted(rs, ce + _EPS, "right") - first, 0)
+    i = np.repeat(np.arange(len(cols)), counts)
+    j = first[i] + np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
+    if block.triangle:
+        exists = cols[i] <= rows[j]
+        i, j = i[exists], j[exists]
+    if not len(i):
+        return None
+    k = int(np.argmin(np.maximum(cs[i], rs[j])))
+    return int(rows[j[k]]), int(cols[i[k]])
 
 
 def _width(b: Block) -> float:

@@ -22,8 +22,8 @@ from ..model import LN_EPS, Weights, param_shapes, token_text, trace_shapes
 from . import formula
 from .blocks import Block
 from .formula import num, precise
-from .lod import LayoutError
 from .place import CellRef, Layout
+from .target import check_cell
 from .values import CellReader
 
 @dataclass(frozen=True)
@@ -374,13 +374,8 @@ def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Wei
             key: str, row: int, col: int) -> Readout:
     """The readout of cell (row, col) of block `key`. Masked attention cells (col > row) are
     explained as masked; anything else outside the block raises LayoutError (one line)."""
-    block = layout.by_key.get(key)
-    if block is None:
-        raise LayoutError(f"inspector: no block '{key}' in {layout.config.name}")
-    r, cc = block.shape
     row, col = int(row), int(col)
-    if not (0 <= row < r and 0 <= col < cc):
-        raise LayoutError(f"inspector: {block.name} ({key}) has {r} rows x {cc} columns, no cell ({row}, {col})")
+    block = check_cell(layout, key, row, col, "inspector").block
     cells = CellReader(layout, trace, weights)
     tokens = [int(t) for t in trace["tokens"]] if trace is not None else None
     where = ", ".join(t for t in (_dim_text(layout, block, "row", row, tokens),
@@ -395,8 +390,8 @@ def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Wei
         out.formula = (f"masked: token {row} cannot attend to the later token {col} "
                        f"({'weight 0 after softmax' if after else 'score -inf before softmax'})")
         return out
-    if cells.has_values(key):
-        out.value = cells.cell(key, row, col)
+    if cells.has_values(block.key):
+        out.value = cells.cell(block.key, row, col)
     _OPS.get(block.op, _param)(cells, block, row, col, out)
     return out
 

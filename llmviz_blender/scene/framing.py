@@ -8,8 +8,9 @@ import numpy as np
 
 from ..layout import Layout, LayoutError, margin
 from ..layout.place import GROUPS
+from ..layout.target import EXAMPLE, cell_target, is_cell_target
 from ..timeline import CHAPTERS
-from . import environment
+from . import environment, zoom
 from .session import model_of
 from .walkthrough import plan
 
@@ -17,19 +18,27 @@ OVERVIEW = "overview"
 
 
 def check_target(layout: Layout, target: str) -> None:
-    """LayoutError (one line) unless `target` is overview, a chapter id, a layer's group (h0.mlp) or
-    a block key prefix (h0.head0)."""
+    """LayoutError (one line) unless `target` is overview, a chapter id, a layer's group (h0.mlp),
+    a block key prefix (h0.head0) or a cell (BLOCK:ROW,COL, e.g. h0.fc:3,1)."""
+    if is_cell_target(target):
+        cell_target(layout, target, "camera")
+        return
     if target == OVERVIEW or target in CHAPTERS or layout.under(target):
         return
     raise LayoutError(f"camera: unknown target {target!r}: use {OVERVIEW}, a chapter id ({', '.join(CHAPTERS)}) "
-                      f"a layer's group (h0.{', h0.'.join(GROUPS)}) or a block key prefix such as h0.head0, ln_f")
+                      f"a layer's group (h0.{', h0.'.join(GROUPS)}), a block key prefix such as h0.head0, ln_f "
+                      f"or a cell such as {EXAMPLE}")
 
 
 def frame_target(collection: bpy.types.Collection, target: str, scene: bpy.types.Scene | None = None) -> str:
-    """Aim the scene camera at `target` (see check_target); returns what it frames."""
+    """Aim the scene camera at `target` (see check_target); returns what it frames. A cell is
+    framed with its neighbours, its value and formula on screen (scene.zoom.frame_cell)."""
     scene = scene or bpy.context.scene
     m = model_of(collection)
     check_target(m.layout, target)
+    if is_cell_target(target):
+        return zoom.frame_cell(collection, target, scene)
+    zoom.drop(collection, scene)
     if target == OVERVIEW:
         lo, hi = environment.overview_box([m.layout], collection)
         what = "the whole model"

@@ -81,7 +81,7 @@ class _Hover:
     def __init__(self, coll: bpy.types.Collection):
         m = scene_api.model_of(coll)
         self.inspector = Inspector(m.layout, m.trace, m.weights)
-        obj = next((o for o in coll.all_objects if "llmviz_key" in o), None)
+        obj = next((o for o in coll.all_objects if "llmviz_key" in o or "llmviz_blocks" in o), None)  # cells or boxes
         self.matrix = obj.matrix_world.copy() if obj is not None else None
         self.handle = None
         self.area = None

@@ -91,7 +91,8 @@ def build_request(settings, context) -> dict:
     return {"preset_or_config": config, "weights": weights, "tokens": tokens, "prompt": prompt,
             "tokenizer": tokenizer, "lod": settings.lod, "max_cells": settings.max_cells,
             "budget": int(settings.budget_gb * 2**30) or None, "labels": settings.labels, "card": settings.card,
-            "top_k": settings.top_k, "logit_lens": settings.logit_lens, "theme": settings.theme}
+            "top_k": settings.top_k, "logit_lens": settings.logit_lens, "theme": settings.theme,
+            "value_budget": round(settings.value_budget_gb * 2**30)}
 
 
 def sampling(settings) -> dict:
@@ -180,6 +181,24 @@ class LLMVIZ_OT_animate(_ProgressOperator, bpy.types.Operator):
                                        chapters=None if chosen == told else chosen,
                                        start_layer=settings.start_layer, **sampling(settings))
         return f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps"
+
+
+class LLMVIZ_OT_zoom_to(_ProgressOperator, bpy.types.Operator):
+    """Key a camera flight from the whole model down to one cell, ending on its value and formula
+    (replaces the walkthrough's keys)"""
+
+    bl_idname = "llmviz.zoom_to"
+    bl_label = "Zoom to Cell"
+    bl_options = {"REGISTER", "UNDO"}
+
+    target: StringProperty(name="Cell", default="", options={"SKIP_SAVE"},
+                           description="BLOCK:ROW,COL, e.g. h0.fc:3,1 (empty: the inspector's block, row and column)")
+
+    def work(self, context, settings, progress) -> str:
+        target = self.target or f"{settings.inspect_block.strip()}:{settings.inspect_row},{settings.inspect_col}"
+        start, end = scene_api.zoom_to(the_model(context), target, seconds=settings.zoom_seconds, fps=settings.fps,
+                                       scene=context.scene)
+        return f"zoom to {target} keyed: frames {start}-{end} at {settings.fps} fps"
 
 
 class LLMVIZ_OT_clear(bpy.types.Operator):
@@ -318,6 +337,6 @@ class LLMVIZ_OT_pick_weights(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (LLMVIZ_OT_generate, LLMVIZ_OT_animate, LLMVIZ_OT_clear, LLMVIZ_OT_render_still,
+CLASSES = (LLMVIZ_OT_generate, LLMVIZ_OT_animate, LLMVIZ_OT_zoom_to, LLMVIZ_OT_clear, LLMVIZ_OT_render_still,
            LLMVIZ_OT_render_animation, LLMVIZ_OT_render_storyboard, LLMVIZ_OT_save_preset,
            LLMVIZ_OT_pick_weights)

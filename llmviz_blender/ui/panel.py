@@ -91,6 +91,7 @@ class LLMVIZ_PT_options(_ClosedPanel, bpy.types.Panel):
         layout, s = _split(self.layout, context)
         layout.prop(s, "lod")
         _column(layout, s, "max_cells", "budget_gb").active = s.lod != "boxes"
+        layout.prop(s, "value_budget_gb")
         layout.prop(s, "labels")
         layout.prop(s, "card")
         layout.prop(s, "theme", expand=True)
@@ -162,6 +163,10 @@ class LLMVIZ_PT_inspector(_Panel, bpy.types.Panel):
         row.enabled = has_model
         op = row.operator("llmviz.inspect", text="Read Cell", icon="VIEWZOOM")
         op.typed = True
+        row = layout.row(align=True)
+        row.enabled = has_model
+        row.prop(s, "zoom_seconds", text="Seconds")
+        row.operator("llmviz.zoom_to", icon="ZOOM_IN")
         if s.readout:
             box = layout.box()
             col = box.column(align=True)

@@ -11,8 +11,10 @@ from ..defaults import (FPS, FPS_RANGE, QUALITIES, QUALITY, QUALITY_DEFAULTS, RE
                         SAMPLES_MAX, STORYBOARD_WIDTH, THEME)
 from ..defaults import SEED, TEMPERATURE, TOP_K, TOP_P
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
+from ..layout.texels import DEFAULT_VALUE_BUDGET
 from ..scene import session
 from ..timeline import CHAPTERS
+from ..timeline.zoom import SECONDS as ZOOM_SECONDS
 from . import preferences, presets
 
 QUALITY_ITEMS = [(q, q.title(), f"{QUALITY_DEFAULTS[q]['engine']}, {QUALITY_DEFAULTS[q]['samples']} samples by "
@@ -103,6 +105,9 @@ class LLMVizSettings(bpy.types.PropertyGroup):
     budget_gb: FloatProperty(name="Memory Budget (GiB)", default=0.0, min=0.0, soft_max=64.0,
                              description=f"Render memory allowed for per-cell cubes (0: {AUTO_BUDGET / 2**30:g} GiB "
                                          f"in auto mode, {DEFAULT_BUDGET / 2**30:g} GiB for cells)")
+    value_budget_gb: FloatProperty(name="Value Budget (GiB)", default=DEFAULT_VALUE_BUDGET / 2**30, min=0.01,
+                                   soft_max=64.0, description="Memory a model with weights may need, shown by "
+                                   "value: weights, value textures and cubes (larger models are refused)")
     labels: BoolProperty(name="Labels", default=True, description="Block names and dimension labels")
     card: BoolProperty(name="Card", default=True, description="Title card with the parameter count")
     theme: EnumProperty(name="Theme", default=THEME, items=[(n, n.title(), t.purpose) for n, t in THEMES.items()])
@@ -156,6 +161,9 @@ class LLMVizSettings(bpy.types.PropertyGroup):
     inspect_row: IntProperty(name="Row", default=0, min=0)
     inspect_col: IntProperty(name="Column", default=0, min=0)
     readout: StringProperty(name="Readout", default="", description="Last inspector readout")
+    zoom_seconds: FloatProperty(name="Zoom Seconds", default=ZOOM_SECONDS, min=0.1, soft_max=30.0,
+                                description="Zoom to Cell: the flight from the whole model to the cell (then it "
+                                            "holds on the cell with its value and formula)")
     last_error: StringProperty(name="Last Error", default="", description="Last operator error")
 
 
