@@ -56,7 +56,7 @@ def walkthrough_report(preset: str, resolution: tuple[int, int]) -> list[str]:
     for step in tl.steps:
         key = walkthrough.key_frame(step)
         framed = replace(picture, formula=step.formula)
-        focus = [m.layout.bounds([m.layout[k] for k in step.focus])] if step.focus else [step.target]
+        focus = [step.subject]
         audits.append(audit.audit(coll, sc, key, framed, focus))
         placements.append(label_keys.place(labels, tl.camera_at(key), framed, step.focus, step.sources))
     inside = sum(a.inside for a in audits)

@@ -12,7 +12,8 @@ from llmviz_blender import layout as L
 from llmviz_blender import model, timeline
 from llmviz_blender.composition import Frame, LabelBox, Rect, compose, place_labels, project
 from llmviz_blender.composition.camera import corners, screen_box
-from llmviz_blender.composition.frame import BAR, FORMULA_BAR, MIN_LABEL, SAFE, TITLE_BAND, caption_size
+from llmviz_blender.composition.frame import BAR, FORMULA_BAR, MAX_LABEL, MIN_LABEL, SAFE, TITLE_BAND, caption_size
+from llmviz_blender.composition.labels import GAP
 from llmviz_blender.composition.report import focus_fill
 
 FILL = 0.7  # the subject spans at least this share of the free region's binding side
@@ -121,3 +122,29 @@ def test_a_small_label_with_room_is_enlarged_about_its_anchor():
     assert grown.rects["t"].height >= MIN_LABEL
     capped = place_labels([LabelBox("t", corners(*tiny), anchor=anchor, grow=1.5)], pose, frame)
     assert capped.small == ["t"] and not capped.scales
+
+
+def test_a_large_resizable_label_shrinks_to_the_largest_label_size():
+    frame = Frame(16 / 9, caption=False, title=False)
+    pose = compose([((0, 0, 0), (100, 1, 60))], frame, direction=(0, -1, 0))
+    big = ((20, 0, 20), (60, 0, 30))  # a line of about a sixth of the frame height
+    anchor = np.array([20.0, 0.0, 20.0])
+    fixed = place_labels([_label("t", *big)], pose, frame)
+    assert fixed.shown == ["t"] and not fixed.scales  # not resizable: kept as it is
+    shrunk = place_labels([LabelBox("t", corners(*big), anchor=anchor, grow=4.0)], pose, frame)
+    assert shrunk.shown == ["t"] and shrunk.scales["t"] < 1.0
+    line = shrunk.rects["t"].height / (1 + GAP)  # the placed rectangle keeps a gap round the text
+    assert line == pytest.approx(MAX_LABEL, rel=0.02)
+
+
+def test_a_step_frames_its_subject_with_room_that_shrinks_with_its_labels():
+    from llmviz_blender.timeline.build import MIN_ROOM, framed
+    frame = Frame(16 / 9)
+    room, label = np.array([6.0, 0.0, 5.0]), 2.4
+    small = (np.zeros(3), np.array([8.0, 1.0, 1.0]))  # a row of cells: seen close, its labels shrink
+    pose, box = framed(small, frame, room, label)
+    pad = box[1] - small[1]
+    assert np.allclose(pad, room * MIN_ROOM)
+    big = (np.zeros(3), np.array([800.0, 1.0, 600.0]))  # seen from afar: labels stay, room in full
+    _, box = framed(big, frame, room, label)
+    assert np.allclose(box[1] - big[1], room)

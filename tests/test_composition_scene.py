@@ -27,13 +27,36 @@ def test_every_step_is_framed_and_its_labels_read_cleanly(fresh_blend, resolutio
     picture = Frame(resolution[0] / resolution[1])
     audits = []
     for step in tl.steps:
-        focus = [m.layout.bounds([m.layout[k] for k in step.focus])] if step.focus else [step.target]
+        focus = [step.subject]
         audits.append(audit.audit(coll, sc, walkthrough.key_frame(step), replace(picture, formula=step.formula),
                                   focus))
     problems = [p for a in audits for p in a.problems]
     assert not problems, "\n".join(problems[:10])
     assert sum(a.labels for a in audits) > 3 * len(audits)  # labels are shown, not merely hidden
-    assert np.median([a.span for a in audits]) > 0.3
+    assert np.median([a.span for a in audits]) > 0.7
+    assert np.median([a.area for a in audits]) > FILL_MEDIAN[resolution]  # measured 21% / 29%
+
+
+FILL_MEDIAN = {(1920, 1080): 0.18, (1080, 1920): 0.25}  # focus fill of the free area: no step back
+
+
+def test_the_walkthrough_keys_label_sizes_step_by_step(fresh_blend):
+    """Labels are sized on screen per step: shrunk in close-ups, grown in wide shots, keyed (held
+    between steps), so a saved file plays them without the add-on."""
+    from llmviz_blender.scene.keys import find_fcurve
+    sc = bpy.context.scene
+    render.configure(sc, resolution=(1920, 1080))
+    coll = scene.build("nano-gpt", scene=sc)
+    scene.animate(coll, scene=sc)
+    sized = [o for o in coll.all_objects if o.type == "FONT" and find_fcurve(o, "scale", 0) is not None
+             and len(find_fcurve(o, "scale", 0).keyframe_points) > 1]
+    assert len(sized) > 20
+    name = bpy.data.objects["LLMViz nano-gpt tokens name"]
+    sizes = []
+    for step in walkthrough.plan(scene.model_of(coll), sc).steps[4:6]:  # the tokens close-up, then wider
+        sc.frame_set(walkthrough.key_frame(step))
+        sizes.append(name.scale[0] / name["llmviz_size"])
+    assert sizes[0] < 0.5 and sizes[1] > 2 * sizes[0], sizes
 
 
 @pytest.mark.parametrize("target", ["overview", "h0.head0", "h0.mlp"])

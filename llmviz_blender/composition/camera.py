@@ -25,7 +25,7 @@ FOV_Y = math.radians(25.0)
 SIDEWAYS = (0.15, 0.35, 0.6)
 HEIGHTS = (0.12, 0.25, 0.45, 0.75)
 PREFERENCE = 0.25  # fill a direction must gain over the house view to be chosen
-MARGIN = 0.04  # kept free inside the free region, in frame heights
+MARGIN = 0.045  # kept free inside the free region: this share of its shorter side
 NEAR = 1e-3  # corners must stay this share of the subject's size in front of the camera
 SPLITS, BISECTION_ROUNDS = 64, 3  # the distance bracket shrinks 64-fold per round: within 64^-3 of the nearest
 
@@ -134,7 +134,8 @@ def compose(boxes: Sequence[tuple[Sequence[float], Sequence[float]]], frame: Fra
     makes it fill it: the binding side spans the region (less `MARGIN`). With `direction` given the
     view comes from there; else the best of `directions()` (see the module's docstring)."""
     points = np.concatenate([corners(lo, hi) for lo, hi in boxes])
-    region = frame.free().inset(MARGIN)
+    free = frame.free()
+    region = free.inset(MARGIN * min(free.width, free.height))
     candidates = [np.asarray(direction, float)] if direction is not None else directions()
     best, best_score = None, -math.inf
     for i, d in enumerate(candidates):

@@ -17,6 +17,7 @@ FORMULA_BAR = 0.1  # a close-up's formula plate: this share of the height above 
 TITLE_BAND = 0.085  # chapter titles: a band of this share of the height along the top
 SAFE = 0.03  # safe margin round the picture, in frame heights
 MIN_LABEL = 0.01  # a label is shown only when a line of it is at least this share of the frame height
+MAX_LABEL = 0.024  # resizable labels (block names, dimensions, headings) are shrunk to at most this
 CAPTION_SIZE = 0.032  # caption text height (at most), frame heights
 CAPTION_TOP = 0.72  # captions start this share of the band's height above the picture's bottom
 TEXT_WIDTH = 0.86  # captions wrap at this share of the picture's width

@@ -1,5 +1,6 @@
 """Which labels a picture shows: each label's text box is projected through the camera; a label is
-shown when a line of it is at least MIN_LABEL of the frame height, it lies wholly inside the picture
+shown when a line of it is at least MIN_LABEL of the frame height (a resizable label is first
+grown to legible, or shrunk to at most MAX_LABEL), it lies wholly inside the picture
 and outside the reserved regions, and it overlaps no label already placed (placed in priority
 order, larger first)."""
 
@@ -10,11 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import Pose, project
-from .frame import MIN_LABEL, Frame, Rect
+from .camera import Pose, project, screen_box
+from .frame import MAX_LABEL, MIN_LABEL, Frame, Rect
 
 GAP = 0.15  # labels keep this many line heights apart
 GROWN_LINE = 1.2  # an enlarged label's line: this many times the legible minimum
+CLEARANCE = 0.004  # labels keep this far (frame heights) from the picture's edges and overlays
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,17 @@ def _grown(rect: Rect, d: float) -> Rect:
     return Rect(rect.x0 - d, rect.y0 - d, rect.x1 + d, rect.y1 + d)
 
 
+def _resize(line: float, label: LabelBox) -> float:
+    """How much a resizable label (one with an anchor and `grow` > 1) is scaled: a line too small
+    to read (or barely: under GROWN_LINE times the minimum) grows to that if it may grow that much;
+    a line over MAX_LABEL shrinks to it."""
+    if label.anchor is None or label.grow <= 1.0:
+        return 1.0
+    if line < GROWN_LINE * MIN_LABEL and GROWN_LINE * MIN_LABEL / line <= label.grow:
+        return GROWN_LINE * MIN_LABEL / line
+    return MAX_LABEL / line if line > MAX_LABEL else 1.0
+
+
 def place_labels(labels: Sequence[LabelBox], pose: Pose, frame: Frame) -> Placement:
     """Decide which labels the picture of `pose` in `frame` shows (see the module's docstring)."""
     out = Placement()
@@ -70,17 +83,18 @@ def place_labels(labels: Sequence[LabelBox], pose: Pose, frame: Frame) -> Placem
             out.outside.append(label.name)
             continue
         line = box.height / max(label.lines, 1)
-        scale = GROWN_LINE * MIN_LABEL / line
-        if line < MIN_LABEL and label.anchor is not None and scale <= label.grow:
-            xy, _ = project(label.anchor[None], pose, frame.aspect)
-            ax, ay = float(xy[0, 0]), float(xy[0, 1])
-            box = Rect(ax + (box.x0 - ax) * scale, ay + (box.y0 - ay) * scale, ax + (box.x1 - ax) * scale,
-                       ay + (box.y1 - ay) * scale)
-            line *= scale
+        scale = _resize(line, label)
+        if scale != 1.0:  # scaled about its anchor in the world, as the scene scales it
+            anchor = np.asarray(label.anchor, float)
+            box = screen_box(anchor + (np.asarray(label.corners, float) - anchor) * scale, pose, frame.aspect)
+            if box is None:
+                out.outside.append(label.name)
+                continue
+            line = box.height / max(label.lines, 1)
             out.scales[label.name] = scale
         if line < MIN_LABEL:
             out.small.append(label.name)
-        elif not whole.contains(box) or any(box.overlaps(r) for r in reserved):
+        elif not whole.contains(_grown(box, CLEARANCE)) or any(_grown(box, CLEARANCE).overlaps(r) for r in reserved):
             out.cut.append(label.name)
             out.scales.pop(label.name, None)
         else:

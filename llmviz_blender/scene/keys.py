@@ -55,6 +55,26 @@ def set_vector_keys(id_: bpy.types.ID, data_path: str, frames: Sequence[float], 
     return sum(set_keys(id_, data_path, frames, vectors[:, i], i, interpolation) for i in range(vectors.shape[1]))
 
 
+def find_fcurve(id_: bpy.types.ID, data_path: str, index: int = 0) -> bpy.types.FCurve | None:
+    """The F-curve animating `data_path[index]` of `id_`, or None (nothing is made)."""
+    anim = id_.animation_data
+    if anim is None or anim.action is None:
+        return None
+    if hasattr(anim.action, "fcurves"):
+        return anim.action.fcurves.find(data_path, index=index)
+    from bpy_extras import anim_utils
+    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
+    return bag.fcurves.find(data_path, index=index) if bag is not None else None
+
+
+def drop_keys(id_: bpy.types.ID, data_path: str, count: int = 1) -> None:
+    """Remove the keys of `data_path[0..count)` of `id_`, if it has any."""
+    for index in range(count):
+        curve = find_fcurve(id_, data_path, index)
+        if curve is not None:
+            curve.keyframe_points.clear()
+
+
 def set_visibility(obj: bpy.types.Object, spans: Sequence[tuple[float, float]], first: float) -> int:
     """Show `obj` only during the frame spans [start, end] (inclusive); hidden from `first` on."""
     state = {float(first): 1.0}

@@ -17,14 +17,14 @@ import bpy
 import numpy as np
 
 from ..composition import Frame, LabelBox, Placement, Pose, place_labels
-from .keys import set_visibility
+from .keys import drop_keys, set_vector_keys, set_visibility
 from .labels import LABEL, LABEL_BLOCK
 
 #: Priority (0 first) of each label kind that names no block of the step.
 KIND_PRIORITY = {"sequence": 1, "section": 3, "group": 4, "card": 6}
 FOCUS, SOURCE, TEXT, OTHER = 0, 1, 2, 5
-GROWABLE = {FOCUS, SOURCE, OTHER, KIND_PRIORITY["section"]}  # block names and dimensions, headings
-STILL_GROW = 4.0  # a still may enlarge a label up to this many times to make it legible
+RESIZABLE = {"name", "dim", "section"}  # label kinds sized on screen: block names, dimensions, headings
+GROW = 4.0  # a picture may enlarge a resizable label up to this many times to make it legible
 SIZE = "llmviz_size"  # a label's own size (its object scale when made)
 
 
@@ -62,20 +62,20 @@ def labels_of(collection: bpy.types.Collection) -> list[Label]:
 
 
 def place(labels: Sequence[Label], pose: Pose, frame: Frame, focus: Sequence[str] = (),
-          sources: Sequence[str] = (), grow: float = 1.0) -> Placement:
-    """The placement of `labels` in the picture of `pose` (labels naming blocks, and headings, may
-    be enlarged up to `grow` times to become legible)."""
+          sources: Sequence[str] = (), grow: float = GROW) -> Placement:
+    """The placement of `labels` in the picture of `pose` (labels naming blocks, and headings, are
+    sized on screen: enlarged up to `grow` times to become legible, shrunk when large)."""
     f, s = set(focus), set(sources)
-    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, p, lab.anchor, grow if p in GROWABLE else 1.0)
-             for lab in labels for p in [lab.priority(f, s)]]
+    boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, lab.priority(f, s), lab.anchor,
+                      grow if lab.obj.get(LABEL) in RESIZABLE else 1.0) for lab in labels]
     return place_labels(boxes, pose, frame)
 
 
 def show_still(collection: bpy.types.Collection, pose: Pose, frame: Frame) -> Placement:
-    """Show, in a still, only the labels the picture of `pose` places, enlarged where too small to
-    read but with room to grow (no keys)."""
+    """Show, in a still, only the labels the picture of `pose` places, at the size it gives them
+    (no keys)."""
     labels = labels_of(collection)
-    placement = place(labels, pose, frame, grow=STILL_GROW)
+    placement = place(labels, pose, frame)
     shown = set(placement.shown)
     for lab in labels:
         lab.obj.hide_render = lab.obj.hide_viewport = lab.obj.name not in shown
@@ -85,9 +85,9 @@ def show_still(collection: bpy.types.Collection, pose: Pose, frame: Frame) -> Pl
 
 def key_steps(collection: bpy.types.Collection, steps, key_frames: Sequence[int], pose_at, frame: Frame,
               first: int, available: dict[str, list[tuple[float, float]]] | None = None) -> list[Placement]:
-    """Key every label's visibility step by step: shown during a step when the picture at its key
-    frame (`pose_at(key frame)`) places it; labels in `available` take part only within their spans
-    (and are shown only there)."""
+    """Key every label's visibility and size step by step: shown during a step when the picture at
+    its key frame (`pose_at(key frame)`) places it, at the size it gives it; labels in `available`
+    take part only within their spans (and are shown only there)."""
     labels = labels_of(collection)
     available = available or {}
 
@@ -109,7 +109,23 @@ def key_steps(collection: bpy.types.Collection, steps, key_frames: Sequence[int]
         if name in available:
             spans = _intersect(spans, available[name])
         _apply(lab.obj, spans, steps[0].frame_start, steps[-1].frame_end, first)
+        _key_size(lab.obj, [(max(s.frame_start, first), p.scales.get(name, 1.0))
+                            for s, p in zip(steps, placements) if name in p.shown])
     return placements
+
+
+def _key_size(obj: bpy.types.Object, sizes: list[tuple[int, float]]) -> None:
+    """Key the label's scale to its own size times each (first frame, factor) while shown (held
+    between); no keys when it never changes."""
+    own = obj[SIZE]
+    changes = [(f, k) for i, (f, k) in enumerate(sizes) if i == 0 or k != sizes[i - 1][1]]
+    if all(k == 1.0 for _, k in changes):
+        drop_keys(obj, "scale", 3)
+        obj.scale = (own,) * 3
+        return
+    frames = [f for f, _ in changes]
+    set_vector_keys(obj, "scale", frames, np.repeat([[own * k] for _, k in changes], 3, axis=1),
+                    interpolation="CONSTANT")
 
 
 def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..composition import Frame, Pose, compose
+from ..composition.frame import MAX_LABEL
 from ..defaults import ALWAYS, ASPECT, NEVER
-from ..layout import Layout, label_room
+from ..layout import Layout, label_room, label_size
 from ..model import Generation, ModelConfig, Weights, token_text
 from .closeups import CloseUp
 from .facts import Facts
@@ -35,14 +37,16 @@ class CameraKey:
 
 @dataclass
 class Step:
-    """A caption on screen from frame_start to frame_end (inclusive), with the camera on `target`
-    (a world box lo, hi), `focus` blocks emphasised, `sources` (blocks read) highlighted and
+    """A caption on screen from frame_start to frame_end (inclusive), about `subject` (a world box
+    lo, hi: its focus blocks, or what the plan frames), with the camera on `target` (the subject
+    with room for its labels), `focus` blocks emphasised, `sources` (blocks read) highlighted and
     `computes` the blocks whose cells are revealed during the step; `catch_up` marks a fast-forward
     through chapters not told."""
 
     frame_start: int
     frame_end: int
     caption: str
+    subject: Box
     target: Box
     focus: list[str]
     sources: list[str]
@@ -204,40 +208,57 @@ def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int,
     focus = plan.focus if plan.focus is not None else _dedupe(
         [*computes, *(r for r in reads if layout[r].kind == "weight")])
     sources = plan.sources if plan.sources is not None else [r for r in reads if r not in computes]
-    return Step(start, end, plan.caption, _subject(plan, layout, focus, sources), list(focus), list(sources),
+    subject = _subject(plan, layout, focus)
+    return Step(start, end, plan.caption, subject, subject, list(focus), list(sources),
                 computes, plan.catch_up, plan.closeup is not None)
 
 
-def _subject(plan: Plan, layout: Layout, focus: list[str], sources: list[str]) -> Box:
-    """What a step's camera frames: the plan's box, or the focus blocks and the blocks they read in
-    the same section (enough context to see where they are) with room for their labels."""
+def _subject(plan: Plan, layout: Layout, focus: list[str]) -> Box:
+    """What a step's camera frames: the plan's box, or the focus blocks (their labels get room on
+    screen, and the blocks around them show where they are)."""
     if plan.box is not None:
         return plan.box
-    if not focus:
-        return layout.bounds()
-    sections = {layout[k].section for k in focus}
-    near = [k for k in sources if layout[k].section in sections]
-    lo, hi = layout.bounds([layout[k] for k in _dedupe([*focus, *near])])
-    room = label_room(layout.config)
-    return lo - room, hi + room
+    return layout.bounds([layout[k] for k in focus]) if focus else layout.bounds()
 
 
-def _camera(steps: list[Step], timing: Timing, frame: Frame) -> list[CameraKey]:
+def framed(subject: Box, frame: Frame, room: np.ndarray, label: float) -> tuple[Pose, Box]:
+    """The pose that makes `subject` fill the free region of `frame` with `room` round it for the
+    labels (world units, for labels `label` tall), and the box it frames: labels drawn over
+    MAX_LABEL of the frame height are shrunk to it (scene.label_keys), and the room with them
+    (down to MIN_ROOM of it)."""
+    lo, hi = (np.asarray(v, float) for v in subject)
+    share = 1.0
+    for _ in range(FIT_ROUNDS):
+        box = lo - room * share, hi + room * share
+        pose = compose([box], frame)
+        distance = float(np.linalg.norm(np.subtract(pose.location, pose.target)))
+        line = label / (2.0 * math.tan(pose.fov_y / 2) * distance)
+        share = min(1.0, max(MIN_ROOM, MAX_LABEL / line))
+    return pose, box
+
+
+FIT_ROUNDS = 3  # the room shrinks with the labels: these rounds of framing settle it
+MIN_ROOM = 0.5  # labels stand off their blocks at their own size: the room keeps this share of it
+
+
+def _camera(steps: list[Step], timing: Timing, frame: Frame, room: np.ndarray, label: float) -> list[CameraKey]:
     """Per step: the pose that makes its subject fill the free region of `frame` (with the formula
-    plate when a close-up is on screen), arrived at after the move from a little farther away, then
-    crept in until the step ends."""
+    plate when a close-up is on screen, and `room` for labels `label` tall: see `framed`; each
+    step's target becomes the box framed), arrived at after the move from a little farther away,
+    then crept in until the step ends."""
     keys: list[CameraKey] = []
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
     for i, s in enumerate(steps):
         n = s.frame_end - s.frame_start + 1
-        view = (s.target, s.formula)
+        view = (s.subject, s.formula)
         if previous is None or not (previous[1] == s.formula and all(
-                np.array_equal(a, b) for a, b in zip(previous[0], s.target))):
-            pose = compose([s.target], replace(frame, formula=s.formula))
+                np.array_equal(a, b) for a, b in zip(previous[0], s.subject))):
+            pose, box = framed(s.subject, replace(frame, formula=s.formula), room, label)
             arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * n)))
             keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
             previous = view
+        s.target = box
         if s.frame_end > keys[-1].frame:
             keys.append(CameraKey(s.frame_end, pose))
     return keys
@@ -344,4 +365,4 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []
     all_steps = [s for ch in out for s in ch.steps]
     return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal,
-                    _camera(all_steps, timing, frame or Frame(ASPECT)), predictions)
+                    _camera(all_steps, timing, frame or Frame(ASPECT), label_room(layout.config), label_size(layout.config)), predictions)
