@@ -43,7 +43,7 @@ STEPS = "llmviz_steps"  # the keyed steps, saved on the model's collection
 KEY_SHARE = 0.85  # a step's key frame: this share of the way through it
 
 
-def _animation_collection(coll: bpy.types.Collection, prefix: str) -> bpy.types.Collection:
+def animation_collection(coll: bpy.types.Collection, prefix: str) -> bpy.types.Collection:
     """A fresh child collection for the animation's own objects (the previous one is removed)."""
     name = f"{prefix} Animation"
     old = next((c for c in coll.children if c.name == name or c.get("llmviz_animation")), None)
@@ -57,7 +57,7 @@ def _animation_collection(coll: bpy.types.Collection, prefix: str) -> bpy.types.
     return anim
 
 
-def _clear_keys(ids) -> None:
+def clear_keys(ids) -> None:
     actions = []
     for id_ in ids:
         anim = getattr(id_, "animation_data", None)
@@ -69,7 +69,7 @@ def _clear_keys(ids) -> None:
         bpy.data.batch_remove(actions)
 
 
-def _camera(scene: bpy.types.Scene, coll: bpy.types.Collection) -> bpy.types.Object:
+def scene_camera(scene: bpy.types.Scene, coll: bpy.types.Collection) -> bpy.types.Object:
     cam = scene.camera
     if cam is None or not datablocks.is_owned(cam):
         cam = next((o for o in coll.all_objects if o.type == "CAMERA" and datablocks.is_owned(o)), None)
@@ -78,7 +78,7 @@ def _camera(scene: bpy.types.Scene, coll: bpy.types.Collection) -> bpy.types.Obj
     return cam
 
 
-def _key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection, rig: bpy.types.Object,
+def key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection, rig: bpy.types.Object,
                 height: float) -> None:
     """Camera location, the point it tracks and its lens shift at every camera key; the overlay rig
     follows the shift, so captions keep their place in the picture."""
@@ -114,7 +114,7 @@ def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
             set_keys(obj, '["llmviz_dim"]', frames, values, interpolation="LINEAR")
 
 
-def _overlay_rig(cam: bpy.types.Object, scene: bpy.types.Scene,
+def overlay_rig(cam: bpy.types.Object, scene: bpy.types.Scene,
                  anim: bpy.types.Collection) -> tuple[bpy.types.Object, float, float, float]:
     """An empty under the camera that carries the overlays (keyed with the lens shift), the distance
     in front of the camera where they stand, and the picture's height and width there."""
@@ -126,8 +126,8 @@ def _overlay_rig(cam: bpy.types.Object, scene: bpy.types.Scene,
     return rig, d, height, height * environment.aspect(scene)
 
 
-def _plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, d: float, width: float, bottom: float,
-           top: float) -> bpy.types.Object:
+def overlay_plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, d: float, width: float, bottom: float,
+                  top: float) -> bpy.types.Object:
     """A dark strip across the picture behind overlay text (between heights bottom and top from the
     picture's middle)."""
     mesh = datablocks.tag(bpy.data.meshes.new(name))
@@ -140,7 +140,7 @@ def _plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, d: floa
     return plate
 
 
-def _overlay_text(name, body, rig, anim, location, size, color, width=None, align_x="CENTER",
+def overlay_text(name, body, rig, anim, location, size, color, width=None, align_x="CENTER",
                   align_y="CENTER") -> bpy.types.Object:
     obj = add_text(name, body, location, size, color, anim, align_x=align_x, align_y=align_y)
     obj.rotation_euler = (0.0, 0.0, 0.0)
@@ -155,16 +155,16 @@ def _key_captions(tl: Timeline, rig: bpy.types.Object, d: float, height: float, 
                   anim: bpy.types.Collection) -> None:
     """A caption bar at the bottom of the picture; each step's caption and each chapter's title."""
     bottom = -height / 2
-    _plate(f"{ROOT} Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
+    overlay_plate(f"{ROOT} Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
     size = caption_size(width / height, max(len(s.caption) for s in tl.steps)) * height
     for i, step in enumerate(tl.steps):
-        text = _overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
+        text = overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
                              (0.0, bottom + CAPTION_TOP * BAR * height, -d), size, TEXT_COLOR,
                              width=TEXT_WIDTH * width, align_y="TOP")
         set_visibility(text, [(step.frame_start, step.frame_end)], tl.frame_start)
     title_size = TITLE_SCALE * CAPTION_SIZE * height
     for chapter in tl.chapters:
-        title = _overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, rig, anim,
+        title = overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, rig, anim,
                               ((TITLE_LEFT - 0.5) * width, (0.5 - TITLE_BAND / 2) * height, -d),
                               title_size, SECTION_COLOR, align_x="LEFT")
         set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
@@ -198,9 +198,9 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
         set_visibility(obj, [(cu.frame_start, cu.frame_end)], first)
     size = formula_size(width / height, len(cu.formula)) * height
     top = -height / 2 + (BAR + FORMULA_BAR) * height
-    plate = _plate(f"{ROOT} Close-up {i} plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
+    plate = overlay_plate(f"{ROOT} Close-up {i} plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
     set_visibility(plate, [(cu.frame_start, cu.frame_end)], first)
-    formula = _overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
+    formula = overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
                             (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, FORMULA_COLOR,
                             width=FORMULA_WIDTH * width)
     set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
@@ -292,12 +292,12 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     m = model_of(collection)
     tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions, temperature, top_k,
               top_p, seed)
-    cam = _camera(scene, collection)
+    cam = scene_camera(scene, collection)
 
     prefix = f"{ROOT} {m.config.name}"
     objects = {o["llmviz_key"]: o for o in collection.all_objects if "llmviz_key" in o}
-    _clear_keys([cam, cam.data, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
-    anim = _animation_collection(collection, prefix)
+    clear_keys([cam, cam.data, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
+    anim = animation_collection(collection, prefix)
     for key, obj in objects.items():
         reveal = tl.reveal.get(key)
         if reveal is not None and value_boxes.is_value_box(obj):
@@ -305,8 +305,8 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
         elif reveal is not None:
             obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
             obj.data.update()
-    rig, d, height, width = _overlay_rig(cam, scene, anim)
-    _key_camera(cam, tl, anim, rig, height)
+    rig, d, height, width = overlay_rig(cam, scene, anim)
+    key_camera(cam, tl, anim, rig, height)
     _key_dimming(objects, tl)
     if captions:
         _key_captions(tl, rig, d, height, width, anim)

@@ -23,8 +23,8 @@ from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import TEXT_COLOR, flat_material
 from .nodes import DIM_PROP
 from .session import model_of
-from .walkthrough import (FORMULA_COLOR, STEPS, TARGET, _animation_collection, _camera, _clear_keys, _key_camera,
-                          _overlay_rig, _overlay_text, _plate)
+from .walkthrough import (FORMULA_COLOR, STEPS, TARGET, animation_collection, scene_camera, clear_keys, key_camera,
+                          overlay_rig, overlay_text, overlay_plate)
 
 ZOOM = "llmviz_zoom"  # the cell a zoom or still shows, saved on the collection of its overlays
 MARKER_FRONT = 0.05  # the marker stands this far in front of the cell
@@ -37,7 +37,7 @@ def _reset(collection: bpy.types.Collection, cam: bpy.types.Object, scene: bpy.t
     if STEPS in collection:
         scene.frame_set(scene.frame_end)
     blocks = [o for o in collection.all_objects if "llmviz_key" in o]
-    _clear_keys([cam, cam.data, *blocks, *(o for o in collection.all_objects if o.type == "FONT")])
+    clear_keys([cam, cam.data, *blocks, *(o for o in collection.all_objects if o.type == "FONT")])
     for c in [c for c in cam.constraints if c.name == TARGET]:
         cam.constraints.remove(c)
     for obj in blocks:
@@ -71,14 +71,14 @@ def _overlays(rig, anim, d: float, height: float, width: float, texts: list[str]
     plate with `formula`; returns (caption texts, [formula plate, formula text])."""
     aspect = width / height
     bottom = -height / 2
-    _plate(f"{ROOT} Zoom Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
+    overlay_plate(f"{ROOT} Zoom Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
     size = caption_size(aspect, max(len(t) for t in texts)) * height
-    shown = [_overlay_text(f"{ROOT} Zoom Caption {i}", text, rig, anim,
+    shown = [overlay_text(f"{ROOT} Zoom Caption {i}", text, rig, anim,
                            (0.0, bottom + CAPTION_TOP * BAR * height, -d), size, TEXT_COLOR,
                            width=TEXT_WIDTH * width, align_y="TOP") for i, text in enumerate(texts)]
     top = bottom + (BAR + FORMULA_BAR) * height
-    plate = _plate(f"{ROOT} Zoom Formula Plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
-    text = _overlay_text(f"{ROOT} Zoom Formula", formula, rig, anim, (0.0, top - 0.5 * FORMULA_BAR * height, -d),
+    plate = overlay_plate(f"{ROOT} Zoom Formula Plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
+    text = overlay_text(f"{ROOT} Zoom Formula", formula, rig, anim, (0.0, top - 0.5 * FORMULA_BAR * height, -d),
                          formula_size(aspect, len(formula)) * height, FORMULA_COLOR, width=FORMULA_WIDTH * width)
     return shown, [plate, text]
 
@@ -101,9 +101,9 @@ def _key_rig(rig: bpy.types.Object, shifts: np.ndarray, distance: np.ndarray, d:
 def _start(collection: bpy.types.Collection, scene: bpy.types.Scene, target: str):
     """The model, its camera reset and a fresh overlay collection (replacing a walkthrough's)."""
     m = model_of(collection)
-    cam = _camera(scene, collection)
+    cam = scene_camera(scene, collection)
     _reset(collection, cam, scene)
-    anim = _animation_collection(collection, f"{ROOT} {m.config.name}")
+    anim = animation_collection(collection, f"{ROOT} {m.config.name}")
     anim[ZOOM] = target
     return m, cam, anim
 
@@ -135,8 +135,8 @@ def zoom_to(collection: bpy.types.Collection, target: str, *, seconds: float = S
     zoom = plan_zoom(m.layout, m.trace, m.weights, target, overview, environment.aspect(scene), fps or FPS,
                      seconds, hold)
     m, cam, anim = _start(collection, scene, target)
-    rig, d, height, width = _overlay_rig(cam, scene, anim)
-    _key_camera(cam, zoom, anim, rig, height)
+    rig, d, height, width = overlay_rig(cam, scene, anim)
+    key_camera(cam, zoom, anim, rig, height)
     frames = [k.frame for k in zoom.camera_keys]
     _key_rig(rig, np.array([k.pose.blender_shift() for k in zoom.camera_keys]), zoom.distance, d, height, frames)
     (flying, arrived), formula = _overlays(rig, anim, d, height, width, [zoom.flying, zoom.arrived],
@@ -171,7 +171,7 @@ def frame_cell(collection: bpy.types.Collection, target: str, scene: bpy.types.S
     aspect = environment.aspect(scene)
     pose = cell_pose(ref, aspect)
     environment.set_pose(cam, pose)
-    rig, d, height, width = _overlay_rig(cam, scene, anim)
+    rig, d, height, width = overlay_rig(cam, scene, anim)
     _key_rig(rig, np.array([pose.blender_shift()]), [np.linalg.norm(np.subtract(pose.location, pose.target))],
              d, height)
     _overlays(rig, anim, d, height, width, [caption(readout)], readout.formula)
@@ -190,6 +190,6 @@ def drop(collection: bpy.types.Collection, scene: bpy.types.Scene | None = None)
     if not any(ZOOM in c for c in collection.children):
         return
     scene = scene or bpy.context.scene
-    _reset(collection, _camera(scene, collection), scene)
-    empty = _animation_collection(collection, f"{ROOT} {model_of(collection).config.name}")  # the old one goes
+    _reset(collection, scene_camera(scene, collection), scene)
+    empty = animation_collection(collection, f"{ROOT} {model_of(collection).config.name}")  # the old one goes
     bpy.data.collections.remove(empty)
