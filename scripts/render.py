@@ -9,6 +9,7 @@ Examples:
     python scripts/render.py --zoom-to h0.fc:100,3 --animation zoom.mp4 --quality draft
     python scripts/render.py --animation walk.mp4 --chapters embedding,attention --resolution 1280x720
     python scripts/render.py --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still compare.png --each
+    python scripts/render.py --compare nano-gpt,gpt2-small=path/to/gpt2 --still mine.png   # with its values
     python scripts/render.py --weights my.safetensors --tokens 2,1,0 --animate --save-blend farm.blend
     python scripts/render.py --preset facts-gpt --prompt "Tiger Woods plays the sport of" --chapters facts --still f.png
     python scripts/render.py --weights gpt2/model.safetensors --prompt "The capital of France is" --still g.png
@@ -41,6 +42,7 @@ from llmviz_blender.composition.theme import THEMES  # noqa: E402
 from llmviz_blender.defaults import PRESET, SEED, STORYBOARD_WIDTH, TEMPERATURE, THEME, TOP_K, TOP_P  # noqa: E402
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
+from llmviz_blender.layout.texels import DEFAULT_VALUE_BUDGET  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS  # noqa: E402
 
 PROG = "render.py"
@@ -122,6 +124,17 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _models(text: str) -> list[tuple[str, str | None]]:
+    """--compare: NAME or NAME=WEIGHTS, comma-separated."""
+    models = [(n.strip(), w.strip() if sep else None) for n, sep, w in (m.partition("=") for m in text.split(","))]
+    if not all(n and (w is None or w) for n, w in models):
+        raise argparse.ArgumentTypeError(f"expected comma-separated NAME or NAME=WEIGHTS, got {text!r}")
+    names = [n for n, _ in models]
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"{next(n for n in names if names.count(n) > 1)!r} given twice")
+    return models
+
+
 def _cell(text: str) -> str:
     """--zoom-to: BLOCK:ROW,COL (the block and cell are checked against the model later)."""
     from llmviz_blender.layout.target import parse
@@ -139,7 +152,8 @@ def parser() -> Parser:
     m = p.add_argument_group("model")
     m.add_argument("--preset", help=f"preset name or .toml path (default {PRESET}, or with --weights FILE the "
                    "file's own shapes and the tokenizer beside it)")
-    m.add_argument("--weights", help="a .safetensors file (minGPT or Hugging Face names) or 'random'")
+    m.add_argument("--weights", help="a .safetensors file (minGPT or Hugging Face names), a Hugging Face folder "
+                   "or 'random'")
     m.add_argument("--tokens", help="input: text in the model's vocabulary (e.g. CBABBC) or ids (2,1,0)")
     m.add_argument("--prompt", metavar="TEXT", help="input text, read by the model's tokenizer (never as ids)")
     m.add_argument("--tokenizer", metavar="PATH", help="a tokenizer.json (or vocab.json beside merges.txt) "
@@ -150,10 +164,15 @@ def parser() -> Parser:
                    help="a table per layer and stage beside the residual stream: what it predicts there")
     m.add_argument("--lod", choices=LOD_MODES, default=LOD_MODES[0],
                    help="cubes per cell or one box per block (default auto)")
-    m.add_argument("--compare", type=_names, metavar="A,B,...",
-                   help="presets side by side at one scale (stills and .blend only)")
+    m.add_argument("--value-budget", type=_number(0.0, float("inf"), lo_open=True), metavar="GB",
+                   help=f"memory a model with weights may need, shown by value (weights, value textures, cubes; "
+                   f"default {DEFAULT_VALUE_BUDGET / 2**30:g})")
+    m.add_argument("--compare", type=_models, metavar="A,B=WEIGHTS,...",
+                   help="presets side by side at one scale (stills and .blend only); NAME=WEIGHTS gives a model "
+                   "its weights (a .safetensors file, a Hugging Face folder or 'random') to show its values")
     m.add_argument("--each", action="store_true",
-                   help="with --compare and --still: also one framed still per model, PATH-<name>.png")
+                   help="with --compare and --still: also one still per model, PATH-<name>.png, framing the "
+                   "whole model (or, with --camera, that target in each, e.g. h0 for its first layer)")
     m.add_argument("--compare-tokens", type=_int_in(1), metavar="T",
                    help="with --compare: every model's input length, at most its block size (default: "
                    "models with weights their own input, the others min(1024, block size))")
@@ -216,11 +235,11 @@ def validate(args: argparse.Namespace) -> None:
     if args.compare:
         if args.animation or args.animate or args.chapters or args.frames or args.storyboard:
             raise Usage("--compare makes stills and .blend files; it has no walkthrough")
-        if args.camera != "overview":
-            raise Usage("--compare frames all models; --camera applies to a single model")
+        if args.camera != "overview" and not args.each:
+            raise Usage("--compare frames all models; --camera applies to the --each stills")
         if args.weights or args.tokens or args.prompt or args.tokenizer or args.logit_lens:
-            raise Usage("--compare shows each preset with its own weights and input; drop --weights/--tokens/"
-                        "--prompt/--tokenizer/--logit-lens")
+            raise Usage("--compare shows each preset with its own input; give weights as NAME=WEIGHTS and drop "
+                        "--weights/--tokens/--prompt/--tokenizer/--logit-lens")
     elif args.each or args.compare_tokens:
         raise Usage(f"{'--each' if args.each else '--compare-tokens'} needs --compare")
     if args.prompt is not None and args.tokens is not None:
@@ -328,7 +347,8 @@ def run(args: argparse.Namespace, con: Console) -> None:
 
     t = time.perf_counter()
     m = scene_api.prepare(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod,
-                          aspect=args.resolution[0] / args.resolution[1], prompt=args.prompt, tokenizer=args.tokenizer)
+                          aspect=args.resolution[0] / args.resolution[1], prompt=args.prompt, tokenizer=args.tokenizer,
+                          value_budget=round(args.value_budget * 2**30) if args.value_budget else None)
     scene_api.check_target(m.layout, args.camera)
     if args.zoom_to:
         from llmviz_blender.layout.target import cell_target
@@ -381,20 +401,28 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
     import bpy
     t0 = time.perf_counter()
     scene = bpy.context.scene
-    root = scene_api.build_comparison(args.compare, args.compare_tokens, theme=args.theme)
-    con.say(f"built comparison {', '.join(args.compare)}: {len(root.all_objects)} objects in "
+    names = [n for n, _ in args.compare]
+    weights = {n: w for n, w in args.compare if w is not None}
+    root = scene_api.build_comparison(names, args.compare_tokens, weights=weights, theme=args.theme,
+                                      value_budget=round(args.value_budget * 2**30) if args.value_budget else None)
+    con.say(f"built comparison {', '.join(names)}: {len(root.all_objects)} objects in "
             f"{time.perf_counter() - t0:.1f} s")
+    if args.each:  # every model must have the --camera target before anything renders
+        for coll in (c for c in root.children if "llmviz_tokens" in c):
+            scene_api.check_target(scene_api.model_of(coll).layout, args.camera)
     if "blend" in outputs:
         render.save_blend(outputs["blend"], log=con.say)
     if "still" in outputs:
         still = outputs["still"]
         render.still(scene, still, log=con.say)
-        if args.each:  # each model alone, with the input it shows in the comparison
+        if args.each:  # each model alone, with the weights and input it shows in the comparison
             inputs = [list(c["llmviz_tokens"]) for c in root.children if "llmviz_tokens" in c]
-            for name, tokens in zip(args.compare, inputs):
+            for name, tokens in zip(names, inputs):
                 t = time.perf_counter()
-                coll = scene_api.build(name, tokens=tokens, lod=args.lod, theme=args.theme)
+                coll = scene_api.build(name, weights=weights.get(name), tokens=tokens, lod=args.lod, theme=args.theme)
                 con.say(f"built {name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
+                if args.camera != "overview":
+                    con.say(f"camera: {scene_api.frame_target(coll, args.camera)}")
                 render.still(scene, still.with_name(f"{still.stem}-{Path(name).stem}{still.suffix}"), log=con.say)
     _summary(con, t0)
 

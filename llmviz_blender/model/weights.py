@@ -212,14 +212,20 @@ def _infer_config(params: dict[str, np.ndarray], metadata: dict[str, str], path:
         default_input=metadata.get("default_input"), weights=path).validate(f"{path} (inferred)")
 
 
+HF_WEIGHTS = "model.safetensors"  # a Hugging Face model folder's weights file
+
+
 def load_weights(path: str | Path, config: ModelConfig | None = None) -> Weights:
-    """Load GPT weights from a .safetensors file (minGPT/nanoGPT or Hugging Face GPT-2 layout).
+    """Load GPT weights from a .safetensors file (minGPT/nanoGPT or Hugging Face GPT-2 layout), or
+    a Hugging Face model folder's model.safetensors.
 
     Without `config` the shapes give the config; n_head comes from the file's metadata or a
     Hugging Face config.json beside it. A config without vocab or tokenizer takes the tokenizer found
     beside the file (see tokenizer.find_tokenizer). Half precision is widened to float32. Never unpickles.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / HF_WEIGHTS
     if not path.is_file():
         raise ModelError(f"{path}: weights file not found")
     tensors, metadata = _read_tensors(path)

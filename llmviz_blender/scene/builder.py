@@ -6,7 +6,7 @@ and is tagged as ours, so `clear` removes exactly what we made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import bpy
@@ -20,7 +20,8 @@ from ..composition.theme import THEMES
 from ..model import ModelConfig, ModelError, Trace, Weights
 from . import datablocks, environment, materials, session
 from .boxes import add_boxes_object
-from .labels import add_card, label_model
+from ..layout import compare as cmp
+from .labels import RING_SEGMENTS, SECTION_COLOR, add_card, add_text, flat_material, label_model
 from .lens import add_lens_strip
 from .nodes import add_cell_object
 from .value_boxes import add_value_box
@@ -225,46 +226,48 @@ def check_theme(name: str) -> None:
         raise lay.LayoutError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
 
 
-def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = None, *, labels: bool = False,
-                     scene: bpy.types.Scene | None = None, budget: int | None = None,
-                     theme: str = THEME) -> bpy.types.Collection:
+def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = None, *,
+                     weights: Mapping[str, Weights | str | Path] | None = None, labels: bool = False,
+                     insets: bool = True, scene: bpy.types.Scene | None = None, budget: int | None = None,
+                     value_budget: int | None = None, theme: str = THEME) -> bpy.types.Collection:
     """Several models side by side at one cell scale, tops aligned, each with its card and a pointer
-    down to it; a model too small to see at that scale is ringed. Models with a weights file show
-    their numbers (per-cell where small) for their own input; shape-only presets show kind colours
-    as boxes at min(1024, block size) tokens, as the reference draws them. `tokens` sets every
-    model's input length (at most its block size)."""
+    down to it (layout.compare). `weights` maps a model (its name as given, or its config's name)
+    to its weights: a .safetensors file, a Hugging Face folder, "random" or a Weights; presets with
+    a weights file of their own (nano-gpt) use it. Models with weights show their numbers (per-cell
+    where small) for their own input; shape-only presets show kind colours as boxes at min(1024,
+    block size) tokens, as the reference draws them. `tokens` sets every model's input length (at
+    most its block size). A model too small to see is ringed and, with `insets`, shown magnified in
+    an inset (a scaled instance of its collection) with its card, joined to its ring by a line.
+    A model with weights over `value_budget` bytes (see `prepare`) is refused."""
     check_theme(theme)
     if not names:
         raise ModelError("comparison: no models given")
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
         raise ModelError(f"comparison: tokens must be a positive integer, got {tokens!r}")
     configs = [resolve_config(n) for n in names]
-    models = []
-    for config in configs:
-        w, source = resolve_weights(config, None)
-        ids = comparison_input(config, w is not None, tokens)
-        trace = model.forward(w, ids) if w is not None else None
-        layout = lay.model_layout(config, len(ids), layers_per_column=lay.LAYERS_PER_COLUMN)
-        lod = "auto" if w is not None else "boxes"  # without numbers, cubes would only repeat the kind colour
-        models.append(Model(config, w, source, ids, trace, layout, lay.plan_lod(layout.blocks, lod, budget=budget)))
-    layouts = [m.layout for m in models]
-    sizes = [hi - lo for lo, hi in (layout.bounds() for layout in layouts)]
-    tallest = max(float(s[2]) for s in sizes)
-    card_size = CARD_SHARE * tallest
-    lay.side_by_side(layouts, [card_width(c, card_size) + CARD_GAP * card_size for c in configs])
+    given = _weights_of(names, configs, weights or {})
+    models = [_comparison_model(c, w, tokens, budget, value_budget) for c, w in zip(configs, given)]
     scene = scene or bpy.context.scene
+    picture = cmp.arrange([m.layout for m in models], environment.aspect(scene), insets)
+    for m, layout in zip(models, picture.layouts):
+        m.layout = layout  # a speck's layers may stand in other columns, to fill its inset
     clear()
     try:
         root = _collection(f"{ROOT} Comparison", scene.collection)
-        root["llmviz_compare"] = [c.name for c in configs]
-        for m, size in zip(models, sizes):
+        root["llmviz_compare"] = [m.config.name for m in models]
+        for i, m in enumerate(models):
             coll = _add_model(m, root, labels, card=False)
-            text = _collection(f"{ROOT} {m.config.name} Card", coll)
+            prefix = f"{ROOT} {m.config.name}"
             lo, hi = m.layout.bounds()
-            add_card(m.layout, text, f"{ROOT} {m.config.name}", size=card_size,
-                     location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + CARD_LIFT * card_size], pointer=True,
-                     mark=max(size[0], size[2]) < SPECK * tallest)
-        environment.setup(scene, layouts, root, direction=COMPARISON_VIEW)
+            inset = picture.insets[i]
+            if inset is None:
+                text = _collection(f"{prefix} Card", coll)
+                add_card(m.layout, text, prefix, size=picture.card_size,
+                         location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + cmp.CARD_LIFT * picture.card_size],
+                         pointer=True, mark=picture.specks[i])
+            else:
+                _add_inset(m, coll, root, inset, picture, i)
+        environment.setup(scene, picture.layouts, root, direction=COMPARISON_VIEW, extra=picture.boxes())
         environment.apply_theme(scene, theme)
         root[THEME_PROP] = theme
     except Exception:
@@ -274,11 +277,101 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = No
 
 
 COMPARISON_TOKENS = 1024  # shape-only models in a comparison: the reference's input length
-CARD_SHARE = 0.03  # comparison cards: a line of text is this share of the tallest model's height
-CARD_GAP = 2.0  # cards stand at least this many text heights apart
-CARD_LIFT = 2.5  # cards stand this many text heights above the models' tops
-SPECK = 0.02  # models smaller than this share of the tallest one's height are ringed
 COMPARISON_VIEW = (0.12, -1.0, 0.08)  # nearly head-on, so sizes compare truly
+INSET = "llmviz_inset"  # an inset's instance: its magnification
+INSET_LINE = 0.12  # outline, ring and leader line width, in card text heights
+
+
+def _weights_of(names: Sequence[str | ModelConfig], configs: list[ModelConfig],
+                weights: Mapping[str, Weights | str | Path]) -> list[Weights | str | Path | None]:
+    """Each model's weights from the mapping (keyed by the name given or the config's name)."""
+    keys = [[n, c.name] if isinstance(n, str) else [c.name] for n, c in zip(names, configs)]
+    unknown = [k for k in weights if not any(k in ks for ks in keys)]
+    if unknown:
+        raise ModelError(f"comparison: weights given for {unknown[0]!r}, which is not among the models "
+                         f"({', '.join(c.name for c in configs)})")
+    return [next((weights[k] for k in ks if k in weights), None) for ks in keys]
+
+
+def _comparison_model(config: ModelConfig, given: Weights | str | Path | None, tokens: int | None,
+                      budget: int | None, value_budget: int | None) -> Model:
+    """A model of the comparison, its weights checked against its preset (one line naming both)."""
+    try:
+        if isinstance(given, Weights) and {k: v.shape for k, v in given.params.items()} != model.param_shapes(config):
+            raise ModelError(f"the weights given ({given.config.name}) do not have its shapes")
+        w, source = resolve_weights(config, given)
+    except ModelError as exc:
+        raise ModelError(f"comparison: {config.name}: {exc}") from None
+    config = w.config if w is not None else config
+    ids = comparison_input(config, w is not None, tokens)
+    trace = model.forward(w, ids) if w is not None else None
+    layout = lay.model_layout(config, len(ids), layers_per_column=lay.LAYERS_PER_COLUMN)
+    lod = "auto" if w is not None else "boxes"  # without numbers, cubes would only repeat the kind colour
+    plan = lay.plan_lod(layout.blocks, lod, budget=budget)
+    if w is not None:
+        texels.check_budget(config, layout, plan, value_budget)
+    return Model(config, w, source, ids, trace, layout, plan)
+
+
+def _add_inset(m: Model, coll: bpy.types.Collection, root: bpy.types.Collection, inset: cmp.Inset,
+               picture: cmp.Picture, i: int) -> None:
+    """A speck's inset: an instance of its collection scaled up, an outline round it, its card under
+    it, and a ring round the speck with a line to the outline."""
+    prefix = f"{ROOT} {m.config.name}"
+    parts = _collection(f"{prefix} Inset", root)
+    lo, hi = m.layout.bounds()
+    coll.instance_offset = tuple(float(v) for v in (lo + hi) / 2)
+    copy = datablocks.tag(bpy.data.objects.new(f"{prefix} inset", None))
+    copy.instance_type = "COLLECTION"
+    copy.instance_collection = coll
+    copy.location = tuple(float(v) for v in inset.centre)
+    copy.scale = (inset.scale,) * 3
+    copy[INSET] = inset.scale
+    parts.objects.link(copy)
+    size = picture.card_size
+    width = INSET_LINE * size
+    y = float(inset.lo[1]) - 1.0  # in front of the copy
+    (x0, _, z0), (x1, _, z1) = inset.lo, inset.hi
+    strips = [_polyline([(x0, z0), (x1, z0), (x1, z1), (x0, z1)], width, closed=True)]
+    centre, radius = (lo + hi) / 2, cmp.RING * size
+    angles = np.linspace(0.0, 2 * np.pi, RING_SEGMENTS, endpoint=False)
+    strips.append(_polyline(list(zip(centre[0] + radius * np.sin(angles), centre[2] + radius * np.cos(angles))),
+                            width, closed=True))
+    near = np.clip([centre[0], centre[2]], [x0, z0], [x1, z1])  # the outline's point nearest the speck
+    away = near - centre[[0, 2]]
+    start = centre[[0, 2]] + away / max(np.linalg.norm(away), 1e-9) * radius
+    strips.append(_polyline([tuple(start), tuple(near)], width))
+    for name, (verts, faces) in (("inset frame", strips[0]), ("pointer", _join(strips[1:]))):
+        mesh = datablocks.tag(bpy.data.meshes.new(f"{prefix} {name}"))
+        mesh.from_pydata([(x, y, z) for x, z in verts], [], faces)
+        mesh.materials.append(flat_material(SECTION_COLOR))
+        obj = datablocks.tag(bpy.data.objects.new(f"{prefix} {name}", mesh))
+        parts.objects.link(obj)
+    add_text(f"{prefix} card", "\n".join(picture.card_lines(i)), inset.card + [0.0, -1.0, 0.0], size, SECTION_COLOR,
+             parts, align_x="CENTER", align_y="TOP", label="card")
+
+
+def _polyline(points: list[tuple[float, float]], width: float, closed: bool = False):
+    """Quads (x, z) of a line `width` wide through `points`, facing -Y (the camera side)."""
+    pts = np.asarray(points, float)
+    ends = list(zip(pts, np.roll(pts, -1, axis=0))) if closed else list(zip(pts[:-1], pts[1:]))
+    verts, faces = [], []
+    for a, b in ends:
+        d = (b - a) / max(np.linalg.norm(b - a), 1e-12)
+        n = np.array([-d[1], d[0]]) * width / 2
+        a, b = a - d * width / 2, b + d * width / 2  # overlap at the corners
+        k = len(verts)
+        verts += [tuple(a - n), tuple(b - n), tuple(b + n), tuple(a + n)]
+        faces.append((k, k + 1, k + 2, k + 3))
+    return verts, faces
+
+
+def _join(parts):
+    verts, faces = [], []
+    for v, f in parts:
+        faces += [tuple(len(verts) + i for i in face) for face in f]
+        verts += v
+    return verts, faces
 
 
 def comparison_input(config: ModelConfig, has_weights: bool, tokens: int | None) -> list[int]:
@@ -288,8 +381,3 @@ def comparison_input(config: ModelConfig, has_weights: bool, tokens: int | None)
     own = resolve_tokens(config, None) if has_weights else range(config.vocab_size)
     count = min(tokens or (len(own) if has_weights else COMPARISON_TOKENS), config.block_size)
     return [own[i % len(own)] for i in range(count)]
-
-
-def card_width(config: ModelConfig, size: float) -> float:
-    """Rough width of a model's card text at `size`."""
-    return max(len(config.title), len(f"{model.param_count(config):,} parameters")) * CHAR_WIDTH * size

@@ -136,15 +136,19 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
 
 
 def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Collection,
-          direction=None) -> bpy.types.Object:
-    """World, a key and a fill light, and the overview camera for `layouts` seen from `direction`."""
+          direction=None, extra: list[tuple[np.ndarray, np.ndarray]] = ()) -> bpy.types.Object:
+    """World, a key and a fill light, and the overview camera for `layouts` (and the world boxes
+    `extra`, e.g. a comparison's insets) seen from `direction`."""
     rig = datablocks.tag(bpy.data.collections.new("LLMViz Rig"))
     parent.children.link(rig)
     _world(scene)
     _sun("LLMViz Key Light", (math.radians(50), math.radians(-20), math.radians(-30)), 3.0, rig)
     _sun("LLMViz Fill Light", (math.radians(110), 0.0, math.radians(140)), 0.8, rig)
     scene.view_settings.view_transform = "Standard"  # AgX washes the kind colours out
-    return add_camera(scene, *overview_box(layouts, parent), rig, direction, labels=parent)
+    lo, hi = overview_box(layouts, parent)
+    for a, b in extra:
+        lo, hi = np.minimum(lo, a), np.maximum(hi, b)
+    return add_camera(scene, lo, hi, rig, direction, labels=parent)
 
 
 def overview_box(layouts: list[Layout], collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ import numpy as np
 from ..composition.theme import THEMES
 from ..defaults import CHAR_WIDTH, DIM_COLORS, THEME, TOP_K
 from ..layout import CELL, PITCH, Block, Layout, label_size, margin, token_size
+from ..layout.compare import RING
 from ..layout.pieces import Pieces, place_pieces
 from ..layout.place import output_text_anchor
 from ..model import param_count, token_text, top_k
@@ -215,7 +216,6 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
 
 FAN_SHARE = 0.8  # fanned-out token pieces: this share of the section headings' size
 LEADER_WIDTH = 0.06  # leader lines: this share of the pieces' height wide
-RING = 0.8  # a card's ring round a speck: radius in card text heights
 RING_WIDTH = 0.12  # and line width
 RING_SEGMENTS = 48
 
