@@ -1,4 +1,4 @@
-"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|all`.
+"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|gpt2|all`.
 
 Each benchmark measures against its baseline in the same run and prints the ratio, since the
 machines are noisy. Figures are best-of-N wall times.
@@ -349,8 +349,94 @@ def bench_tokenize(repeat: int) -> None:
             row(f"tokenize + forward: {name}", t_enc + t_fwd, "", note)
 
 
+GPT2_TOKENS = 32
+
+
+def _gpt2_folder(folder: Path) -> Path:
+    """A seeded random GPT-2-small-shaped model saved in Hugging Face layout (made once)."""
+    from llmviz_blender import model
+
+    if not (folder / "model.safetensors").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save_weights(model.random_weights(model.load_preset("gpt2-small"), seed=0),
+                           folder / "model.safetensors", naming="hf")
+    return folder
+
+
+def _child(*args: str) -> list[float]:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return [float(v) for v in out.stdout.split()[-3:]]
+
+
+def bench_gpt2(repeat: int) -> None:
+    """GPT-2 small whole, every value shown (random weights in a Hugging Face folder, 32 tokens): build
+    time and peak memory in a fresh process, the .blend size, and the 1920x1080 final overview frame
+    against nano-gpt's (each in its own process: render setup included)."""
+    import tempfile
+
+    folder = _gpt2_folder(Path(tempfile.gettempdir()) / "llmviz-bench-gpt2")
+    runs = [_child("_gpt2_build", str(folder)) for _ in range(max(1, repeat // 2))]
+    seconds, peak, size = min(runs)
+    row(f"gpt2: GPT-2 small build, every value (HF folder, T={GPT2_TOKENS}), evaluated", seconds,
+        "<= 30 s, peak <= 4 GB", f"peak memory {peak / 2**30:.2f} GB; .blend (packed) {size / 2**20:.0f} MiB")
+    out = Path(tempfile.mkdtemp(prefix="llmviz-bench-"))
+    t_gpt2, peak_gpt2, _ = _child("_overview", str(folder), str(out / "gpt2.png"))
+    t_nano, peak_nano, _ = _child("_overview", "nano-gpt", str(out / "nano.png"))
+    row("gpt2: overview 1920x1080 final (Cycles), GPT-2 small with values", t_gpt2, "<= 2x nano-gpt",
+        f"ratio {t_gpt2 / t_nano:.2f}x; peak memory (build + render) {peak_gpt2 / 2**30:.2f} GB; {out}")
+    row("gpt2: overview 1920x1080 final (Cycles), nano-gpt", t_nano, "", f"peak memory {peak_nano / 2**30:.2f} GB")
+    print(f"ratio GPT-2 small / nano-gpt overview: {t_gpt2 / t_nano:.2f}x (goal <= 2x)", flush=True)
+
+
+def _build(what: str):
+    import bpy
+
+    from llmviz_blender import scene
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if what == "nano-gpt":
+        return scene.build(what)
+    return scene.build(weights=what, tokens=list(range(GPT2_TOKENS)))
+
+
+def _gpt2_build(folder: str) -> None:
+    """Child process: build GPT-2 small with values; print seconds, peak memory, saved .blend size."""
+    import resource
+    import tempfile
+
+    import bpy
+
+    from llmviz_blender.scene import render
+
+    start = time.perf_counter()
+    _build(folder)
+    bpy.context.evaluated_depsgraph_get().update()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        size = render.save_blend(Path(tmp) / "gpt2.blend").stat().st_size
+    print(seconds, peak, size)
+
+
+def _overview(what: str, path: str) -> None:
+    """Child process: the overview still at 1920x1080, final quality; print the render's seconds and
+    the process's peak memory."""
+    import resource
+
+    import bpy
+
+    from llmviz_blender.scene import render
+
+    _build(what)
+    sc = bpy.context.scene
+    render.configure(sc, quality="final", device="cpu", resolution=(1920, 1080))
+    start = time.perf_counter()
+    render.still(sc, path)
+    print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 0)
+
+
 BENCHES = {"forward": bench_forward, "tokenize": bench_tokenize, "scene": bench_scene, "animate": bench_animate,
-           "render": bench_render}
+           "render": bench_render, "gpt2": bench_gpt2}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv is None and sys.argv[1:2] == ["_comparison_still"]:
         _comparison_still(sys.argv[2])
+        return 0
+    if argv is None and sys.argv[1:2] in (["_gpt2_build"], ["_overview"]):
+        {"_gpt2_build": _gpt2_build, "_overview": _overview}[sys.argv[1]](*sys.argv[2:])
         return 0
     if argv is None and sys.argv[1:2] == ["_forward"]:
         print(*_forward_times(int(sys.argv[2])))

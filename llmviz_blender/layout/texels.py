@@ -87,7 +87,7 @@ def block_bytes(block: Block, trace: Mapping[str, np.ndarray] | None, weights: W
     if values is None:
         return None
     if not block.triangle:
-        return shade_bytes(np.ascontiguousarray(values, np.float32))
+        return shade_bytes(values if values.dtype == np.float32 else values.astype(np.float32))
     out = np.full(block.shape, NO_CELL, np.uint8)
     rows, cols = block.cells()
     out[rows, cols] = shade_bytes(np.asarray(values[rows, cols], np.float32))
@@ -95,22 +95,23 @@ def block_bytes(block: Block, trace: Mapping[str, np.ndarray] | None, weights: W
 
 
 def shade_bytes(values: np.ndarray) -> np.ndarray:
-    """`encode(layout.shade(values))` in fewer passes over memory (the same float32 operations)."""
+    """`encode(layout.shade(values))` in fewer passes over memory (the same float32 operations,
+    in the memory order of `values`: a transposed view is not copied)."""
     scale = shade_scale(values)
     if scale == 0.0:
         return np.full(values.shape, ZERO, np.uint8)
     a = np.abs(values)
     a /= np.float32(scale)
     np.minimum(a, 1.0, out=a)
-    a[np.isnan(a)] = 0.0
     np.sqrt(a, out=a)
     a *= LEVELS
+    np.copysign(a, values, out=a)
     np.rint(a, out=a)
-    q = a.astype(np.uint8)
-    neg = values < 0
-    out = q + np.uint8(ZERO)
-    out[neg] = ZERO - q[neg]
-    return out
+    a += ZERO
+    nan = np.isnan(a)
+    if nan.any():
+        a[nan] = ZERO  # NaN reads as shade 0
+    return a.astype(np.uint8)
 
 
 def encode(shades: np.ndarray) -> np.ndarray:

@@ -64,7 +64,8 @@ SHADE_PERCENTILE = 98.0
 def shade_scale(values: np.ndarray) -> float:
     """A block's shade scale: the 98th percentile of its finite magnitudes (their maximum when
     that is 0; 0 for a block of zeros)."""
-    finite = np.abs(values[np.isfinite(values)])
+    finite_mask = np.isfinite(values)
+    finite = np.abs(values if finite_mask.all() else values[finite_mask]).ravel(order="K")  # a copy either way
     if not finite.size:
         return 0.0
     k = int(round(SHADE_PERCENTILE / 100 * (finite.size - 1)))

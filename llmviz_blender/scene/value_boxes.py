@@ -39,6 +39,7 @@ from .shading import DARK, KIND_COLORS, cell_colour, rgba
 
 TEXEL_GROUP = "LLMViz Value Texel"
 BOX_GROUP = "LLMViz Value Box"
+TEMPLATE = "LLMViz Value Tile"
 GROUP_VERSION = 1
 PROP = "llmviz_value_box"  # object property: 1 on value-box objects
 PROGRESS = "llmviz_progress"  # object property: reveal progress in cell-order units (keyed)
@@ -132,31 +133,51 @@ def tile_image(name: str, data: np.ndarray) -> bpy.types.Image:
     return img
 
 
-def tile_material(name: str, block: Block, tile: texels.Tile, image: bpy.types.Image) -> bpy.types.Material:
-    """The material of one tile: the two groups around an Image Texture node (Closest) of `image`."""
-    mat = datablocks.tag(bpy.data.materials.new(name))
-    mat["llmviz_kind"] = block.kind
-    mat.diffuse_color = rgba(grid_fill(block.kind))  # what the draft (Workbench) shows
-    if hasattr(mat, "cycles"):  # the glow is self-illumination: no light source to sample (thousands of faces)
-        mat.cycles.emission_sampling = "NONE"
+def _build_template(mat: bpy.types.Material) -> None:
     tree = ensure_node_tree(mat)
     tree.nodes.clear()
     b = NodeBuilder(tree)
-    texel = b.node("ShaderNodeGroup", node_tree=_group(TEXEL_GROUP, _build_texel))
-    w, h = tile.texels
-    socket(texel.inputs, "Tile").default_value = (tile.col0, tile.row0, 0.0)
-    socket(texel.inputs, "Texels").default_value = (w, h, 1.0)
-    tex = b.node("ShaderNodeTexImage", image=image, interpolation="Closest", extension="EXTEND")
+    texel = b.node("ShaderNodeGroup", node_tree=_group(TEXEL_GROUP, _build_texel), name="Texel")
+    tex = b.node("ShaderNodeTexImage", interpolation="Closest", extension="EXTEND", name="Values")
     b.feed(socket(tex.inputs, "Vector"), socket(texel.outputs, "Vector"))
-    box = b.node("ShaderNodeGroup", node_tree=_group(BOX_GROUP, _build_box))
+    box = b.node("ShaderNodeGroup", node_tree=_group(BOX_GROUP, _build_box), name="Box")
     b.feed(socket(box.inputs, "Color"), socket(tex.outputs, "Color"))
     b.feed(socket(box.inputs, "Alpha"), socket(tex.outputs, "Alpha"))
-    socket(box.inputs, "Kind").default_value = rgba(KIND_COLORS[block.kind])
-    by_cols = reveal_order.by_columns(block)
-    socket(box.inputs, "By Columns").default_value = float(by_cols)
-    socket(box.inputs, "Inner Size").default_value = float(block.rows.size if by_cols else block.cols.size)
     out = b.node("ShaderNodeOutputMaterial", target="ALL")
     b.feed(socket(out.inputs, "Surface"), socket(box.outputs, "Shader"))
+    if hasattr(mat, "cycles"):  # the glow is self-illumination: no light source to sample (thousands of faces)
+        mat.cycles.emission_sampling = "NONE"
+
+
+def _template() -> bpy.types.Material:
+    """The shared material every tile's material is copied from (copying is ~10x faster than
+    building nodes)."""
+    def make(name: str) -> bpy.types.Material:
+        mat = bpy.data.materials.new(name)
+        _build_template(mat)
+        return mat
+
+    return datablocks.get_or_create("materials", TEMPLATE, make, version=GROUP_VERSION, update=_build_template)
+
+
+def tile_material(name: str, block: Block, tile: texels.Tile, image: bpy.types.Image) -> bpy.types.Material:
+    """The material of one tile: the two groups around an Image Texture node (Closest) of `image`."""
+    mat = _template().copy()
+    mat.name = name
+    for key in (datablocks.KEY, datablocks.VERSION_KEY):
+        del mat[key]  # a copy, not the shared template
+    mat["llmviz_kind"] = block.kind
+    mat.diffuse_color = rgba(grid_fill(block.kind))  # what the draft (Workbench) shows
+    nodes = mat.node_tree.nodes
+    w, h = tile.texels
+    socket(nodes["Texel"].inputs, "Tile").default_value = (tile.col0, tile.row0, 0.0)
+    socket(nodes["Texel"].inputs, "Texels").default_value = (w, h, 1.0)
+    nodes["Values"].image = image
+    box = nodes["Box"].inputs
+    socket(box, "Kind").default_value = rgba(KIND_COLORS[block.kind])
+    by_cols = reveal_order.by_columns(block)
+    socket(box, "By Columns").default_value = float(by_cols)
+    socket(box, "Inner Size").default_value = float(block.rows.size if by_cols else block.cols.size)
     return mat
 
 
