@@ -20,10 +20,12 @@ from llmviz_blender.timeline import TimelineError  # noqa: E402
 from test_cli import FAST, cli_many, leftovers, pixels  # noqa: E402
 from test_ui import snapshot, ui  # noqa: E402, F401 (ui: the panel fixture)
 
+from llmviz_blender.composition.theme import THEMES  # noqa: E402
+
 sb = importlib.import_module("llmviz_blender.scene.storyboard")  # the package's `storyboard` is the function
 WIDTH, RESOLUTION = 96, (160, 90)  # frames 96x54
 TILE = (WIDTH, 54)
-BG = np.array(sb._srgb(sb.BACKGROUND))
+BG = np.array(sb._srgb(THEMES["dark"].roles[sb.BACKGROUND]))
 
 
 def _snapshot() -> dict:
@@ -173,3 +175,14 @@ def test_panel_operator(ui, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sb.png"]
     assert bpy.ops.llmviz.render_storyboard(filepath=str(tmp_path / "other.png")) == {"FINISHED"}
     assert (tmp_path / "other.png").is_file()
+
+
+def test_the_sheet_takes_the_model_s_theme(fresh_blend, tmp_path):
+    render.configure(bpy.context.scene, resolution=RESOLUTION)
+    coll = scene_api.build("nano-gpt", theme="light")
+    scene_api.animate(coll, chapters=["output"])
+    sheet = pixels(scene_api.storyboard(coll, tmp_path / "light.png", width=32))
+    paper = sb._srgb(THEMES["light"].roles[sb.BACKGROUND])
+    assert np.abs(sheet[0, 0, :3] - paper).max() < 2 / 255  # the margin: paper, not the dark sheet
+    text = sheet[sheet[..., :3].sum(axis=-1) < 1.0]  # dark pixels: the titles and captions
+    assert len(text) > 50

@@ -20,10 +20,10 @@ class Theme:
 THEMES: dict[str, Theme] = {
     "dark": Theme("dark", "Dark background: for video", (0.012, 0.012, 0.016),
                   {"text": "#d9d9de", "section": "#f2f2f5", "muted": "#8c8c99", "bar": "#0b0b0e",
-                   "formula": "#d368a4"}),
+                   "formula": "#d368a4", "sheet": "#16161c"}),
     "light": Theme("light", "Near-white paper and dark text: for slides and papers", (0.90, 0.90, 0.88),
                    {"text": "#26262b", "section": "#101014", "muted": "#5f5f6b", "bar": "#ecebe6",
-                    "formula": "#9c1f66"}),
+                    "formula": "#9c1f66", "sheet": "#f7f6f2"}),
 }
 
 

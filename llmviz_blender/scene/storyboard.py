@@ -17,9 +17,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..defaults import QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH
+from ..composition.theme import THEMES
+from ..defaults import QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH, THEME
 from ..files import atomic_path
 from . import quality, render
+from .builder import THEME_PROP
 from .walkthrough import steps_of
 
 Log = Callable[[str], None]
@@ -31,10 +33,9 @@ TITLE_SIZE = 15  # px: "3. Self-attention"
 CAPTION_SIZE = 13  # px: the step's caption
 LINE_GAP = 4  # px between the title and the caption
 SHEET_ASPECT = 16 / 9
-BACKGROUND = "#16161c"
-TITLE_COLOR = "#f2f2f5"
-FRAME_COLOR = "#8a8a96"  # the key frame's number, right of the title when it fits
-CAPTION_COLOR = "#c4c4cc"
+#: Theme role of the sheet's background, each step's title, its key frame's number (right of the
+#: title when it fits) and its caption (composition.theme).
+BACKGROUND, TITLE_COLOR, FRAME_COLOR, CAPTION_COLOR = "sheet", "section", "muted", "text"
 TEXT_AA = "16"
 NAME = "LLMViz Storyboard"
 
@@ -62,7 +63,8 @@ def storyboard(collection: bpy.types.Collection, path: str | Path, *, width: int
     try:
         with tempfile.TemporaryDirectory(prefix="llmviz-storyboard-") as tmp:
             frames = _render_frames(scene, steps, Path(tmp), (width, height), engine, log, progress)
-            sheet = _compose(steps, frames, (width, height), columns, Path(tmp))
+            colours = THEMES[collection.get(THEME_PROP, THEME)].roles
+            sheet = _compose(steps, frames, (width, height), columns, Path(tmp), colours)
             _write_png(sheet, path)
     finally:  # the Render Result image our renders made
         bpy.data.batch_remove([i for i in bpy.data.images if i not in images and i.type == "RENDER_RESULT"])
@@ -142,9 +144,10 @@ class _Kept:
 # ------------------------------------------------------------------------------ sheet
 
 def _compose(steps: list[dict], frames: list[np.ndarray], tile: tuple[int, int], columns: int | None,
-             folder: Path) -> np.ndarray:
-    """The sheet as RGB floats (rows top-down): background, text strips, frames copied exactly."""
-    with _TextScene() as text:
+             folder: Path, colours: dict[str, str]) -> np.ndarray:
+    """The sheet as RGB floats (rows top-down): background, text strips, frames copied exactly;
+    `colours`: sRGB hex by theme role."""
+    with _TextScene(colours) as text:
         labels = [text.label(f"{i}. {s['title']}", f"frame {s['key']}", s["caption"], tile[0] - 2 * PAD)
                   for i, s in enumerate(steps, 1)]
         text.evaluate()
@@ -159,7 +162,7 @@ def _compose(steps: list[dict], frames: list[np.ndarray], tile: tuple[int, int],
         bands = [(MARGIN + r * (cell[1] + GUTTER) + tile[1], strip) for r in range(rows)]
         overlay = text.render(size, bands, folder)
     sheet = np.empty((size[1], size[0], 3), np.float32)
-    sheet[:] = _srgb(BACKGROUND)
+    sheet[:] = _srgb(colours[BACKGROUND])
     alpha = overlay[..., 3:]
     sheet = sheet * (1 - alpha) + overlay[..., :3] * alpha
     for frame, (x, y) in zip(frames, corners):
@@ -196,6 +199,9 @@ class _TextScene:
     """A temporary scene of text objects (1 world unit = 1 px, y up, the sheet's top-left at the
     origin) rendered with flat colours on a transparent film; removed with all it made on exit."""
 
+    def __init__(self, colours: dict[str, str]):
+        self.colours = colours
+
     def __enter__(self) -> _TextScene:
         self.fonts = set(bpy.data.fonts)
         self.scene = bpy.data.scenes.new(NAME)
@@ -215,7 +221,7 @@ class _TextScene:
         if align == "LEFT":
             curve.text_boxes[0].width = width
         obj = bpy.data.objects.new(NAME, curve)
-        obj.color = (*_linear(color), 1.0)
+        obj.color = (*_linear(self.colours[color]), 1.0)
         self.scene.collection.objects.link(obj)
         self.ids += [obj, curve]
         return obj
