@@ -52,3 +52,34 @@ def test_the_walkthrough_overlays_follow_the_theme(fresh_blend):
     for role in ("bar", "formula", "text"):
         mat = bpy.data.materials[f"LLMViz Flat {role}"]
         np.testing.assert_allclose(mat.diffuse_color[:3], _linear(light[role])[:3], atol=1e-6)
+
+
+def _tones(tree) -> dict[str, tuple]:
+    from llmviz_blender.scene.compat import socket
+    from llmviz_blender.scene.shading import THEME_NODES
+    return {node.label: tuple(socket(node.inputs, THEME_NODES[node.label][0]).default_value)[:3]
+            for node in tree.nodes if node.label in THEME_NODES}
+
+
+def test_ghost_and_dim_tones_fade_toward_the_theme_s_backdrop(fresh_blend, tmp_path):
+    """Cells not yet computed and blocks out of focus take the theme's tones, in the materials (Cycles,
+    EEVEE) and the draft's node group (Workbench), and follow a change of theme."""
+    from llmviz_blender.scene import nodes, quality  # noqa: F401
+    sc = bpy.context.scene
+    render.configure(sc, quality="draft", resolution=(96, 54))
+    for name in ("light", "dark"):
+        coll = scene.build("nano-gpt", theme=name, scene=sc)
+        scene.animate(coll, chapters=["embedding"], scene=sc)
+        t = THEMES[name]
+        trees = [bpy.data.materials["LLMViz Intermediate"].node_tree,
+                 bpy.data.materials["LLMViz Weight Grid"].node_tree if "LLMViz Weight Grid" in bpy.data.materials
+                 else None, bpy.data.node_groups[nodes.INSTANCER_GROUP]]
+        for tree in filter(None, trees):
+            tones = _tones(tree)
+            assert tones, tree.name
+            for label, value in tones.items():
+                expected = t.ghost if label.endswith("Ghost") else t.dim
+                np.testing.assert_allclose(value, expected, atol=1e-6, err_msg=f"{tree.name} {label}")
+    light, dark = THEMES["light"], THEMES["dark"]
+    assert np.mean(light.ghost) > 0.3 > np.mean(dark.ghost)  # faint on paper, dark on black
+    assert np.mean(light.dim) > np.mean(light.ghost) and np.mean(dark.dim) < 0.2

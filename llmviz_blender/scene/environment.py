@@ -13,7 +13,9 @@ from ..composition import Frame, Pose, compose
 from ..composition.theme import theme
 from ..composition.camera import FOV_Y
 from . import compat, datablocks, label_keys, materials
+from .compat import socket
 from .labels import set_flat_color
+from .shading import THEME_NODES
 
 CAMERA = "LLMViz Camera"
 AMBIENT_COLOR = (0.012, 0.012, 0.016)  # the faint ambient light (in both themes)
@@ -106,6 +108,15 @@ def apply_theme(scene: bpy.types.Scene, name: str) -> None:
             backdrop.inputs["Color"].default_value = (*t.background, 1.0)
     for role, hex_color in t.roles.items():
         set_flat_color(role, hex_color)
+    trees = [m.node_tree for m in datablocks.owned("materials") if m.node_tree is not None]
+    for tree in trees + list(datablocks.owned("node_groups")):
+        for node in tree.nodes:
+            if node.label in THEME_NODES:
+                name, tone = THEME_NODES[node.label]
+                value = (*getattr(t, tone), 1.0)
+                sock = socket(node.inputs, name)
+                if tuple(sock.default_value) != value:
+                    sock.default_value = value
 
 
 def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -> None:

@@ -28,14 +28,14 @@ from .compat import NodeBuilder, socket
 from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
 from ..defaults import KINDS  # noqa: F401 (re-exported)
 from .shading import (DARK, DIM_AMOUNT, DIM_COLOR, EMISSION, GHOST, GREY, KIND_COLORS,  # noqa: F401 (re-exported)
-                      cell_colour, rgba)
+                      cell_colour, dim_mix, rgba)
 
 DEFAULT_PITCH = 1.5
 PIXEL_ANGLE = 1.0e-3               # until set_grid_pixel_angle: ~ one pixel (radians) of a 1080p frame
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
 LINE_DARKEN = 0.7                  # a full-strength grid line: this share of the way to DARK
-MATERIAL_VERSION = 3
+MATERIAL_VERSION = 4
 ROUGHNESS = 0.55
 
 
@@ -134,7 +134,7 @@ def _build_grid(mat: bpy.types.Material) -> None:
     _, _, darkness = grid_lines(b)
     c = b.mix_color(b.math("MULTIPLY", darkness, LINE_DARKEN), rgba(fill), rgba(DARK))
     dim = socket(attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
-    c = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), c, rgba(DIM_COLOR))
+    c = dim_mix(b, dim, c)
     _output(b, c, c, b.math("MULTIPLY", EMISSION, b.math("SUBTRACT", 1.0, dim, clamp=True)))
 
 

@@ -9,13 +9,14 @@ from typing import Any
 
 import bpy
 
-from ..defaults import KIND_COLORS  # noqa: F401 (the recipe's colours, re-exported for materials)
+from ..composition.theme import THEMES
+from ..defaults import KIND_COLORS, THEME  # noqa: F401 (the recipe's colours, re-exported for materials)
 from .compat import NodeBuilder
 
 GREY = (0.2, 0.2, 0.2)             # shade 0
 DARK = (0.012, 0.012, 0.016)       # shade -1
-GHOST = (0.05, 0.05, 0.055)        # state 0: not yet computed
-DIM_COLOR = (0.08, 0.08, 0.08)     # llmviz_dim 1
+GHOST = THEMES[THEME].ghost        # state 0: not yet computed (set per theme: THEME_NODES)
+DIM_COLOR = THEMES[THEME].dim      # llmviz_dim 1 (set per theme)
 DIM_AMOUNT = 0.8
 EMISSION = 0.25                    # base self-illumination, keeps colours readable in shadow
 HIGHLIGHT_EMISSION = 1.0
@@ -24,6 +25,19 @@ DARK_TINT = 0.12                   # share of the kind colour in the shade -1 to
 GLOW_WHITE = 0.15                  # share of white in the glow of a cell being computed
 
 Value = Any  # a NodeSocket or a constant
+
+
+#: Labels of the Mix nodes holding the theme's tones (input A: ghost, B: dim); scene.environment
+#: sets them when it applies a theme.
+GHOST_NODE, DIM_NODE = "LLMViz Ghost", "LLMViz Dim"
+THEME_NODES = {GHOST_NODE: ("A_Color", "ghost"), DIM_NODE: ("B_Color", "dim")}
+
+
+def dim_mix(b: NodeBuilder, dim: Value, c: Value) -> bpy.types.NodeSocket:
+    """`c` faded toward the dim tone by `dim` in [0, 1] (DIM_AMOUNT at most)."""
+    out = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), c, rgba(DIM_COLOR))
+    out.node.label = DIM_NODE
+    return out
 
 
 def rgba(c: tuple[float, ...], a: float = 1.0) -> tuple[float, float, float, float]:
@@ -44,8 +58,9 @@ def cell_colour(b: NodeBuilder, kind: Value, shade: Value, state: Value, highlig
     c = b.mix_color(pos, b.mix_color(NEUTRAL_TINT, rgba(GREY), kind), kind)
     c = b.mix_color(neg, c, b.mix_color(DARK_TINT, rgba(DARK), kind))
     c = b.mix_color(state, rgba(GHOST), c)
+    c.node.label = GHOST_NODE
     emit = b.mix_color(highlight, c, b.mix_color(GLOW_WHITE, kind, (1.0, 1.0, 1.0, 1.0)))
     strength = b.math("MULTIPLY_ADD", highlight, HIGHLIGHT_EMISSION, b.math("MULTIPLY", state, EMISSION))
-    base = b.mix_color(b.math("MULTIPLY", dim, DIM_AMOUNT), c, rgba(DIM_COLOR))
+    base = dim_mix(b, dim, c)
     strength = b.math("MULTIPLY", strength, b.math("SUBTRACT", 1.0, dim, clamp=True))
     return base, emit, strength
