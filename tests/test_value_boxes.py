@@ -260,3 +260,12 @@ def test_gpt2_shaped_model_from_a_hugging_face_folder_shows_every_value(fresh_bl
     assert not [o for o in coll.all_objects if "llmviz_blocks" in o]  # no kind-colour boxes
     assert objs["lm_head"]["llmviz_tiles"] == math.ceil(config.vocab_size / texels.MAX_TEXTURE)
     assert value_boxes.is_value_box(objs["wte"]) and value_boxes.is_value_box(objs["probs"])
+
+
+def test_cli_refuses_gpt2_xl_by_value_before_loading_it(tmp_path):
+    script = __import__("pathlib").Path(__file__).resolve().parents[1] / "scripts" / "render.py"
+    r = subprocess.run([sys.executable, str(script), "--preset", "gpt2-xl", "--weights", "random", "--still",
+                        str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and not (tmp_path / "x.png").exists()
+    [line] = [x for x in r.stderr.splitlines() if x.strip()]
+    assert "GPT-2 XL with values needs ~" in line and "--value-budget GB" in line

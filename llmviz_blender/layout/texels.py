@@ -33,9 +33,11 @@ ZERO = 128  # the byte of shade 0
 LEVELS = 127  # bytes per unit of shade
 NO_CELL = 0
 STEP = 1.0 / LEVELS  # shade quantisation step
-#: Bytes of memory a value box costs per cell: the 8-bit image in Blender and its copy in the renderer.
-BYTES_PER_CELL = 2
+#: Bytes of memory a value box costs per cell: the 8-bit image, its float upload and shading
+#: temporaries, its copy in the renderer (calibrated: GPT-2 small and medium builds peak within the estimate).
+BYTES_PER_CELL = 3
 BYTES_PER_PARAM = 4  # the weights themselves, float32 in memory
+BASE_BYTES = 400 * 2**20  # Blender, the trace, labels
 DEFAULT_VALUE_BUDGET = 4 * 2**30  # memory a model with values may need (weights, value textures, cubes)
 
 
@@ -148,12 +150,12 @@ def value_cells(layout: Layout, plan: Mapping[str, str]) -> int:
 
 
 def memory_estimate(config: ModelConfig, layout: Layout, plan: Mapping[str, str]) -> int:
-    """Bytes a model with values needs: its float32 weights, its value textures (in Blender and in
-    the renderer) and its per-cell cubes' render memory."""
+    """Bytes a model with values needs: a base, its float32 weights, its value textures (in Blender
+    and in the renderer) and its per-cell cubes' render memory."""
     from ..model import param_count
 
     cubes = sum(b.n_cells for b in layout.blocks if plan[b.key] == "cells")
-    return (BYTES_PER_PARAM * param_count(config, include_lm_head=False)
+    return (BASE_BYTES + BYTES_PER_PARAM * param_count(config, include_lm_head=False)
             + BYTES_PER_CELL * value_cells(layout, plan) + MEMORY_PER_INSTANCE * cubes)
 
 

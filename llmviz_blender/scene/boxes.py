@@ -15,14 +15,15 @@ _CORNER = np.array([((i >> 2) & 1, (i >> 1) & 1, i & 1) for i in range(8)], np.f
 
 
 def boxes_mesh(name: str, blocks: list[Block], first: np.ndarray | None = None,
-               cell_faces: bool = False) -> bpy.types.Mesh:
+               cell_faces: bool = False, joined: np.ndarray | None = None) -> bpy.types.Mesh:
     """One mesh holding a box per block; UV map `cell_uv` gives (column, row) in cells on the front
     and back faces, (column, depth) on top and bottom, (depth, row) on the sides, with integer
     values mid-gap between the cubes the box stands for (as the grid material expects). A causal
     block's box narrows to its first cell at the top: its front shows the lower triangle.
     `first` (n, 2): each box's first (row, column), added to its coordinates (a tile of a larger
     block); `cell_faces`: top, bottom and sides take the first / last row's or column's cell
-    coordinates across their depth (they show those cells' faces)."""
+    coordinates across their depth (they show those cells' faces); `joined` (n, 4) bool: the box's
+    left, right, top, bottom side meets a neighbour tile there, mid-gap (no seam between tiles)."""
     n = len(blocks)
     origin = np.array([b.origin for b in blocks], np.float64).reshape(n, 3)
     shape = np.array([b.shape for b in blocks], np.float64).reshape(n, 2)  # rows, cols
@@ -39,6 +40,13 @@ def boxes_mesh(name: str, blocks: list[Block], first: np.ndarray | None = None,
     triangle = np.array([b.triangle for b in blocks], bool)
     verts[np.ix_(triangle, top_right, [0])] = lo[triangle, None, :1] + CELL
     col[np.ix_(triangle, top_right)] = 1 - edge
+    if joined is not None:  # half a gap (edge cells) further on each joined side
+        reach = joined.astype(np.float64) * edge
+        dc = np.where(_CORNER[None, :, 0] > 0, reach[:, 1:2], -reach[:, 0:1])
+        dr = np.where(_CORNER[None, :, 2] > 0, reach[:, 3:4], -reach[:, 2:3])
+        col, row = col + dc, row + dr
+        verts[:, :, 0] += dc * PITCH
+        verts[:, :, 2] -= dr * PITCH
     depth = np.broadcast_to(_CORNER[None, :, 1], (n, 8))
     corner = _FACES.ravel()  # the corner of each loop of one box (24)
     face = np.repeat(np.arange(6), 4)

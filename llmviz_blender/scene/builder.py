@@ -88,6 +88,9 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
         config = with_tokenizer(resolve_config(preset_or_config, weights), tokenizer)
         if tokenizer is not None and isinstance(weights, Weights):
             weights = Weights(config, weights.params, weights.source)
+        if weights is not None or config.weights is not None:  # refused before loading: one token's estimate
+            one = lay.model_layout(config, 1, layers_per_column=layers_per_column, aspect=aspect)
+            texels.check_budget(config, one, lay.plan_lod(one.blocks, lod, max_cells, budget), value_budget)
         w, source = resolve_weights(config, weights)
         config = w.config if w is not None else config  # a weights file may bring the tokenizer beside it
     ids = resolve_tokens(config, tokens, prompt)

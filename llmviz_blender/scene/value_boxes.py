@@ -198,8 +198,10 @@ def add_value_box(name: str, block: Block, trace: Mapping[str, np.ndarray] | Non
     tiles = [t for t in texels.tiles(block.shape, max_texture)
              if not block.triangle or t.col0 <= t.row0 + t.rows - 1]  # tiles wholly above a causal diagonal: no cells
     whole = len(tiles) == 1
+    rows, cols = block.shape
+    joined = np.array([(t.col0 > 0, t.col0 + t.cols < cols, t.row0 > 0, t.row0 + t.rows < rows) for t in tiles])
     mesh = boxes_mesh(name, [_tile_block(block, t, whole) for t in tiles],
-                      first=np.array([(t.row0, t.col0) for t in tiles], np.float64), cell_faces=True)
+                      first=np.array([(t.row0, t.col0) for t in tiles], np.float64), cell_faces=True, joined=joined)
     for i, tile in enumerate(tiles):
         image = tile_image(f"{name} {i}", texels.tile_texels(data, tile))
         mesh.materials.append(tile_material(f"{name} {i}", block, tile, image))
