@@ -230,3 +230,6 @@ def test_camera_targets_name_a_layers_group_or_a_key_prefix():
     assert all(b.layer == 1 for b in layout.under("h1.attention")) and len(layout.under("h1.attention")) > 20
     assert {b.key for b in layout.under("h0.head0")} >= {"h0.head0.q", "h0.head0.att_sm"}
     assert layout.under("h0.nothing") == []
+    layers = layout.under("layers")  # every transformer layer, nothing before or after
+    assert {b.layer for b in layers} == set(range(NANO.n_layer))
+    assert len(layers) == sum(1 for b in layout.blocks if b.layer >= 0) and "wte" not in {b.key for b in layers}

@@ -61,6 +61,9 @@ def sequence_box(layout: "Layout", chars: int) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(lo, text_lo), np.maximum(hi, text_hi)
 
 
+LAYERS = "layers"  # the camera target naming every transformer layer
+
+
 def label_room(config: ModelConfig) -> np.ndarray:
     """How far a block's labels reach beyond it (x, y, z): a view of the block pads it by this."""
     size = label_size(config)
@@ -108,9 +111,11 @@ class Layout:
         return self.lo[idx].min(axis=0), self.hi[idx].max(axis=0)
 
     def under(self, target: str) -> list[Block]:
-        """The blocks a camera target names: a layer's group ("h0.mlp": layer 0's whole MLP, see
-        GROUPS), else the blocks whose key is `target` or starts with `target` + "." (h0.head0: its
-        Q, K, V, ...)."""
+        """The blocks a camera target names: every transformer layer (LAYERS), a layer's group
+        ("h0.mlp": layer 0's whole MLP, see GROUPS), else the blocks whose key is `target` or starts
+        with `target` + "." (h0.head0: its Q, K, V, ...)."""
+        if target == LAYERS:
+            return [b for b in self.blocks if b.layer >= 0]
         layer, _, slug = target.partition(".")
         if slug in GROUPS and layer[:1] == "h" and layer[1:].isdigit():
             return [b for b in self.blocks if b.layer == int(layer[1:]) and b.group == GROUPS[slug]]

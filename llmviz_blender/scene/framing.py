@@ -7,7 +7,7 @@ import bpy
 import numpy as np
 
 from ..layout import Layout, LayoutError, margin
-from ..layout.place import GROUPS
+from ..layout.place import GROUPS, LAYERS
 from ..layout.target import EXAMPLE, cell_target, is_cell_target
 from ..timeline import CHAPTERS
 from . import environment, zoom
@@ -18,15 +18,16 @@ OVERVIEW = "overview"
 
 
 def check_target(layout: Layout, target: str) -> None:
-    """LayoutError (one line) unless `target` is overview, a chapter id, a layer's group (h0.mlp),
-    a block key prefix (h0.head0) or a cell (BLOCK:ROW,COL, e.g. h0.fc:3,1)."""
+    """LayoutError (one line) unless `target` is overview, a chapter id, layers (every transformer
+    layer), a layer's group (h0.mlp), a block key prefix (h0.head0) or a cell (BLOCK:ROW,COL, e.g.
+    h0.fc:3,1)."""
     if is_cell_target(target):
         cell_target(layout, target, "camera")
         return
     if target == OVERVIEW or target in CHAPTERS or layout.under(target):
         return
-    raise LayoutError(f"camera: unknown target {target!r}: use {OVERVIEW}, a chapter id ({', '.join(CHAPTERS)}) "
-                      f"a layer's group (h0.{', h0.'.join(GROUPS)}), a block key prefix such as h0.head0, ln_f "
+    raise LayoutError(f"camera: unknown target {target!r}: use {OVERVIEW}, a chapter id ({', '.join(CHAPTERS)}), "
+                      f"{LAYERS} (every transformer layer), a layer's group (h0.{', h0.'.join(GROUPS)}), a block key prefix such as h0.head0, ln_f "
                       f"or a cell such as {EXAMPLE}")
 
 
