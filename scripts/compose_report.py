@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ def walkthrough_report(preset: str, resolution: tuple[int, int]) -> list[str]:
     audits, placements = [], []
     for step in tl.steps:
         key = walkthrough.key_frame(step)
-        framed = replace(picture, formula=step.formula)
+        framed = step.framing(picture)
         focus = [step.subject]
         audits.append(audit.audit(coll, sc, key, framed, focus))
         placements.append(label_keys.place(labels, tl.camera_at(key), framed, step.focus, step.sources))

@@ -12,7 +12,8 @@ from llmviz_blender import layout as L
 from llmviz_blender import model, timeline
 from llmviz_blender.composition import Frame, LabelBox, Rect, compose, place_labels, project
 from llmviz_blender.composition.camera import corners, screen_box
-from llmviz_blender.composition.frame import BAR, FORMULA_BAR, MAX_LABEL, MIN_LABEL, SAFE, TITLE_BAND, caption_size
+from llmviz_blender.composition.frame import (BAR, CHAR_WIDTH, FORMULA_BAR, MAX_LABEL, MIN_LABEL, PANEL, SAFE, TALL_BAR,
+                                              TITLE_BAND, caption_size, panel_text)
 from llmviz_blender.composition.labels import GAP
 from llmviz_blender.composition.report import focus_fill
 
@@ -27,6 +28,17 @@ def test_frame_regions():
     assert with_formula.free().y0 == pytest.approx(BAR + FORMULA_BAR + SAFE)
     bare = Frame(9 / 16, caption=False, title=False)
     assert bare.reserved() == {} and bare.free() == Rect(SAFE, SAFE, 9 / 16 - SAFE, 1 - SAFE)
+    side = replace(with_formula, side=True)  # title, caption and formula share the panel
+    assert side.reserved() == {"caption": Rect(16 / 9 * (1 - PANEL), 0, 16 / 9, 1)}
+    assert side.free() == Rect(SAFE, SAFE, 16 / 9 * (1 - PANEL) - SAFE, 1 - SAFE)
+    assert replace(f, tall=True).free().y0 == pytest.approx(TALL_BAR + SAFE)
+
+
+def test_the_side_panel_holds_the_title_caption_and_formula():
+    panel = panel_text(16 / 9, 185, 21)
+    assert panel.left + panel.width < 16 / 9 and panel.left > 16 / 9 * (1 - PANEL)
+    assert panel.caption >= 0.032 and 21 * CHAR_WIDTH * panel.title <= panel.width
+    assert MIN_LABEL < panel.formula(16 / 9, 166, 185) < panel.caption
 
 
 def test_captions_shrink_to_fit_their_band():
@@ -39,11 +51,12 @@ boxes = st.tuples(st.lists(st.floats(-500, 500), min_size=3, max_size=3),
 
 
 @settings(max_examples=60, deadline=None)
-@given(boxes, st.sampled_from([16 / 9, 9 / 16, 1.0, 21 / 9]), st.booleans(), st.booleans())
-def test_compose_puts_any_box_inside_the_free_region_and_fills_it(box, aspect, caption, formula):
+@given(boxes, st.sampled_from([16 / 9, 9 / 16, 1.0, 21 / 9]), st.booleans(), st.booleans(),
+       st.sampled_from(["band", "side", "tall"]))
+def test_compose_puts_any_box_inside_the_free_region_and_fills_it(box, aspect, caption, formula, layout):
     lo = np.array(box[0])
     hi = lo + np.array(box[1])
-    frame = Frame(aspect, caption=caption, formula=formula)
+    frame = Frame(aspect, caption=caption, formula=formula, side=layout == "side", tall=layout == "tall")
     pose = compose([(lo, hi)], frame)
     fill = focus_fill([(lo, hi)], pose, frame)
     assert fill.inside and fill.span >= FILL
@@ -99,7 +112,7 @@ def test_every_walkthrough_step_frames_its_focus_inside_the_free_region(nano, as
     spans = []
     for s in tl.steps:
         pose = tl.camera_at(s.frame_end)  # arrived and crept in: the fitted pose
-        f = replace(frame, formula=s.formula)
+        f = s.framing(frame)
         subject = focus_fill([s.target], pose, f)
         assert subject.inside and subject.span >= FILL, s.caption
         focus = [layout.bounds([layout[k] for k in s.focus])] if s.focus else [s.target]  # overview: its box
@@ -108,6 +121,28 @@ def test_every_walkthrough_step_frames_its_focus_inside_the_free_region(nano, as
         box = screen_box(corners(*s.target), pose, aspect)
         assert box is not None and f.free().contains(box, tol=1e-6)
     assert np.median(spans) >= 0.85
+
+
+@pytest.mark.parametrize("aspect", [16 / 9, 9 / 16])
+def test_steps_take_the_caption_layout_that_shows_their_subject_larger(nano, aspect):
+    """16:9: tall subjects move the captions to the side panel (the whole model keeps the band);
+    9:16: wide subjects raise the band (larger captions), losing at most 3% of their size (10%
+    after a step that raised it)."""
+    cfg, w, ids, trace, gen = nano
+    layout = L.model_layout(cfg, len(ids), aspect=aspect)
+    frame = Frame(aspect)
+    tl = timeline.build_timeline(layout, trace, generation=gen, weights=w, frame=frame)
+    wide = aspect > 1
+    other = [s.side if wide else s.tall for s in tl.steps]
+    assert not any(s.tall if wide else s.side for s in tl.steps)
+    assert 0.25 * len(other) < sum(other) < len(other)
+    assert not (wide and other[0])  # the whole model, wide: the band
+    for s in tl.steps:
+        band, _ = timeline.build.framed(s.subject, replace(frame, formula=s.formula), L.label_room(cfg),
+                                        L.label_size(cfg))
+        shown = screen_box(corners(*s.subject), tl.camera_at(s.frame_end), aspect).area
+        assert shown >= (1.3 if s.side else 0.9) * screen_box(corners(*s.subject), band, aspect).area \
+            or not (s.side or s.tall) or (s.side and other[tl.steps.index(s) - 1]), s.caption
 
 
 def test_a_small_label_with_room_is_enlarged_about_its_anchor():

@@ -11,7 +11,7 @@ cards last; far context yields first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import bpy
 import numpy as np
@@ -95,7 +95,7 @@ def key_steps(collection: bpy.types.Collection, steps, key_frames: Sequence[int]
         spans = available.get(lab.obj.name)
         return spans is None or any(a <= f <= b for a, b in spans)
 
-    placements = [place([lab for lab in labels if present(lab, f)], pose_at(f), replace(frame, formula=s.formula),
+    placements = [place([lab for lab in labels if present(lab, f)], pose_at(f), s.framing(frame),
                         s.focus, s.sources) for s, f in zip(steps, key_frames)]
     for lab in labels:
         name = lab.obj.name

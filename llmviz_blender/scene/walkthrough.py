@@ -21,8 +21,9 @@ from ..layout import CELL, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..composition import Frame
-from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, TEXT_WIDTH, TITLE_BAND, TITLE_SCALE,
-                                 CAPTION_TOP, caption_size, formula_size)
+from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, PANEL, PANEL_PAD, TALL_BAR,
+                                 TEXT_WIDTH, TITLE_BAND, TITLE_SCALE, CAPTION_TOP, PanelText, caption_size, formula_size,
+                                 panel_text)
 from . import datablocks, environment, label_keys, materials, value_boxes
 from .builder import ROOT, THEME_PROP
 from .session import Model, model_of
@@ -127,11 +128,12 @@ def overlay_rig(cam: bpy.types.Object, scene: bpy.types.Scene,
 
 
 def overlay_plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, d: float, width: float, bottom: float,
-                  top: float) -> bpy.types.Object:
+                  top: float, left: float | None = None) -> bpy.types.Object:
     """A dark strip across the picture behind overlay text (between heights bottom and top from the
-    picture's middle)."""
+    picture's middle; from `left` to past the right edge when given)."""
+    x0 = -width if left is None else left
     mesh = datablocks.tag(bpy.data.meshes.new(name))
-    mesh.from_pydata([(-width, bottom, 0), (width, bottom, 0), (width, top, 0), (-width, top, 0)], [], [(0, 1, 2, 3)])
+    mesh.from_pydata([(x0, bottom, 0), (width, bottom, 0), (width, top, 0), (x0, top, 0)], [], [(0, 1, 2, 3)])
     mesh.materials.append(flat_material(BAR_COLOR))
     plate = datablocks.tag(bpy.data.objects.new(name, mesh))
     anim.objects.link(plate)
@@ -151,29 +153,77 @@ def overlay_text(name, body, rig, anim, location, size, color, width=None, align
     return obj
 
 
+def _spans(steps) -> list[tuple[int, int]]:
+    """The frames of `steps` as spans, consecutive steps joined."""
+    out: list[tuple[int, int]] = []
+    for s in steps:
+        if out and out[-1][1] == s.frame_start - 1:
+            out[-1] = (out[-1][0], s.frame_end)
+        else:
+            out.append((s.frame_start, s.frame_end))
+    return out
+
+
+def _panel(tl: Timeline, aspect: float) -> PanelText:
+    return panel_text(aspect, max(len(s.caption) for s in tl.steps), max(len(c.title) for c in tl.chapters))
+
+
 def _key_captions(tl: Timeline, rig: bpy.types.Object, d: float, height: float, width: float,
                   anim: bpy.types.Collection) -> None:
-    """A caption bar at the bottom of the picture; each step's caption and each chapter's title."""
-    bottom = -height / 2
-    overlay_plate(f"{ROOT} Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
-    size = caption_size(width / height, max(len(s.caption) for s in tl.steps)) * height
+    """The caption bar along the bottom of the picture, or the side panel along its right edge
+    (the step's `side`), each shown during the steps that use it; each step's caption and each
+    chapter's title in it."""
+    aspect, bottom = width / height, -height / 2
+
+    def at(x: float, y: float) -> tuple[float, float, float]:  # frame heights -> the rig's space
+        return (x - aspect / 2) * height, (y - 0.5) * height, -d
+
+    panel = _panel(tl, aspect)
+    layouts = {"band": [s for s in tl.steps if not s.side and not s.tall], "tall": [s for s in tl.steps if s.tall],
+               "side": [s for s in tl.steps if s.side]}
+    plates = {"band": lambda: overlay_plate(f"{ROOT} Caption Bar", rig, anim, d, width, bottom - height,
+                                            bottom + BAR * height),
+              "tall": lambda: overlay_plate(f"{ROOT} Caption Bar Tall", rig, anim, d, width, bottom - height,
+                                            bottom + TALL_BAR * height),
+              "side": lambda: overlay_plate(f"{ROOT} Caption Panel", rig, anim, d, width, -height, height,
+                                            left=at(aspect * (1.0 - PANEL), 0.0)[0])}
+    used = [k for k, steps in layouts.items() if steps]
+    for k in used:
+        plate = plates[k]()
+        if len(used) > 1:
+            set_visibility(plate, _spans(layouts[k]), tl.frame_start)
+    sizes = {bar: caption_size(aspect, max(len(s.caption) for s in tl.steps), bar) * height for bar in (BAR, TALL_BAR)}
     for i, step in enumerate(tl.steps):
-        text = overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
-                             (0.0, bottom + CAPTION_TOP * BAR * height, -d), size, TEXT_COLOR,
-                             width=TEXT_WIDTH * width, align_y="TOP")
+        if step.side:
+            text = overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
+                                 at(panel.left + panel.width / 2, panel.top), panel.caption * height, TEXT_COLOR,
+                                 width=panel.width * height, align_x="LEFT", align_y="TOP")
+        else:
+            bar = TALL_BAR if step.tall else BAR
+            text = overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
+                                 (0.0, bottom + CAPTION_TOP * bar * height, -d), sizes[bar], TEXT_COLOR,
+                                 width=TEXT_WIDTH * width, align_y="TOP")
         set_visibility(text, [(step.frame_start, step.frame_end)], tl.frame_start)
-    title_size = TITLE_SCALE * CAPTION_SIZE * height
     for chapter in tl.chapters:
-        title = overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, rig, anim,
-                              ((TITLE_LEFT - 0.5) * width, (0.5 - TITLE_BAND / 2) * height, -d),
-                              title_size, SECTION_COLOR, align_x="LEFT")
-        set_visibility(title, [(chapter.frame_start, chapter.frame_end)], tl.frame_start)
+        spans = _spans(s for s in chapter.steps if not s.side)
+        if spans:
+            title = overlay_text(f"{ROOT} Chapter {chapter.id}", chapter.title, rig, anim,
+                                  ((TITLE_LEFT - 0.5) * width, (0.5 - TITLE_BAND / 2) * height, -d),
+                                  TITLE_SCALE * CAPTION_SIZE * height, SECTION_COLOR, align_x="LEFT")
+            set_visibility(title, spans, tl.frame_start)
+        spans = _spans(s for s in chapter.steps if s.side)
+        if spans:
+            title = overlay_text(f"{ROOT} Chapter {chapter.id} panel", chapter.title, rig, anim,
+                                  at(panel.left, 1.0 - PANEL_PAD - panel.title / 2), panel.title * height,
+                                  SECTION_COLOR, align_x="LEFT")
+            set_visibility(title, spans, tl.frame_start)
 
 
-def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, first: int, rig: bpy.types.Object,
-                 d: float, height: float, width: float) -> None:
+def _key_closeup(i: int, cu: CloseUp, tl: Timeline, m: Model, anim: bpy.types.Collection, first: int,
+                 rig: bpy.types.Object, d: float, height: float, width: float) -> None:
     """Copies of the source cells fly to the cell being computed; the formula with its numbers
-    stands at the top of the picture."""
+    stands on a plate over the caption bar, or at the bottom of the side panel."""
+    step = next(s for s in tl.steps if s.frame_start == cu.frame_start)
     layout, trace, weights = m.layout, m.trace, m.weights
     target = layout.cell_position(*cu.target)
     span = cu.frame_end - cu.frame_start
@@ -196,14 +246,24 @@ def _key_closeup(i: int, cu: CloseUp, m: Model, anim: bpy.types.Collection, firs
         delta = target + [0.0, -LIFT * (j + 2), 0.0] - centre
         set_vector_keys(obj, "location", [cu.frame_start, arrive], np.array([[0.0, 0.0, 0.0], delta]))
         set_visibility(obj, [(cu.frame_start, cu.frame_end)], first)
+    shown = [(cu.frame_start, cu.frame_end)]
+    if step.side:  # at the bottom of the side panel, under the caption
+        panel = _panel(tl, width / height)
+        size = panel.formula(width / height, len(cu.formula), len(step.caption))
+        formula = overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
+                                ((panel.left + panel.width / 2 - width / height / 2) * height,
+                                 (PANEL_PAD - 0.5) * height, -d), size * height, FORMULA_COLOR,
+                                width=panel.width * height, align_x="LEFT", align_y="BOTTOM")
+        set_visibility(formula, shown, first)
+        return
     size = formula_size(width / height, len(cu.formula)) * height
-    top = -height / 2 + (BAR + FORMULA_BAR) * height
+    top = -height / 2 + ((TALL_BAR if step.tall else BAR) + FORMULA_BAR) * height
     plate = overlay_plate(f"{ROOT} Close-up {i} plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
-    set_visibility(plate, [(cu.frame_start, cu.frame_end)], first)
+    set_visibility(plate, shown, first)
     formula = overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
                             (0.0, top - 0.5 * FORMULA_BAR * height, -d), size, FORMULA_COLOR,
                             width=FORMULA_WIDTH * width)
-    set_visibility(formula, [(cu.frame_start, cu.frame_end)], first)
+    set_visibility(formula, shown, first)
 
 
 Spans = dict[str, list[tuple[float, float]]]
@@ -312,7 +372,7 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
         _key_captions(tl, rig, d, height, width, anim)
     if closeups:
         for i, cu in enumerate(tl.closeups):
-            _key_closeup(i, cu, m, anim, tl.frame_start, rig, d, height, width)
+            _key_closeup(i, cu, tl, m, anim, tl.frame_start, rig, d, height, width)
     available = _outputs(tl, m, collection, anim)
     frame = Frame(width / height, caption=captions, title=captions)
     label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..composition import Frame, Pose, compose
-from ..composition.frame import MAX_LABEL
+from ..composition.camera import corners, screen_box
+from ..composition.frame import MAX_LABEL, SIDE_ASPECT
 from ..defaults import ALWAYS, ASPECT, NEVER
 from ..layout import Layout, label_room, label_size
 from ..model import Generation, ModelConfig, Weights, token_text
@@ -53,6 +54,12 @@ class Step:
     computes: list[str]
     catch_up: bool = False
     formula: bool = False  # a close-up's formula plate is on screen
+    side: bool = False  # the captions stand in the side panel (composition.frame)
+    tall: bool = False  # ... or in the tall caption band
+
+    def framing(self, picture: Frame) -> Frame:
+        """The step's frame in `picture`: its formula plate and caption layout."""
+        return replace(picture, formula=self.formula, side=self.side, tall=self.tall)
 
 
 @dataclass
@@ -241,24 +248,49 @@ FIT_ROUNDS = 3  # the room shrinks with the labels: these rounds of framing sett
 MIN_ROOM = 0.5  # labels stand off their blocks at their own size: the room keeps this share of it
 
 
+#: The other caption layout (a picture at least SIDE_ASPECT wide: the side panel; a narrower one:
+#: the tall band) is taken when it shows the subject at least this share as large (area) as the
+#: band does, or, when the step before took it, this share.
+SWITCH = {"side": 1.3, "tall": 0.97}
+STAY = {"side": 0.7, "tall": 0.9}
+
+
+def _layout(s: Step, frame: Frame, room: np.ndarray, label: float, other_before: bool) -> tuple[Pose, Box, str]:
+    """The pose, the box framed and the captions' layout ("band", "side" or "tall"): the caption
+    band unless the other layout shows the step's subject about as large or larger (`SWITCH`, or
+    `STAY` after a step that took it)."""
+    pose, box = framed(s.subject, replace(frame, formula=s.formula), room, label)
+    if not frame.caption:
+        return pose, box, "band"
+    other = "side" if frame.aspect >= SIDE_ASPECT else "tall"
+    other_pose, other_box = framed(s.subject, replace(frame, formula=s.formula, **{other: True}), room, label)
+    points = corners(*s.subject)
+    gain = screen_box(points, other_pose, frame.aspect).area / screen_box(points, pose, frame.aspect).area
+    if gain >= (STAY if other_before else SWITCH)[other]:
+        return other_pose, other_box, other
+    return pose, box, "band"
+
+
 def _camera(steps: list[Step], timing: Timing, frame: Frame, room: np.ndarray, label: float) -> list[CameraKey]:
     """Per step: the pose that makes its subject fill the free region of `frame` (with the formula
-    plate when a close-up is on screen, and `room` for labels `label` tall: see `framed`; each
-    step's target becomes the box framed), arrived at after the move from a little farther away,
-    then crept in until the step ends."""
+    plate when a close-up is on screen, the captions in the band, the side panel or the tall band
+    (`_layout`: each step's `side` and `tall`), and `room` for labels `label` tall: see `framed`; each step's target
+    becomes the box framed), arrived at after the move from a little farther away, then crept in
+    until the step ends."""
     keys: list[CameraKey] = []
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
+    captions = "band"
     for i, s in enumerate(steps):
         n = s.frame_end - s.frame_start + 1
         view = (s.subject, s.formula)
         if previous is None or not (previous[1] == s.formula and all(
                 np.array_equal(a, b) for a, b in zip(previous[0], s.subject))):
-            pose, box = framed(s.subject, replace(frame, formula=s.formula), room, label)
+            pose, box, captions = _layout(s, frame, room, label, captions != "band")
             arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * n)))
             keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
             previous = view
-        s.target = box
+        s.target, s.side, s.tall = box, captions == "side", captions == "tall"
         if s.frame_end > keys[-1].frame:
             keys.append(CameraKey(s.frame_end, pose))
     return keys
