@@ -7,6 +7,7 @@ machines are noisy. Figures are best-of-N wall times.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -217,20 +218,22 @@ RENDER_RUNS = {"draft": 3, "final": 2}  # contiguous frames per sampled place in
 RENDER_GOALS = {"draft": 1.0, "final": 10.0}  # seconds per 1920x1080 frame on the 2-core machine
 
 
-def _frame_times(scene, starts, run: int, out: Path) -> list[float]:
-    """Seconds per frame of walkthrough runs rendered as PNG frames like a video (`run` frames from
-    each start): the time between consecutive frames of a run, so the render's setup is left out."""
+def _frame_times(scene, starts, run: int, out: Path) -> tuple[float, float]:
+    """Mean wall and CPU seconds (all threads) per frame of walkthrough runs rendered as PNG frames
+    like a video (`run` frames from each start): the time between consecutive frames of a run, so
+    the render's setup is left out. CPU time hardly depends on what else the machine runs."""
     import numpy as np
 
     from llmviz_blender.scene import render
 
-    times: list[float] = []
+    times: list[np.ndarray] = []
     for start in starts:
-        stamps: list[float] = []
+        stamps: list[tuple[float, float]] = []
         render.animation(scene, out / f"{start}", frames=(int(start), int(start) + run - 1),
-                         progress=lambda _frame: stamps.append(time.perf_counter()))
-        times += np.diff(stamps).tolist()
-    return times
+                         progress=lambda _frame: stamps.append((time.perf_counter(), time.process_time())))
+        times.append(np.diff(np.array(stamps), axis=0))
+    wall, cpu = np.concatenate(times).mean(axis=0)
+    return float(wall), float(cpu)
 
 
 def bench_render(repeat: int) -> None:
@@ -255,7 +258,7 @@ def bench_render(repeat: int) -> None:
         sc = bpy.context.scene
         what = render.configure(sc, quality=quality, device="cpu", resolution=(1920, 1080))
         starts = np.linspace(first, last - run + 1, places + 2)[1:-1].astype(int)
-        t_ours = float(np.mean(_frame_times(sc, starts, run, out / quality)))
+        t_ours, cpu_ours = _frame_times(sc, starts, run, out / quality)
         # the baseline: our cubes' positions, plain instancing, one flat material; labels and our objects gone
         blocks = [o for o in coll.all_objects if "llmviz_key" in o]
         co = np.concatenate([_positions(o) for o in blocks])
@@ -263,16 +266,17 @@ def bench_render(repeat: int) -> None:
         _raw_instancing([len(co)], co, bpy.data.materials.new("flat"))
         if quality == "draft":
             sc.display.shading.color_type = "MATERIAL"
-        t_raw = float(np.mean(_frame_times(sc, starts, run, out / f"{quality}-plain")))
+        t_raw, cpu_raw = _frame_times(sc, starts, run, out / f"{quality}-plain")
         frames = last - first + 1
         goal = RENDER_GOALS[quality]
         row(f"render {quality}: nano-gpt walkthrough 1920x1080, {what}", t_ours,
             f"<= {goal:g} s/frame, <= 1.3x plain", f"frames {', '.join(map(str, starts))} (+{run - 1} each); "
-            f"full video {frames} frames: {t_ours * frames / 3600:.1f} h")
+            f"full video {frames} frames: {t_ours * frames / 3600:.1f} h; CPU {cpu_ours:.2f} s/frame")
         row(f"render {quality}: the same {len(co):,} cubes, plain instancing, flat material", t_raw, "",
-            f"ratio {t_ours / t_raw:.2f}x; full video {t_raw * frames / 3600:.1f} h")
-        print(f"ratio {quality} / plain cubes: {t_ours / t_raw:.2f}x (goal <= 1.3x); {t_ours:.2f} s/frame "
-              f"(goal <= {goal:g} s)", flush=True)
+            f"ratio {t_ours / t_raw:.2f}x; full video {t_raw * frames / 3600:.1f} h; CPU {cpu_raw:.2f} s/frame")
+        print(f"ratio {quality} / plain cubes: {t_ours / t_raw:.2f}x wall, {cpu_ours / cpu_raw:.2f}x CPU "
+              f"(goal <= 1.3x); {t_ours:.2f} s/frame (goal <= {goal:g} s); load average {os.getloadavg()[0]:.1f}",
+              flush=True)
     result = subprocess.run([sys.executable, __file__, "_comparison_still", str(out / "comparison.png")],
                             capture_output=True, text=True, check=True)
     seconds, peak = (float(v) for v in result.stdout.split()[-2:])

@@ -9,7 +9,7 @@ bpy = pytest.importorskip("bpy")
 
 from llmviz_blender import scene as scene_api  # noqa: E402
 from llmviz_blender.defaults import QUALITIES, QUALITY_DEFAULTS  # noqa: E402
-from llmviz_blender.scene import nodes, quality, render  # noqa: E402
+from llmviz_blender.scene import environment, materials, nodes, quality, render  # noqa: E402
 
 GLOWING = "h0.head0.k"  # the test frame: half of this block computed, its newest cells glowing
 SIZE = (160, 90)
@@ -120,6 +120,26 @@ def test_draft_colours_glow_and_ghosts(walk):
     np.testing.assert_allclose(edge[~ghost], 1.0, rtol=1e-4)
 
 
+@pytest.mark.parametrize("location", [(6.0, -9.0, 5.0), (-7.0, 8.0, -4.0), (1.5, -10.0, 0.2)])
+def test_draft_draws_the_faces_the_camera_sees(fresh_blend, tmp_path, location):
+    """Draft renders keep the three cube faces toward the camera (mirrored per cell): from any side,
+    also level with a row or a column of cells, the cells cover what Cycles' whole cubes cover."""
+    sc = bpy.context.scene
+    grid = np.stack(np.meshgrid(np.arange(3), np.arange(3), [0]), -1).reshape(-1, 3) * 1.5
+    nodes.add_cell_object("cells", grid.astype(np.float32), {"value": np.ones(9, np.float32)},
+                          materials.kind_material("intermediate"), sc.collection)
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    sc.collection.objects.link(cam)
+    sc.camera = cam
+    environment.aim(cam, location, (1.5, 1.5, 0.0))
+    masks = {}
+    for q in QUALITIES:
+        render.configure(sc, quality=q, device="cpu", resolution=(64, 64))
+        masks[q] = pixels(render.still(sc, tmp_path / f"{q}.png")).max(-1) > 0.03
+    overlap = (masks["draft"] & masks["final"]).sum() / (masks["draft"] | masks["final"]).sum()
+    assert masks["final"].mean() > 0.05 and overlap > 0.9, overlap
+
+
 def test_quality_settings(fresh_blend):
     sc = bpy.context.scene
     assert render.configure(sc, quality="draft", resolution=(64, 36)) == "Workbench draft, anti-aliasing 5"
@@ -129,8 +149,9 @@ def test_quality_settings(fresh_blend):
     assert text == f"Cycles final CPU, {QUALITY_DEFAULTS['final']['samples']} samples"
     c = sc.cycles
     assert c.use_denoising and c.denoiser == "OPENIMAGEDENOISE" and c.use_adaptive_sampling
-    assert (c.max_bounces, c.diffuse_bounces, c.glossy_bounces) == (2, 1, 1)
-    assert sc.render.use_persistent_data
+    assert (c.max_bounces, c.diffuse_bounces, c.glossy_bounces) == (0, 0, 0)  # direct light only
+    assert (c.denoising_input_passes, c.denoising_prefilter) == ("RGB_ALBEDO_NORMAL", "FAST")
+    assert not c.use_light_tree and sc.render.use_persistent_data
     assert render.configure(sc, quality="final", engine="cycles", samples=3, device="cpu").endswith(", 3 samples")
     assert render.configure(sc, engine="workbench") == "Workbench, anti-aliasing 5"  # plain: no quality
 

@@ -16,8 +16,11 @@ on, the instances are realised and each face corner gets the colour attribute ``
 the cell's colour (shading.cell_colour from ``shade``, state, highlight, the modifier inputs
 Colour and Dim) times a per-face light factor baked from the scene's sun lights (the vector
 nodes ``LLMViz Light +`` / ``LLMViz Light -``: irradiance on faces facing +X+Y+Z / -X-Y-Z),
-plus its emission. One point of the input mesh joins the output first, so the result keeps the
-input mesh's active colour attribute name (Workbench draws the active colour attribute).
+plus its emission. Renders draw only the three faces of a cube that can face the scene camera
+(the +X+Y+Z faces mirrored per cell toward the camera: half the corners to realise and draw; the
+draft turns backface culling off, as mirrored faces wind the other way); the viewport, seen from
+anywhere, keeps whole cubes. One point of the input mesh joins the output first, so the result
+keeps the input mesh's active colour attribute name (Workbench draws the active colour attribute).
 
 LOD boxes (one box per big block) carry the corner attribute ``cell_uv`` = (column, row) in cell
 units; the grid material draws the cell lines from it.
@@ -35,7 +38,7 @@ from .compat import NodeBuilder, socket
 from .shading import GREY, cell_colour, rgba
 
 INSTANCER_GROUP = "LLMViz Cells"
-INSTANCER_VERSION = 4
+INSTANCER_VERSION = 5
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
 HIGHLIGHT_FRAMES = 6.0
@@ -141,7 +144,7 @@ def _store(b: NodeBuilder, geo, name: str, value, data_type: str, domain: str) -
 def _vector(b: NodeBuilder, op: str, a, b_=None) -> bpy.types.NodeSocket:
     n = b.node("ShaderNodeVectorMath", operation=op)
     b.feed(n.inputs[0], a)
-    b.feed(n.inputs[1], b_)
+    b.feed(socket(n.inputs, "Scale") if op == "SCALE" else n.inputs[1], b_)
     return socket(n.outputs, "Value" if op == "DOT_PRODUCT" else "Vector")
 
 
@@ -151,27 +154,32 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
     socket(shade.inputs, "Name").default_value = "shade"
     base, emit, strength = cell_colour(b, socket(gin.outputs, "Colour"), socket(shade.outputs, "Attribute"),
                                        state, highlight, socket(gin.outputs, "Dim"))
+    viewport = socket(b.node("GeometryNodeIsViewport").outputs, "Is Viewport")
+    side = _switch(b, "VECTOR", viewport, (1.0, 1.0, 1.0), _camera_side(b))
     points = _store(b, points, "llmviz_base", base, "FLOAT_COLOR", "POINT")
     points = _store(b, points, "llmviz_emit", _vector(b, "MULTIPLY", emit, strength), "FLOAT_COLOR",
                     "POINT")
+    points = _store(b, points, "llmviz_side", side, "FLOAT_VECTOR", "POINT")
     # one point of the input first: the realised mesh takes its settings (active colour attribute);
     # attributes the output does not need are dropped from the instances (the scale field has read
-    # them) before realising would copy them 8x per cell
+    # them) before realising would copy them to every corner of every cube
     index = socket(b.node("GeometryNodeInputIndex").outputs, "Index")
     keep = b.node("GeometryNodeDeleteGeometry", domain="POINT")
     b.feed(socket(keep.inputs, "Geometry"), socket(gin.outputs, "Geometry"))
     b.feed(socket(keep.inputs, "Selection"), b.math("GREATER_THAN", index, 0.5))
     first = _drop(b, socket(keep.outputs, "Geometry"))
+    # renders draw the three faces toward +X+Y+Z, mirrored per cell (scale * side) onto the faces
+    # that look at the camera; the viewport, seen from anywhere, keeps the whole cube
     normal = socket(b.node("GeometryNodeInputNormal").outputs, "Normal")
-    light = None
-    for sign, name in zip((1.0, -1.0), LIGHT_NODES):
-        facing = _vector(b, "MAXIMUM", _vector(b, "MULTIPLY", normal, (sign, sign, sign)), (0.0, 0.0, 0.0))
-        vec = socket(b.node("FunctionNodeInputVector", name=name, label=name).outputs, "Vector")
-        term = _vector(b, "DOT_PRODUCT", facing, vec)
-        light = term if light is None else b.math("ADD", light, term)
-    cube = _store(b, cube, "llmviz_light", light, "FLOAT", "FACE")
+    back = b.node("GeometryNodeDeleteGeometry", domain="FACE")
+    b.feed(socket(back.inputs, "Geometry"), cube)
+    b.feed(socket(back.inputs, "Selection"), b.math("LESS_THAN", _vector(b, "DOT_PRODUCT", normal, (1.0, 1.0, 1.0)),
+                                                    0.0))
+    template = _switch(b, "GEOMETRY", viewport, cube, socket(back.outputs, "Geometry"))
+    template = _store(b, template, "llmviz_axis", normal, "FLOAT_VECTOR", "FACE")
     join = b.node("GeometryNodeJoinGeometry")
-    b.links.new(_drop(b, _instance(b, points, cube, scale)), socket(join.inputs, "Geometry"))
+    cells = _instance(b, points, template, _vector(b, "SCALE", side, scale))
+    b.links.new(_drop(b, cells), socket(join.inputs, "Geometry"))
     b.links.new(first, socket(join.inputs, "Geometry"))  # a multi-input socket puts later links first
     real = b.node("GeometryNodeRealizeInstances")
     b.feed(socket(real.inputs, "Geometry"), socket(join.outputs, "Geometry"))
@@ -181,9 +189,41 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
         socket(n.inputs, "Name").default_value = name
         return socket(n.outputs, "Attribute")
 
-    lit = _vector(b, "MULTIPLY", named("llmviz_base", "FLOAT_COLOR"), named("llmviz_light", "FLOAT"))
-    colour = _vector(b, "ADD", lit, named("llmviz_emit", "FLOAT_COLOR"))
-    return _store(b, socket(real.outputs, "Geometry"), COLOR_ATTRIBUTE, colour, "FLOAT_COLOR", "CORNER")
+    # the face's world normal: the template's axis turned by the cell's mirroring
+    facing = _vector(b, "MULTIPLY", named("llmviz_axis", "FLOAT_VECTOR"), named("llmviz_side", "FLOAT_VECTOR"))
+    light = None
+    for sign, name in zip((1.0, -1.0), LIGHT_NODES):
+        lit_by = _vector(b, "MAXIMUM", _vector(b, "MULTIPLY", facing, (sign, sign, sign)), (0.0, 0.0, 0.0))
+        vec = socket(b.node("FunctionNodeInputVector", name=name, label=name).outputs, "Vector")
+        term = _vector(b, "DOT_PRODUCT", lit_by, vec)
+        light = term if light is None else b.math("ADD", light, term)
+    lit = _store(b, socket(real.outputs, "Geometry"), "llmviz_light", light, "FLOAT", "FACE")  # 4x fewer than corners
+    colour = _vector(b, "ADD", _vector(b, "SCALE", named("llmviz_base", "FLOAT_COLOR"), named("llmviz_light", "FLOAT")),
+                     named("llmviz_emit", "FLOAT_COLOR"))
+    return _store(b, lit, COLOR_ATTRIBUTE, colour, "FLOAT_COLOR", "CORNER")
+
+
+def _camera_side(b: NodeBuilder) -> bpy.types.NodeSocket:
+    """Per point, +1 or -1 on each axis: the side of the cell the scene camera is on (+1 level with it)."""
+    camera = b.node("GeometryNodeObjectInfo", transform_space="RELATIVE")
+    b.links.new(socket(b.node("GeometryNodeInputActiveCamera").outputs, "Active Camera"),
+                socket(camera.inputs, "Object"))
+    position = socket(b.node("GeometryNodeInputPosition").outputs, "Position")
+    split = b.node("ShaderNodeSeparateXYZ")
+    b.feed(split.inputs[0], _vector(b, "SUBTRACT", socket(camera.outputs, "Location"), position))
+    side = b.node("ShaderNodeCombineXYZ")
+    for axis in "XYZ":
+        ahead = b.math("GREATER_THAN", socket(split.outputs, axis), -1e-6)
+        b.feed(socket(side.inputs, axis), b.math("MULTIPLY_ADD", ahead, 2.0, -1.0))
+    return socket(side.outputs, "Vector")
+
+
+def _switch(b: NodeBuilder, input_type: str, condition, true, false) -> bpy.types.NodeSocket:
+    n = b.node("GeometryNodeSwitch", input_type=input_type)
+    b.feed(socket(n.inputs, "Switch"), condition)
+    b.feed(socket(n.inputs, "True", input_type), true)
+    b.feed(socket(n.inputs, "False", input_type), false)
+    return socket(n.outputs, "Output", input_type)
 
 
 def _drop(b: NodeBuilder, geo) -> bpy.types.NodeSocket:

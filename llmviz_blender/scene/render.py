@@ -214,7 +214,7 @@ def _set_format(scene: bpy.types.Scene, file_format: str) -> None:
     if file_format == "PNG":
         image.color_mode = "RGB"
         image.color_depth = "8"
-        image.compression = 90
+        image.compression = 50  # zlib level 5: ~15x faster than 90 at 1080p, files ~5% larger
         # Dither noise on the flat dark background makes PNGs ~3.7x larger (nano-gpt 960x540:
         # 346 -> 93 kB); videos keep it against banding. Callers restore the scene's own value.
         scene.render.dither_intensity = 0.0
