@@ -29,6 +29,8 @@ FINAL := --quality final
 # The stills in both themes (light ones end in -light), a 9:16 frame, the facts chapter, a storyboard,
 # and one still per walkthrough chapter (the key frame of its middle step, told with that chapter
 # only); override to pick chapters, e.g. `make renders GALLERY_CHAPTERS="attention mlp"`, or empty.
+# GPT-2 small by value: seeded random weights (no download here), 32 tokens.
+GPT2 := --preset gpt2-small --weights random --tokens $(shell seq -s, 0 31)
 GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
 
 render: $(STAMP)
@@ -53,6 +55,8 @@ renders: render
 	$(PY) scripts/render.py --resolution 1600x900 $(FINAL) --preset facts-gpt --prompt "Tiger Woods plays the sport of" \
 		--logit-lens --chapters facts --still renders/facts-mlp.png  # 1600x900: its dense weights stay under 1 MB
 	$(RENDER) $(FINAL) --preset facts-gpt --logit-lens --chapters facts --still renders/facts-attention.png
+	$(RENDER) $(FINAL) $(GPT2) --camera layers --still renders/gpt2-small-layers.png
+	$(RENDER) $(FINAL) $(GPT2) --zoom-to h5.fc:1021,3 --still renders/gpt2-small-cell.png
 	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 320
 
 .PHONY: render renders
