@@ -145,6 +145,7 @@ def test_quality_settings(fresh_blend):
     assert render.configure(sc, quality="draft", resolution=(64, 36)) == "Workbench draft, anti-aliasing 5"
     shading = sc.display.shading
     assert (sc.render.engine, shading.color_type, shading.light) == ("BLENDER_WORKBENCH", "VERTEX", "FLAT")
+    cells = materials.kind_material("weight")
     text = render.configure(sc, quality="final", device="cpu")
     assert text == f"Cycles final CPU, {QUALITY_DEFAULTS['final']['samples']} samples"
     c = sc.cycles
@@ -152,6 +153,7 @@ def test_quality_settings(fresh_blend):
     assert (c.max_bounces, c.diffuse_bounces, c.glossy_bounces) == (0, 0, 0)  # direct light only
     assert (c.denoising_input_passes, c.denoising_prefilter) == ("RGB_ALBEDO_NORMAL", "FAST")
     assert not c.use_light_tree and sc.render.use_persistent_data
+    assert cells.cycles.emission_sampling == "NONE"  # glowing cells are no lamps
     assert render.configure(sc, quality="final", engine="cycles", samples=3, device="cpu").endswith(", 3 samples")
     assert render.configure(sc, engine="workbench") == "Workbench, anti-aliasing 5"  # plain: no quality
 

@@ -14,8 +14,9 @@ plain data (keys, node values, object colours): a saved .blend renders the same 
 add-on, with no drivers or handlers.
 
 final: Cycles with few samples and OpenImageDenoise (fast prefilter and quality), adaptive
-sampling, direct light only (the look is flat: emission and two suns), no light tree, persistent
-data.
+sampling, direct light only (the look is flat: emission and two suns), no light tree, emissive
+materials not sampled as lights (100k glowing cubes and the text are no lamps: -20% time),
+persistent data.
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def quality_of(scene: bpy.types.Scene) -> str | None:
 def prepare(scene: bpy.types.Scene) -> None:
     """Bring the file's draft state in line with `scene`'s quality (see the module docstring)."""
     draft = quality_of(scene) == "draft" and scene.render.engine == "BLENDER_WORKBENCH"
+    if quality_of(scene) == "final" and scene.render.engine == "CYCLES":
+        for mat in datablocks.owned("materials"):
+            if mat.cycles.emission_sampling != "NONE":
+                mat.cycles.emission_sampling = "NONE"  # cells and text glow, they light nothing
     group = datablocks.find_shared("node_groups", nodes.INSTANCER_GROUP)
     if group is not None:  # none when every block is a box (large models)
         group = nodes.instancer_group()  # rebuilt if outdated
