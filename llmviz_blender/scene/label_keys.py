@@ -23,7 +23,7 @@ from .labels import LABEL, LABEL_BLOCK
 #: Priority (0 first) of each label kind that names no block of the step.
 KIND_PRIORITY = {"sequence": 1, "section": 3, "group": 4, "card": 6}
 FOCUS, SOURCE, TEXT, OTHER = 0, 1, 2, 5
-RESIZABLE = {"name", "dim", "section"}  # label kinds sized on screen: block names, dimensions, headings
+RESIZABLE = {"name", "dim", "section", "group"}  # label kinds sized on screen: block names, dimensions, headings
 GROW = 4.0  # a picture may enlarge a resizable label up to this many times to make it legible
 SIZE = "llmviz_size"  # a label's own size (its object scale when made)
 
