@@ -217,6 +217,18 @@ def test_zoom_to_keys_a_flight_that_ends_on_the_value_and_formula(built):
     assert np.all(reveal == ALWAYS)
 
 
+def test_a_zoom_after_the_walkthrough_shows_every_cell_of_a_value_box(fresh_blend):
+    from llmviz_blender import scene
+    from llmviz_blender.scene.value_boxes import DONE, PROGRESS
+    coll = scene.build("nano-gpt", lod="boxes")  # with weights: every block a value box
+    scene.animate(coll, chapters=["embedding"])
+    boxes = [o for o in coll.all_objects if PROGRESS in o]
+    assert boxes and any(o.animation_data for o in boxes)  # the walkthrough keys their reveal
+    fresh_blend.context.scene.frame_set(1)  # mid-walkthrough: later blocks not yet computed
+    scene.zoom_to(coll, "x:1,2", seconds=1, hold=0)
+    assert all(o[PROGRESS] == DONE and not o.animation_data for o in boxes)
+
+
 def test_frame_target_on_a_cell_shows_its_readout_and_overview_removes_it(built):
     coll, scene, bpy = built
     before = len(coll.all_objects)

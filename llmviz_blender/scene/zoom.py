@@ -23,6 +23,7 @@ from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import TEXT_COLOR, flat_material
 from .nodes import DIM_PROP
 from .session import model_of
+from .value_boxes import DONE, PROGRESS
 from .walkthrough import (FORMULA_COLOR, STEPS, TARGET, animation_collection, scene_camera, clear_keys, key_camera,
                           overlay_rig, overlay_text, overlay_plate)
 
@@ -32,8 +33,8 @@ MARKER_FRONT = 0.05  # the marker stands this far in front of the cell
 
 def _reset(collection: bpy.types.Collection, cam: bpy.types.Object, scene: bpy.types.Scene) -> None:
     """Undo what a walkthrough or an earlier zoom keyed: camera and label keys, the camera's
-    tracking, cells' reveal and dimming, hidden blocks; the walkthrough's record. Keyed block
-    properties keep the walkthrough's last frame (everything computed)."""
+    tracking, cells' reveal (value boxes' progress too) and dimming, hidden blocks; the walkthrough's
+    record."""
     if STEPS in collection:
         scene.frame_set(scene.frame_end)
     blocks = [o for o in collection.all_objects if "llmviz_key" in o]
@@ -43,6 +44,8 @@ def _reset(collection: bpy.types.Collection, cam: bpy.types.Object, scene: bpy.t
     for obj in blocks:
         obj.hide_render = obj.hide_viewport = False
         obj[DIM_PROP] = 0.0
+        if PROGRESS in obj:  # a value box: every cell shown
+            obj[PROGRESS] = DONE
         reveal = obj.data.attributes.get("reveal")
         if reveal is not None:
             reveal.data.foreach_set("value", np.full(len(reveal.data), ALWAYS, np.float32))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -136,6 +136,10 @@ class Segment:
     focus: tuple[str, ...]
     sources: tuple[str, ...] = ()
     formula: bool = True
+
+    def framing(self, picture: Frame) -> Frame:
+        """The segment's frame in `picture`: the zoom's caption band and formula plate."""
+        return replace(picture, formula=self.formula)
 
 
 @dataclass
