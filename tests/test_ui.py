@@ -113,7 +113,8 @@ def test_generate_uses_the_panel_options(ui):
     coll = properties.model_collection(bpy.context.scene)
     assert list(coll["llmviz_tokens"]) == [0, 1, 2, 0]
     assert coll["llmviz_weights_kind"] == "random" and coll["llmviz_weights_seed"] == 0
-    assert not [o for o in coll.all_objects if "llmviz_key" in o]  # boxes only
+    blocks = [o for o in coll.all_objects if "llmviz_key" in o]
+    assert blocks and all("llmviz_progress" in o for o in blocks)  # boxes only: value boxes (with weights)
     assert not [o for o in coll.all_objects if o.type == "FONT"]
 
 
