@@ -45,7 +45,7 @@ renders: render
 		$(RENDER) $(FINAL) --theme $$t --camera h0.head0 --still renders/nano-gpt-attention-head$$s.png || exit 1; \
 		$(RENDER) $(FINAL) --theme $$t --camera h0.mlp --still renders/nano-gpt-mlp$$s.png || exit 1; \
 		$(RENDER) $(FINAL) --theme $$t --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still renders/comparison$$s.png || exit 1; \
-		$(PY) scripts/render.py --resolution 1080x1920 $(FINAL) --theme $$t --chapters attention \
+		$(PY) scripts/render.py --resolution 864x1536 $(FINAL) --theme $$t --chapters attention \
 			--still renders/vertical-attention$$s.png || exit 1; \
 	done
 	@for c in $(GALLERY_CHAPTERS); do \

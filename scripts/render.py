@@ -357,12 +357,12 @@ def run(args: argparse.Namespace, con: Console) -> None:
     coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens, theme=args.theme)
     con.say(f"built {m.config.name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
 
-    last = None
+    zoom_end = None
     if args.zoom_to:
-        first, last = scene_api.zoom_to(coll, args.zoom_to, fps=args.fps)
-        con.say(f"zoom to {args.zoom_to}: frames {first}-{last} at {scene.render.fps} fps")
-        if args.frames and not (first <= args.frames[0] and args.frames[1] <= last):
-            raise Usage(f"--frames {args.frames[0]}-{args.frames[1]}: outside the zoom's frames {first}-{last}")
+        first, zoom_end = scene_api.zoom_to(coll, args.zoom_to, fps=args.fps)
+        con.say(f"zoom to {args.zoom_to}: frames {first}-{zoom_end} at {scene.render.fps} fps")
+        if args.frames and not (first <= args.frames[0] and args.frames[1] <= zoom_end):
+            raise Usage(f"--frames {args.frames[0]}-{args.frames[1]}: outside the zoom's frames {first}-{zoom_end}")
     elif animated(args):
         t = time.perf_counter()
         timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed)) if v is not None}
@@ -387,8 +387,8 @@ def run(args: argparse.Namespace, con: Console) -> None:
         frame = None
         if args.frames:
             frame = args.frames[0]
-        elif last is not None:  # the zoom's last frame: the cell, its value and formula
-            frame = last
+        elif zoom_end is not None:  # the zoom's last frame: the cell, its value and formula
+            frame = zoom_end
         elif animated(args):
             frame = scene_api.middle_key_frame(coll)
         render.still(scene, outputs["still"], frame=frame, log=con.say)

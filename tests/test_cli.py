@@ -309,3 +309,18 @@ def test_interrupted_video_leaves_nothing(tmp_path):
     assert stderr.strip().splitlines() == ["render.py: interrupted; no partial output was kept"]
     assert [n.name for n in tmp_path.iterdir()] == [".long.mp4.frames"]  # no video; complete frames to resume from
     assert all(is_complete(f) for f in (tmp_path / ".long.mp4.frames").iterdir())
+
+
+def test_a_walkthrough_still_shows_its_middle_step(fresh_blend, tmp_path):
+    """--chapters without --frames: the still is the key frame of the walkthrough's middle step."""
+    import bpy
+    from llmviz_blender import scene
+    coll = scene.build("nano-gpt", lod="boxes")
+    bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y = 64, 36
+    scene.animate(coll, chapters=["output"])
+    middle = scene.middle_key_frame(coll)
+    from llmviz_blender.scene.walkthrough import steps_of
+    assert middle < steps_of(coll)[-1]["key"]
+    r = cli(*FAST, "--chapters", "output", "--still", str(tmp_path / "s.png"))
+    assert r.returncode == 0, r.stderr
+    assert f"rendering s.png at frame {middle} " in r.stdout
