@@ -57,7 +57,7 @@ renders: render
 	$(RENDER) $(FINAL) --preset facts-gpt --logit-lens --chapters facts --still renders/facts-attention.png
 	$(RENDER) $(FINAL) $(GPT2) --camera layers --still renders/gpt2-small-layers.png
 	$(RENDER) $(FINAL) $(GPT2) --zoom-to h5.fc:1021,3 --still renders/gpt2-small-cell.png
-	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 320
+	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 288
 
 .PHONY: render renders
 
