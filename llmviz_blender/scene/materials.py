@@ -14,7 +14,7 @@ Grid material ``LLMViz <Kind> Grid`` (for :func:`nodes.add_box_object`) reads GE
 the Camera Data node's View Distance, and draws lines at every 1 / 16 / 256 / 4096 cells, each
 level faded in once its spacing is a few pixels wide on screen.
 
-Only Principled BSDF, Math, Mix and Map Range nodes: identical in Cycles and EEVEE. The per-cell
+Only Diffuse BSDF, Emission, Math, Mix and Map Range nodes: identical in Cycles and EEVEE. The per-cell
 colour recipe is shading.cell_colour, shared with the draft quality's geometry nodes (Workbench);
 ``diffuse_color`` is the kind colour.
 """
@@ -35,7 +35,7 @@ PIXEL_ANGLE = 1.0e-3               # until set_grid_pixel_angle: ~ one pixel (ra
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
 LINE_DARKEN = 0.7                  # a full-strength grid line: this share of the way to DARK
-MATERIAL_VERSION = 4
+MATERIAL_VERSION = 5
 ROUGHNESS = 0.55
 
 
@@ -54,18 +54,22 @@ def _check_kind(kind: str) -> None:
 
 def bsdf(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
          emit_strength: bpy.types.NodeSocket | float) -> bpy.types.NodeSocket:
-    """A Principled BSDF with these colours (every llmviz surface's shader)."""
-    node = b.node("ShaderNodeBsdfPrincipled")
-    b.feed(socket(node.inputs, "Base Color"), base)
-    socket(node.inputs, "Roughness").default_value = ROUGHNESS
-    b.feed(socket(node.inputs, "Emission Color"), emit_color)
-    b.feed(socket(node.inputs, "Emission Strength"), emit_strength)
-    return socket(node.outputs, "BSDF")
+    """A diffuse surface of `base` plus emission (every llmviz surface's shader): the look is flat,
+    and a diffuse BSDF costs Cycles less than a Principled one."""
+    diffuse = b.node("ShaderNodeBsdfDiffuse")
+    b.feed(socket(diffuse.inputs, "Color"), base)
+    glow = b.node("ShaderNodeEmission")
+    b.feed(socket(glow.inputs, "Color"), emit_color)
+    b.feed(socket(glow.inputs, "Strength"), emit_strength)
+    add = b.node("ShaderNodeAddShader")
+    b.links.new(socket(diffuse.outputs, "BSDF"), add.inputs[0])
+    b.links.new(socket(glow.outputs, "Emission"), add.inputs[1])
+    return add.outputs[0]
 
 
 def _output(b: NodeBuilder, base: bpy.types.NodeSocket, emit_color: bpy.types.NodeSocket,
             emit_strength: bpy.types.NodeSocket | float) -> None:
-    """Feed a Principled BSDF with these colours into the material output."""
+    """Feed `bsdf` with these colours into the material output."""
     out = b.node("ShaderNodeOutputMaterial", target="ALL")
     b.links.new(bsdf(b, base, emit_color, emit_strength), socket(out.inputs, "Surface"))
 

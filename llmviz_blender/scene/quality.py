@@ -41,7 +41,7 @@ BOUNCES = {"max_bounces": 0, "diffuse_bounces": 0, "glossy_bounces": 0, "transmi
 #: (ACCURATE + HIGH: ~40 s) and keep text edges, which the albedo and normal passes carry.
 DENOISE = {"denoiser": "OPENIMAGEDENOISE", "denoising_input_passes": "RGB_ALBEDO_NORMAL",
            "denoising_prefilter": "FAST", "denoising_quality": "FAST"}
-DIFFUSE = 1.0  # share of sunlight the Principled BSDF (roughness 0.55, IOR 1.5) sends back diffusely
+DIFFUSE = 1.0  # share of sunlight the surface (materials.bsdf: a Diffuse BSDF) sends back diffusely
 _DIM_PATH = f'["{nodes.DIM_PROP}"]'
 
 
