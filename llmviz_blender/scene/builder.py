@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import layout as lay
 from .. import model
-from ..defaults import ALWAYS, ASPECT, CHAR_WIDTH, PRESET, THEME, TOP_K
+from ..defaults import ALWAYS, ASPECT, PRESET, THEME, TOP_K
 from ..layout import Block, texels
 from ..composition.theme import THEMES
 from ..model import ModelConfig, ModelError, Trace, Weights

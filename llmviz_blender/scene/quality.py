@@ -29,7 +29,7 @@ from mathutils import Vector
 
 from ..defaults import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES  # noqa: F401 (re-exported)
 from . import compat, datablocks, nodes
-from .keys import fcurve
+from .keys import fcurve, find_fcurve
 from .materials import grid_fill
 
 PROP = "llmviz_quality"
@@ -157,8 +157,8 @@ def _copy_dim(obj: bpy.types.Object, mod: bpy.types.NodesModifier) -> None:
     """The modifier's Dim input follows the object's ``llmviz_dim`` (its keys copied, or its value)."""
     ident = compat.interface_identifier(mod.node_group, "Dim")
     path = f'modifiers["{mod.name}"]["{ident}"]'
-    source = _find_curve(obj, _DIM_PATH)
-    target = _find_curve(obj, path)
+    source = find_fcurve(obj, _DIM_PATH)
+    target = find_fcurve(obj, path)
     if source is None:
         if target is not None and len(target.keyframe_points):
             target.keyframe_points.clear()
@@ -184,18 +184,3 @@ def _copy_dim(obj: bpy.types.Object, mod: bpy.types.NodesModifier) -> None:
         dst.interpolation = src.interpolation
         dst.handle_left_type, dst.handle_right_type = src.handle_left_type, src.handle_right_type
     target.update()
-
-
-def _find_curve(obj: bpy.types.Object, path: str) -> bpy.types.FCurve | None:
-    anim = obj.animation_data
-    if anim is None or anim.action is None:
-        return None
-    return fcurve(obj, path) if _has_curve(anim.action, anim, path) else None
-
-
-def _has_curve(action: bpy.types.Action, anim, path: str) -> bool:
-    if hasattr(action, "fcurves"):
-        return action.fcurves.find(path) is not None
-    from bpy_extras import anim_utils
-    bag = anim_utils.action_get_channelbag_for_slot(action, anim.action_slot)
-    return bag is not None and bag.fcurves.find(path) is not None
