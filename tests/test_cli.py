@@ -40,6 +40,27 @@ def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Completed
                           cwd=cwd, env=_env(**env), timeout=TIMEOUT)
 
 
+def play_without_addon(blend: Path, png: Path, frame: str = "s.frame_end",
+                       checks: str = "") -> subprocess.CompletedProcess:
+    """Open `blend` in a fresh Python that cannot import the add-on, run `checks` (code; `s` is the
+    scene), render `frame` (an expression) to `png`; prints "RANGE start end width height"."""
+    code = (
+        "import importlib.util, os, sys\n"
+        "import bpy\n"
+        "assert importlib.util.find_spec('llmviz_blender') is None, 'add-on importable'\n"
+        "bpy.ops.wm.open_mainfile(filepath=sys.argv[1])\n"
+        "s = bpy.context.scene\n"
+        f"{checks}"
+        f"s.frame_set({frame})\n"
+        "s.render.filepath = sys.argv[2]\n"
+        "bpy.ops.render.render(write_still=True)\n"
+        "print('RANGE', s.frame_start, s.frame_end, s.render.resolution_x, s.render.resolution_y, flush=True)\n"
+        "os._exit(0)\n")
+    env = {k: v for k, v in _env().items() if not k.startswith("PYTHON")}
+    return subprocess.run([sys.executable, "-I", "-c", code, str(blend), str(png)], cwd=png.parent,
+                          capture_output=True, text=True, env=env, timeout=TIMEOUT)
+
+
 def cli_many(cases: dict[str, list[str]], cwd: Path, **env: str) -> dict[str, tuple[int, str, str]]:
     """Run several CLI invocations at once; name -> (returncode, stdout, stderr)."""
     procs = {name: subprocess.Popen([sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE,
@@ -154,24 +175,11 @@ def test_animation_to_png_folder_with_progress(walk):
 def test_saved_blend_renders_the_same_without_the_addon(walk, tmp_path):
     d, r = walk
     assert r.returncode == 0, r.stderr
-    code = (
-        "import importlib.util, os, sys\n"
-        "import bpy\n"
-        "assert importlib.util.find_spec('llmviz_blender') is None, 'add-on importable'\n"
-        "bpy.ops.wm.open_mainfile(filepath=sys.argv[1])\n"
-        "s = bpy.context.scene\n"
+    out = tmp_path / "again.png"
+    p = play_without_addon(d / "walk.blend", out, frame="200", checks=(
         "fonts = [f.filepath for f in bpy.data.fonts]\n"
         "assert all(f == '<builtin>' for f in fonts), fonts\n"
-        "assert not bpy.data.libraries and not [i for i in bpy.data.images if i.filepath]\n"
-        "s.frame_set(200)\n"
-        "s.render.filepath = sys.argv[2]\n"
-        "bpy.ops.render.render(write_still=True)\n"
-        "print('RANGE', s.frame_start, s.frame_end, s.render.resolution_x, s.render.resolution_y, flush=True)\n"
-        "os._exit(0)\n")
-    out = tmp_path / "again.png"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    p = subprocess.run([sys.executable, "-I", "-c", code, str(d / "walk.blend"), str(out)], cwd=tmp_path,
-                       capture_output=True, text=True, env=env, timeout=TIMEOUT)
+        "assert not bpy.data.libraries and not [i for i in bpy.data.images if i.filepath]\n"))
     assert p.returncode == 0, p.stderr[-2000:]
     assert "RANGE 1 " in p.stdout and " 64 36" in p.stdout  # the whole walkthrough, our size
     a, b = pixels(d / "still.png"), pixels(out)

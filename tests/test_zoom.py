@@ -5,10 +5,6 @@ cell still in the scene (scene.zoom), and the CLI's --zoom-to / --camera BLOCK:R
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +19,6 @@ from llmviz_blender.timeline import TimelineError
 from llmviz_blender.timeline import zoom as Z
 
 ASPECT = 16 / 9
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "render.py"
 
 
 @pytest.fixture(scope="module")
@@ -265,6 +259,7 @@ def test_panel_zoom_to_cell_takes_the_inspectors_cell(fresh_blend):
 
 def test_cli_zoom_still_and_blend_play_without_the_addon_and_bad_targets_exit_2(tmp_path):
     pytest.importorskip("bpy")
+    from test_cli import cli_many, play_without_addon
     fast = ["--resolution", "64x36", "--engine", "workbench"]
     cases = {
         "ok": ["--zoom-to", "h0.fc:100,3", "--still", "z.png", "--save-blend", "z.blend", "--lod", "boxes", *fast],
@@ -274,11 +269,7 @@ def test_cli_zoom_still_and_blend_play_without_the_addon_and_bad_targets_exit_2(
         "bad camera cell": ["--camera", "h0.fc:192,0", "--still", "d.png", *fast],
         "with the walkthrough": ["--zoom-to", "h0.fc:3,1", "--animate", "--still", "e.png", *fast],
     }
-    env = {k: v for k, v in os.environ.items() if k != "LLMVIZ_FAIL_RENDER_AFTER"}
-    procs = {k: subprocess.Popen([sys.executable, str(SCRIPT), *v], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, cwd=tmp_path, env=env) for k, v in cases.items()}
-    out = {k: (*p.communicate(timeout=300), p.returncode) for k, p in procs.items()}
-    out = {k: (code, stdout, stderr) for k, (stdout, stderr, code) in out.items()}
+    out = cli_many(cases, tmp_path)
     code, stdout, stderr = out.pop("ok")
     assert code == 0, stderr
     assert "zoom to h0.fc:100,3: frames 1-193" in stdout
@@ -290,20 +281,7 @@ def test_cli_zoom_still_and_blend_play_without_the_addon_and_bad_targets_exit_2(
         lines = stderr.strip().splitlines()
         assert code == 2 and len(lines) == 1 and expected[name] in lines[0], f"{name}: {code} {stderr!r}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["z.blend", "z.png"]
-    code = (
-        "import importlib.util, os, sys\n"
-        "import bpy\n"
-        "assert importlib.util.find_spec('llmviz_blender') is None, 'add-on importable'\n"
-        "bpy.ops.wm.open_mainfile(filepath=sys.argv[1])\n"
-        "s = bpy.context.scene\n"
-        "s.frame_set(s.frame_end)\n"
-        "s.render.filepath = sys.argv[2]\n"
-        "bpy.ops.render.render(write_still=True)\n"
-        "print('RANGE', s.frame_start, s.frame_end, flush=True)\n"
-        "os._exit(0)\n")
-    env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
-    p = subprocess.run([sys.executable, "-I", "-c", code, str(tmp_path / "z.blend"), str(tmp_path / "again.png")],
-                       cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    p = play_without_addon(tmp_path / "z.blend", tmp_path / "again.png")
     assert p.returncode == 0, p.stderr[-2000:]
     assert "RANGE 1 193" in p.stdout
     from llmviz_blender.scene.render import read_png
