@@ -6,6 +6,7 @@ and is tagged as ours, so `clear` removes exactly what we made.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -126,11 +127,23 @@ def _tag_block(obj: bpy.types.Object, block: Block) -> None:
 
 def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: bool, top_k: int = TOP_K,
                logit_lens: bool = False, value_boxes: bool = True) -> bpy.types.Collection:
+    """The model's collection under `parent`, filled (`_fill`)."""
+    coll = _collection(f"{ROOT} {m.config.name}", parent)
+    coll[OPTIONS] = json.dumps({"with_labels": with_labels, "card": card, "top_k": top_k, "logit_lens": logit_lens,
+                                "value_boxes": value_boxes})
+    _fill(coll, m, with_labels, card, top_k, logit_lens, value_boxes)
+    return coll
+
+
+OPTIONS = "llmviz_build_options"  # how the collection was built: `relayout` fills it again the same way
+
+
+def _fill(coll: bpy.types.Collection, m: Model, with_labels: bool, card: bool, top_k: int = TOP_K,
+          logit_lens: bool = False, value_boxes: bool = True) -> None:
     """The model's objects: per-cell blocks, value boxes (big blocks with numbers, unless
     `value_boxes` is off) and kind-colour grid boxes (big blocks without numbers), labels."""
     config = m.config
     prefix = f"{ROOT} {config.name}"
-    coll = _collection(prefix, parent)
     session.register(coll, m)
     boxes: dict[str, list[Block]] = {k: [] for k in lay.KINDS}
     for block in m.layout.blocks:
@@ -154,12 +167,44 @@ def _add_model(m: Model, parent: bpy.types.Collection, with_labels: bool, card: 
     if with_labels or card or logit_lens:
         text = _collection(f"{prefix} Labels", coll)
         if with_labels:
-            label_model(m.layout, text, prefix, m.trace, top_k=top_k)
+            label_model(m.layout, text, prefix, m.trace, top_k=top_k, n_input=len(m.tokens))
         if card:
             add_card(m.layout, text, prefix)
         if logit_lens:
             add_lens_strip(m, text, prefix)
-    return coll
+
+
+def with_fed(m: Model, fed: Sequence[int]) -> Model:
+    """`m` laid out with the generated tokens `fed` fed back as columns after its input (the
+    same blocks drawn the same way; the trace of the whole sequence). Pure: the scene is not touched."""
+    fed = [int(t) for t in fed]
+    if fed == m.fed:
+        return m
+    if m.weights is None:
+        raise ModelError(f"{m.config.name}: generated columns need weights")
+    sequence = [*m.tokens, *fed]
+    if len(sequence) > m.config.block_size:
+        raise ModelError(f"generation: {len(m.tokens)} input and {len(fed)} fed-back tokens need "
+                         f"{len(sequence)} columns; {m.config.name}'s block size is {m.config.block_size}")
+    model.check_tokens(m.config, sequence)
+    layout = lay.model_layout(m.config, len(sequence), layers_per_column=m.layout.layers_per_column)
+    return Model(m.config, m.weights, m.source, list(m.tokens), model.forward(m.weights, sequence), layout,
+                 dict(m.plan), fed)
+
+
+def relayout(collection: bpy.types.Collection, m: Model, scene: bpy.types.Scene | None = None) -> None:
+    """Show `m` (the collection's model with other fed-back columns: `with_fed`) in `collection`:
+    its objects are made again the way the collection was built; the collection itself, its
+    properties and everything outside it stay."""
+    scene = scene or bpy.context.scene
+    options = json.loads(collection[OPTIONS])
+    ids = [*collection.children_recursive, *collection.all_objects]
+    ids += [o.data for o in collection.all_objects if o.data is not None]
+    ids += [o.animation_data.action for o in collection.all_objects if o.animation_data and o.animation_data.action]
+    bpy.data.batch_remove([i for i in ids if datablocks.is_owned(i)])
+    _fill(collection, m, **options)
+    environment.setup(scene, [m.layout], collection)
+    environment.apply_theme(scene, collection.get(THEME_PROP, THEME))
 
 
 def check_top_k(top_k: int) -> None:

@@ -151,8 +151,10 @@ def token_anchor(layout: Layout, t: int) -> np.ndarray:
     return layout.cell_position("tokens", 0, 0) + [t * PITCH, -CELL, CELL + TOKEN_GAP * token_size(layout.config)]
 
 
-def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None, top_k: int = TOP_K) -> None:
-    """Names and dimensions of blocks, section and group labels, tokens above, predictions below."""
+def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, trace=None, top_k: int = TOP_K,
+                n_input: int | None = None) -> None:
+    """Names and dimensions of blocks, section and group labels, tokens above, predictions below
+    (the input: the first `n_input` columns, default all; later columns hold fed-back tokens)."""
     m = margin(layout.config)
     size = label_size(layout.config)
     for block in _labelled(layout):
@@ -169,7 +171,8 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
         if group in ("Self-attention", "Projection", "MLP"):
             add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
                      collection, align_y="TOP", label="group")
-    _label_tokens(layout, collection, prefix, trace, token_size(layout.config), top_k)
+    _label_tokens(layout, collection, prefix, trace, token_size(layout.config), top_k,
+                  layout.n_tokens if n_input is None else n_input)
 
 
 def heading_size(layout: Layout) -> float:
@@ -178,26 +181,38 @@ def heading_size(layout: Layout) -> float:
     return max(0.8 * margin(layout.config), 0.012 * float(max(hi[0] - lo[0], hi[2] - lo[2])))
 
 
+def next_tokens(config, probs: np.ndarray, k: int, fanned: bool) -> str:
+    """The k most likely next tokens with their probabilities, as listed under the output (one a
+    line for word pieces)."""
+    best = top_k(config, probs, k)
+    if fanned:
+        return "next token:\n" + "\n".join(f"{w} {p:.1%}" for _, w, p in best)
+    return "next token: " + "  ".join(f"{w} {p:.1%}" for _, w, p in best)
+
+
+POSITION = "llmviz_position"  # a prediction text's column: it shows once that column's probabilities are
+NEXT = "llmviz_next"  # on a next-token list: how many tokens it lists
+TEXT_SIZE = "llmviz_text_size"  # on a next-token list: its text height
+
+
 def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str, trace, size: float,
-                  k: int = TOP_K) -> None:
+                  k: int = TOP_K, n_input: int | None = None) -> None:
     """The input tokens above the Tokens row; below the Probabilities, each position's prediction
-    (letters) and the k most likely next tokens with their probabilities."""
+    (letters) and the k most likely next tokens after the input, with their probabilities."""
     config = layout.config
     probs_block = layout["probs"]
     if trace is None:
         return
-    pieces = place_pieces(layout, [token_text(config, int(t), quoted=False) for t in trace["tokens"]],
+    n_input = layout.n_tokens if n_input is None else n_input
+    pieces = place_pieces(layout, [token_text(config, int(t), quoted=False) for t in trace["tokens"][:n_input]],
                           FAN_SHARE * heading_size(layout))
     for t, (piece, where) in enumerate(zip(pieces.texts, pieces.anchors)):
         add_text(f"{prefix} token {t}", piece, where, pieces.size, DIM_COLORS["T"], collection, align_x="CENTER",
                  align_y="BOTTOM")
     if pieces.fanned:
         _leaders(pieces, f"{prefix} token leaders", collection)
-    best = top_k(config, trace["probs"][-1], k)
-    if pieces.fanned:  # word pieces: the top-k list under the Probabilities, one token a line
-        text = add_text(f"{prefix} next", "next token:\n" + "\n".join(f"{w} {p:.1%}" for _, w, p in best),
-                        output_text_anchor(layout, 1.0), pieces.size, TEXT_COLOR, collection, align_y="TOP")
-        text[ROLE] = PREDICTION
+    add_next_tokens(layout, collection, f"{prefix} next", trace, n_input - 1, k, pieces.fanned, pieces.size)
+    if pieces.fanned:  # word pieces: only the top-k list under the Probabilities
         return
     probs = trace["probs"]
     bottom = probs_block.origin[2] - (probs_block.rows.size - 1) * PITCH - CELL
@@ -207,11 +222,22 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
         text = add_text(f"{prefix} predicted {t}", token_text(config, winner, quoted=False),
                         [x, -CELL, bottom - 0.6 * size], size, DIM_COLORS["T"], collection, align_x="CENTER",
                         align_y="TOP")
-        text[ROLE] = PREDICTION
-    summary = "  ".join(f"{w} {p:.1%}" for _, w, p in best)
-    text = add_text(f"{prefix} next", f"next token: {summary}", output_text_anchor(layout, 3.0), size,
-                    TEXT_COLOR, collection, align_y="TOP")
-    text[ROLE] = PREDICTION
+        text[ROLE], text[POSITION] = PREDICTION, t
+
+
+def add_next_tokens(layout: Layout, collection: bpy.types.Collection, name: str, trace, position: int, k: int,
+                    fanned: bool, size: float) -> bpy.types.Object:
+    """The list of the k most likely tokens after `position` under the Probabilities (word pieces:
+    one a line, at the pieces' `size`; letters: one line, at the token size)."""
+    body = next_tokens(layout.config, trace["probs"][position], k, fanned)
+    if fanned:
+        text = add_text(name, body, output_text_anchor(layout, 1.0), size, TEXT_COLOR, collection, align_y="TOP")
+    else:
+        text = add_text(name, body, output_text_anchor(layout, 3.0), token_size(layout.config), TEXT_COLOR,
+                        collection, align_y="TOP")
+    text[ROLE], text[POSITION], text[NEXT] = PREDICTION, position, k
+    text[TEXT_SIZE] = size if fanned else token_size(layout.config)
+    return text
 
 
 FAN_SHARE = 0.8  # fanned-out token pieces: this share of the section headings' size

@@ -18,9 +18,10 @@ LENS = "llmviz_lens"  # the residual block a table reads (h0.attn_resid), on eac
 def add_lens_strip(m: Model, collection: bpy.types.Collection, prefix: str, k: int = LENS_K) -> list[bpy.types.Object]:
     """One text table per layer and stage ('<prefix> lens h0.attn_resid'): top-k tokens with their
     probabilities and the rank of the model's prediction, right of the block it reads."""
-    target = int(np.argmax(m.trace["probs"][-1]))
+    last = len(m.tokens) - 1  # the input's last position (later columns are fed-back tokens)
+    target = int(np.argmax(m.trace["probs"][last]))
     tables = []
-    for row in model.logit_lens(m.weights, m.trace, -1, k, target):
+    for row in model.logit_lens(m.weights, m.trace, last, k, target):
         body = lens_text(m.config, row, target)
         obj = add_text(f"{prefix} lens {row.source}", body, lens_anchor(m.layout, row.source),
                        lens_size(m.layout, row.source, body.count("\n") + 1), TEXT_COLOR, collection,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
@@ -64,8 +64,12 @@ def resolve_weights(config: ModelConfig | None, weights: Weights | str | Path | 
 
 @dataclass
 class Model:
-    """A resolved model: config, weights (and their source), tokens and their trace, its layout and
-    level-of-detail plan (block key -> "cells" | "box")."""
+    """A resolved model: config, weights (and their source), the input `tokens`, its layout and
+    level-of-detail plan (block key -> "cells" | "box"). `fed` are generated tokens fed back as
+    input columns after the input (the generation loop's KV-cached passes: each computes one more
+    column); the layout has a column and `trace` (the forward pass of `sequence`) a position for
+    every input and fed token. A causal model's first len(tokens) positions are the input's own
+    forward pass."""
 
     config: ModelConfig
     weights: Weights | None
@@ -74,6 +78,12 @@ class Model:
     trace: Trace | None
     layout: Layout
     plan: dict[str, str]
+    fed: list[int] = field(default_factory=list)
+
+    @property
+    def sequence(self) -> list[int]:
+        """The tokens the columns show: the input, then the fed-back generated tokens."""
+        return [*self.tokens, *self.fed]
 
 
 _live: dict[int, tuple[str, Model]] = {}  # collection.session_uid -> (model id, model)
@@ -85,6 +95,7 @@ def register(collection: bpy.types.Collection, m: Model) -> None:
     collection[_ID] = model_id
     collection["llmviz_preset"] = m.config.name
     collection["llmviz_tokens"] = list(m.tokens)
+    collection["llmviz_fed"] = list(m.fed)
     collection["llmviz_config"] = json.dumps(model.config_to_dict(m.config))
     collection["llmviz_layers_per_column"] = m.layout.layers_per_column
     collection["llmviz_weights_kind"] = m.source.kind
@@ -120,11 +131,13 @@ def _restore(collection: bpy.types.Collection) -> Model:
                            int(collection.get("llmviz_weights_seed", 0)))
     weights = source.load(config)
     ids = [int(t) for t in collection["llmviz_tokens"]]
-    trace = model.forward(weights, ids) if weights is not None else None
-    layout = lay.model_layout(config, len(ids), layers_per_column=int(collection["llmviz_layers_per_column"]))
+    fed = [int(t) for t in collection.get("llmviz_fed", [])]
+    trace = model.forward(weights, ids + fed) if weights is not None else None
+    layout = lay.model_layout(config, len(ids) + len(fed),
+                              layers_per_column=int(collection["llmviz_layers_per_column"]))
     cells = {o["llmviz_key"] for o in collection.all_objects if "llmviz_key" in o and not o.get("llmviz_value_box")}
     return Model(config, weights, source, ids, trace, layout,
-                 {b.key: "cells" if b.key in cells else "box" for b in layout.blocks})
+                 {b.key: "cells" if b.key in cells else "box" for b in layout.blocks}, fed)
 
 
 def forget_all() -> None:

@@ -17,18 +17,20 @@ import numpy as np
 
 from .. import model, timeline
 from ..defaults import FPS, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
-from ..layout import CELL, token_size
+from ..layout import CELL, PITCH, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
+from ..timeline.reveal import by_columns, units
 from ..composition import Frame
 from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, PANEL, PANEL_PAD, TALL_BAR,
                                  TEXT_WIDTH, TITLE_BAND, TITLE_SCALE, CAPTION_TOP, PanelText, caption_size, formula_size,
                                  panel_text)
 from . import datablocks, environment, label_keys, materials, value_boxes
-from .builder import ROOT, THEME_PROP
+from .builder import ROOT, THEME_PROP, relayout, with_fed
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
-from .labels import DIM_COLORS, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, add_text, flat_material, token_anchor
+from .labels import (DIM_COLORS, NEXT, POSITION, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, TEXT_SIZE,
+                     add_next_tokens, add_text, flat_material, token_anchor)
 from .nodes import add_cell_object
 
 DIM = 0.7  # llmviz_dim of blocks outside the step's focus
@@ -270,29 +272,86 @@ Spans = dict[str, list[tuple[float, float]]]
 
 
 def _outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types.Collection) -> Spans:
-    """When output texts may show: predictions under the model once computed; the generated tokens
-    join the input row, and the sequence so far stands under the probabilities, where the camera
-    looks. Returns the spans by object name (the label placement keys them)."""
-    probs_done = float(np.max(tl.reveal["probs"])) if "probs" in tl.reveal else float(tl.frame_end)
-    shown = probs_done if probs_done < timeline.NEVER else float(tl.frame_end) + 1
-    spans: Spans = {obj.name: [(shown, max(shown, tl.frame_end))] for obj in coll.all_objects
-                    if obj.get(ROLE) == PREDICTION}
-    layout = m.layout
+    """When output texts may show: each prediction under the model once its column's probabilities
+    are computed, each pass's next-token list until the next pass's replaces it; the generated
+    tokens join the input row, and the sequence so far stands under the probabilities, where the
+    camera looks. Returns the spans by object name (the label placement keys them)."""
+    layout, end = m.layout, float(tl.frame_end)
+    n_in = len(m.tokens)
+    probs = layout["probs"]
+    column = units(probs)
+
+    def done(position: int) -> float:  # the frame its probabilities are all computed, or after the end
+        if "probs" not in tl.reveal:
+            return end + 1
+        frame = float(np.max(tl.reveal["probs"][column == position]))
+        return frame if frame < timeline.NEVER else end + 1
+
+    outputs = [o for o in coll.all_objects if o.get(ROLE) == PREDICTION]
+    lists = {int(o[POSITION]): o for o in outputs if o.get(NEXT)}
+    first = lists.get(n_in - 1)
+    if first is not None:  # a list per later pass, like the first pass's
+        fanned = first.data.body.startswith("next token:\n")
+        for position in range(n_in, layout.n_tokens):
+            lists[position] = add_next_tokens(layout, anim, f"{ROOT} Next {position}", m.trace, position,
+                                              int(first[NEXT]), fanned, float(first[TEXT_SIZE]))
+    spans: Spans = {o.name: [(done(int(o[POSITION])), end)] for o in outputs}
+    shown = sorted((done(p), o) for p, o in lists.items())
+    for (start, obj), (later, _) in zip(shown, [*shown[1:], (end + 1, None)]):
+        spans[obj.name] = [(start, max(start, later - 1))]
     size = token_size(layout.config)
     for k, p in enumerate(tl.predictions):
-        text = add_text(f"{ROOT} Generated {k}", p.text, token_anchor(layout, layout.n_tokens + k), size,
+        text = add_text(f"{ROOT} Generated {k}", p.text, token_anchor(layout, n_in + k), size,
                         DIM_COLORS["T"], anim, align_x="CENTER", align_y="BOTTOM")
-        appended = p.frame_start + (p.frame_end - p.frame_start) // 2
-        spans[text.name] = [(appended, tl.frame_end)]
+        spans[text.name] = [(p.frame_start, end)]
         generated = [q.token for q in tl.predictions[:k + 1]]
         line = model.sequence_text(layout.config, m.tokens, generated)
         seq = add_text(f"{ROOT} Sequence {k}", line, output_text_anchor(layout, SEQUENCE_DROP), SEQUENCE_SCALE * size,
                        DIM_COLORS["T"], anim, align_y="TOP", label="sequence")
         last = k == len(tl.predictions) - 1
-        next_start = tl.frame_end if last else tl.predictions[k + 1].frame_start + (
-            tl.predictions[k + 1].frame_end - tl.predictions[k + 1].frame_start) // 2 - 1
-        spans[seq.name] = [(appended, next_start)]
+        spans[seq.name] = [(p.frame_start, end if last else tl.predictions[k + 1].frame_start - 1)]
     return spans
+
+
+MARK_SHARE = 0.012  # the pass markers: this share of the model's height wide (legible in the whole view)
+
+
+def _key_pass_columns(tl: Timeline, m: Model, anim: bpy.types.Collection) -> None:
+    """While a generation pass computes its column, a marker points at that column in every block
+    it computes (from above a block of columns, from the left of an attention matrix's row), in
+    front of the blocks: a path down the stack that shows which numbers the pass computes."""
+    n_in = len(m.tokens)
+    blocks = [b for b in m.layout.blocks if b.kind != "weight"]
+    lo, hi = m.layout.bounds()
+    w = max(2 * PITCH, MARK_SHARE * float(hi[2] - lo[2]))
+    for k, p in enumerate(tl.predictions):
+        c = n_in + k
+        if c >= m.layout.n_tokens:
+            break
+        verts, faces = [], []
+        for b in blocks:
+            rows, cols = b.cells()
+            sel = units(b) == c
+            if not sel.any():
+                continue
+            pos = b.positions(rows[sel], cols[sel])
+            first, last = pos.min(axis=0), pos.max(axis=0)
+            y = first[1] - CELL  # in front of the cells, seen from the camera's side (-Y)
+            if by_columns(b):  # above the column, pointing down at it
+                tip = np.array([first[0], y, last[2] + CELL])
+                tri = [tip + [-w / 2, 0, w], tip + [w / 2, 0, w], tip]
+            else:  # left of the row, pointing right at it
+                tip = np.array([first[0] - CELL, y, first[2]])
+                tri = [tip + [-w, 0, -w / 2], tip + [-w, 0, w / 2], tip]
+            n = len(verts)
+            verts += [tuple(v) for v in tri]
+            faces.append((n, n + 1, n + 2))
+        mesh = datablocks.tag(bpy.data.meshes.new(f"{ROOT} Pass column {c}"))
+        mesh.from_pydata(verts, [], faces)
+        mesh.materials.append(flat_material(DIM_COLORS["T"]))
+        obj = datablocks.tag(bpy.data.objects.new(f"{ROOT} Pass column {c}", mesh))
+        anim.objects.link(obj)
+        set_visibility(obj, [(p.frame_start, p.frame_end)], tl.frame_start)
 
 
 def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
@@ -300,12 +359,28 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
          generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
          top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED) -> Timeline:
     """The timeline for a built model (validation only: raises TimelineError / ModelError, touches
-    nothing). With captions, each step is framed in the part of the picture above the caption bar.
-    The generation samples with temperature, top_k, top_p and seed (temperature 0: greedy)."""
+    nothing), laid out as `walk` lays it out."""
+    return walk(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions, temperature, top_k,
+                top_p, seed)[0]
+
+
+def walk(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
+         start_layer: int = 0, durations: dict[str, float] | None = None,
+         generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
+         top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED) -> tuple[Timeline, Model]:
+    """The timeline for a built model and the model as the walkthrough shows it: with a column for
+    every generated token fed back when the generation chapter is told (`builder.with_fed`).
+    Validation only: raises TimelineError / ModelError, touches nothing. With captions, each step
+    is framed in the part of the picture above the caption bar. The generation samples with
+    temperature, top_k, top_p and seed (temperature 0: greedy)."""
     if m.trace is None or m.weights is None:
         raise TimelineError(f"animate: {m.config.name} was built without weights; build it with a weights "
                             f"file or weights='random' to animate")
     steps = generate_steps if generate_steps is not None else default_steps(m)
+    room = m.config.block_size - len(m.tokens) + 1
+    if steps > room:
+        raise TimelineError(f"generate_steps: {steps} tokens after {len(m.tokens)} need {len(m.tokens) + steps - 1} "
+                            f"columns; {m.config.name}'s block size {m.config.block_size} allows at most {room}")
     told = chapters is None or "generation" in chapters  # generation passes run only when told
     top_p = None if top_p is not None and top_p >= 1 else top_p
     generation = model.generate(m.weights, m.tokens, steps, temperature, top_k, top_p, seed) \
@@ -314,11 +389,13 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
                           *([f"top-p {top_p:g}"] if top_p else [])]) if temperature > 0 else ""
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
+    shown = with_fed(m, generation.generated[:-1] if generation is not None else [])
     timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
-    return timeline.build_timeline(m.layout, m.trace, timing, chapters=list(chapters) if chapters else None,
-                                   start_layer=start_layer, generation=generation, weights=m.weights,
-                                   frame=Frame(environment.aspect(scene), caption=captions, title=captions),
-                                   sampling=sampling)
+    tl = timeline.build_timeline(shown.layout, shown.trace, timing, chapters=list(chapters) if chapters else None,
+                                 start_layer=start_layer, generation=generation, weights=shown.weights,
+                                 frame=Frame(environment.aspect(scene), caption=captions, title=captions),
+                                 sampling=sampling)
+    return tl, shown
 
 
 GENERATED_WORDS = 3  # tokens a text model generates by default
@@ -332,10 +409,10 @@ def tellable(m: Model, start_layer: int = 0) -> list[str]:
 
 def default_steps(m: Model) -> int:
     """Tokens generated when not told: as many as the input for a letter vocabulary, a few words
-    for a model with a tokenizer, none for a model read as bare ids."""
-    if m.config.letters:
-        return len(m.tokens)
-    return GENERATED_WORDS if timeline.build.reads_text(m.config) else 0
+    for a model with a tokenizer, none for a model read as bare ids; at most what the block size
+    leaves room for (each generated token but the last is fed back as a column)."""
+    wanted = len(m.tokens) if m.config.letters else GENERATED_WORDS if timeline.build.reads_text(m.config) else 0
+    return min(wanted, m.config.block_size - len(m.tokens) + 1)
 
 
 def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 1.0,
@@ -349,9 +426,10 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     Raises TimelineError (or ModelError) on bad options before anything changes.
     """
     scene = scene or bpy.context.scene
-    m = model_of(collection)
-    tl = plan(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions, temperature, top_k,
-              top_p, seed)
+    tl, m = walk(model_of(collection), scene, fps, speed, chapters, start_layer, durations, generate_steps, captions,
+                 temperature, top_k, top_p, seed)
+    if m is not model_of(collection):  # room for the generated columns, or none any more
+        relayout(collection, m, scene)
     cam = scene_camera(scene, collection)
 
     prefix = f"{ROOT} {m.config.name}"
@@ -374,6 +452,7 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
         for i, cu in enumerate(tl.closeups):
             _key_closeup(i, cu, tl, m, anim, tl.frame_start, rig, d, height, width)
     available = _outputs(tl, m, collection, anim)
+    _key_pass_columns(tl, m, anim)
     frame = Frame(width / height, caption=captions, title=captions)
     label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,
                          available)

@@ -16,7 +16,7 @@ from ..layout import Layout, label_room, label_size
 from ..model import Generation, ModelConfig, Weights, token_text
 from .closeups import CloseUp
 from .facts import Facts
-from .reveal import schedule
+from .reveal import schedule, units as unit_of
 from .story import Box, Plan, Story, home
 from .timing import CHAPTERS, Timing, TimelineError, ease
 
@@ -77,7 +77,9 @@ class Chapter:
 
 @dataclass
 class Prediction:
-    """One generation step: the context the model read, the token it chose and its probability."""
+    """One generated token: the context the model read, the token it chose and its probability,
+    and the step that appends it (frames): for all but the last, the step whose pass computes its
+    column."""
 
     frame_start: int
     frame_end: int
@@ -159,12 +161,19 @@ def _check(layout: Layout, trace: Mapping[str, np.ndarray], start_layer: int, ge
     if isinstance(start_layer, bool) or not isinstance(start_layer, (int, np.integer)) \
             or not 0 <= start_layer < n_layer:
         raise TimelineError(f"start_layer: must be an integer in 0..{n_layer - 1}, got {start_layer!r}")
-    tokens = np.asarray(trace["tokens"])
-    if tokens.size != layout.n_tokens:
-        raise TimelineError(f"trace: has {tokens.size} tokens but the layout is for {layout.n_tokens}")
+    tokens = [int(t) for t in np.asarray(trace["tokens"])]
+    if len(tokens) != layout.n_tokens:
+        raise TimelineError(f"trace: has {len(tokens)} tokens but the layout is for {layout.n_tokens}")
     if generation is not None:
-        if not generation.traces or list(generation.traces[0].tokens) != list(tokens):
-            raise TimelineError("generation: its first step must run the traced tokens")
+        if not generation.traces:
+            raise TimelineError("generation: it has no steps")
+        n_in = len(generation.tokens) - len(generation.traces)
+        if list(generation.traces[0].tokens) != tokens[:n_in]:
+            raise TimelineError("generation: its first step must run the traced input")
+        columns = n_in + len(generation.traces) - 1
+        if tokens != list(generation.tokens[:columns]):
+            raise TimelineError(f"generation: the layout needs a column for each token fed back ({columns} in "
+                                f"all, the input and the generated tokens but the last), got {len(tokens)}")
 
 
 def _skipped(keys: list[str], homes: dict[str, str | None],
@@ -337,7 +346,9 @@ def _seconds(plans: dict[str, list[Plan]], timing: Timing, units: dict[str, int]
 
 
 def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list[Prediction]:
-    steps = [s for s in chapter.steps if not s.catch_up]
+    """Each generated token with the step that appends it: the steps computing a pass's column
+    (every other step of the chapter, story.generations) and the last."""
+    steps = [s for s in chapter.steps if not s.catch_up][::2]
     n_in = len(generation.tokens) - len(generation.traces)
     out = []
     for i, (trace, s) in enumerate(zip(generation.traces, steps)):
@@ -367,7 +378,8 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     _check(layout, trace, start_layer, generation)
     n_layer = layout.config.n_layer
     chosen = _chosen(chapters, available(layout.config, start_layer, generation is not None, weights is not None))
-    facts = Facts(layout, trace, weights)
+    n_input = len(generation.tokens) - len(generation.traces) if generation is not None else layout.n_tokens
+    facts = Facts(layout, trace, weights, n_input)
     story = Story(facts, start_layer, generation, sampling)
     homes = {b.key: home(b, start_layer) for b in layout.blocks}
     plans = {c: story.chapter(c) for c in chosen}
@@ -382,8 +394,8 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     spans = iter(zip(frames[:-1], frames[1:]))
 
     reveal = {b.key: np.full(b.n_cells, ALWAYS if b.kind == "weight" else NEVER, np.float32) for b in layout.blocks}
-    for key in before:
-        reveal[key][:] = timing.frame_start - 1
+    for key in before:  # the first pass's units (later columns are computed by the generation's passes)
+        reveal[key][unit_of(layout[key]) < n_input] = timing.frame_start - 1
     out: list[Chapter] = []
     for c in chosen:
         steps, ups = [], []

@@ -75,7 +75,7 @@ def q_value(facts: Facts, layer: int, head: int, row: int, t: int) -> CloseUp:
 
 def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
     """Row `row` of one head's attention: scores q.k / sqrt(A), the mask, max, sum-exp, softmax."""
-    a, t = facts.config.head_size, facts.layout.n_tokens
+    a, t = facts.config.head_size, facts.t
     p = f"h{layer}.head{head}."
     q = facts.cells(f"{p}q", np.arange(a), row)
     keys = facts.cells(f"{p}k", np.arange(a)[None, :], np.arange(row + 1)[:, None])  # (row+1, A)

@@ -37,11 +37,11 @@ class Finding:
         return self.after.layer
 
 
-def find(weights: Weights, trace: Trace) -> Finding:
-    """The lens row where the model's own prediction at the last position first becomes rank 1,
-    with the row before it (the input embedding before layer 0's attention)."""
-    target = int(np.argmax(trace["probs"][-1]))
-    rows = logit_lens(weights, trace, -1, LENS_K, target, embedding=True)
+def find(weights: Weights, trace: Trace, position: int = -1) -> Finding:
+    """The lens row where the model's own prediction at `position` (the input's last) first becomes
+    rank 1, with the row before it (the input embedding before layer 0's attention)."""
+    target = int(np.argmax(trace["probs"][position]))
+    rows = logit_lens(weights, trace, position, LENS_K, target, embedding=True)
     first = next(i for i, r in enumerate(rows) if r.target_rank == 1)
     return Finding(target, rows[max(first - 1, 0)], rows[first])
 
@@ -58,9 +58,9 @@ def _rank(row: LensRow) -> str:
 def plans(facts: Facts, weights: Weights, plan_type) -> list:
     """The chapter's steps as `plan_type` (story.Plan) instances."""
     layout, trace, cfg = facts.layout, facts.trace, facts.config
-    found = find(weights, trace)
+    t = facts.t - 1
+    found = find(weights, trace, t)
     word = token_text(cfg, found.target)
-    t = layout.n_tokens - 1
     before, after = found.before, found.after
     lens = (f"The logit lens: read the residual stream through the final layer norm and the LM head. "
             f"For '{decode(cfg, facts.tokens)}', {word} goes from {_rank(before)} before {_where(after)} to "
@@ -90,7 +90,7 @@ def _lens_box(layout: Layout, rows: list[LensRow], target: int):
 
 def _attention(facts: Facts, found: Finding, word: str, plan_type) -> list:
     """The answer appears after an attention layer: say so, and where the last column looks."""
-    p, t = f"h{found.layer}.", facts.layout.n_tokens - 1
+    p, t = f"h{found.layer}.", facts.t - 1
     att = np.asarray(facts.trace[f"{p}att_sm"], np.float64)[:, t, :]  # (heads, T): the last row
     h, j = np.unravel_index(int(np.argmax(att)), att.shape)
     return [

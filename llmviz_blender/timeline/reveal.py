@@ -21,6 +21,12 @@ def by_columns(block: Block) -> bool:
     return block.cols.label == "T" and not block.triangle
 
 
+def units(block: Block) -> np.ndarray:
+    """The unit (column, or row) of each cell, in cells() order."""
+    rows, cols = block.cells()
+    return cols if by_columns(block) else rows
+
+
 def n_units(block: Block) -> int:
     """Number of columns (or rows) the block is computed in."""
     return block.cols.size if by_columns(block) else block.rows.size

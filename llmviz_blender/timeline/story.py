@@ -27,6 +27,9 @@ Box = tuple[np.ndarray, np.ndarray]
 _DETAIL_GROUPS = {"Layer Norm 1": "layer_norm", "Self-attention": "attention", "Projection": "projection",
                   "Layer Norm 2": "mlp", "MLP": "mlp"}
 SAMPLED_SHOWN = 5  # candidates a sampling caption names
+#: A generation pass's last blocks: computed in a step of their own, with the output in view.
+PASS_OUTPUT = ("logits.max", "logits.sumexp", "probs")
+SPREAD_VOCAB = 8  # a vocabulary this small gets every probability in the captions
 #: Compute window of a step (fractions of its frames): after the camera arrives, before it leaves.
 WINDOW = (0.15, 0.9)
 #: A close-up step computes late: the formula builds up first, then the value lands.
@@ -81,7 +84,8 @@ class Story:
         return self.facts.layout
 
     def whole(self, *keys: str) -> list[Work]:
-        return [(k, 0, n_units(self.layout[k])) for k in keys]
+        """Every unit the first pass computes of each block (its first `t` columns or rows)."""
+        return [(k, 0, min(n_units(self.layout[k]), self.facts.t)) for k in keys]
 
     def box(self, keys: list[str]) -> Box:
         return self.layout.bounds([self.layout[k] for k in keys])
@@ -106,7 +110,7 @@ class Story:
     def overview(self) -> list[Plan]:
         cfg, f = self.facts.config, self.facts
         layers = [f"Transformer {i}" for i in range(cfg.n_layer)]
-        t = self.layout.n_tokens
+        t = self.facts.t
         return [
             Plan(f"This is {cfg.title}: {_plural(cfg.n_layer, 'layer')}, {_plural(cfg.n_head, 'head')} per layer, "
                  f"{param_count(cfg):,} parameters.", focus=[], box=self.layout.bounds()),
@@ -120,7 +124,7 @@ class Story:
 
     def embedding(self) -> list[Plan]:
         f, cfg = self.facts, self.facts.config
-        t, tok = self.layout.n_tokens, f.tokens[0]
+        t, tok = self.facts.t, f.tokens[0]
         ids = " ".join(str(i) for i in f.tokens[:16]) + (" ..." if t > 16 else "")
         first = f"The input {f.text(f.tokens)} becomes token ids: {ids}." if cfg.vocab else \
             f"The input is {_plural(t, 'token id')}: {ids}."
@@ -136,7 +140,7 @@ class Story:
         ]
 
     def layer_norm(self) -> list[Plan]:
-        f, t, key = self.facts, self.layout.n_tokens, f"h{self.layer}.ln1"
+        f, t, key = self.facts, self.facts.t, f"h{self.layer}.ln1"
         m, s = f.cell(f"{key}.mean", 0, 0), f.cell(f"{key}.std", 0, 0)
         x, v = f.cell(self.layout[key].reads[0], 0, 0), f.cell(key, 0, 0)
         formula = "(x - mean) / std * gamma + beta"
@@ -155,7 +159,7 @@ class Story:
         ]
 
     def attention(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
+        f, cfg, t = self.facts, self.facts.config, self.facts.t
         p, a, r = f"h{self.layer}.", cfg.head_size, t // 2
         h0 = f"{p}head0."
         has_w = f.has_values(f"{h0}q_weight")
@@ -190,7 +194,7 @@ class Story:
         ]
 
     def mlp(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
+        f, cfg, t = self.facts, self.facts.config, self.facts.t
         p, c = f"h{self.layer}.", cfg.n_embd
         j = closeups.gelu_row(f, self.layer, 0)
         fc, g = f.cell(f"{p}fc", j, 0), f.cell(f"{p}gelu", j, 0)
@@ -216,13 +220,11 @@ class Story:
         return plans
 
     def output(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.layout.n_tokens
+        f, cfg, t = self.facts, self.facts.config, self.facts.t
         probs = f.cells("probs", np.arange(cfg.vocab_size), t - 1)
         best = int(np.argmax(probs))
         per = "one per letter" if cfg.letters else "one per token of the vocabulary"
-        spread = ""
-        if cfg.vocab_size <= 8:
-            spread = " (" + ", ".join(f"{token_text(cfg, i)} {num(v)}" for i, v in enumerate(probs)) + ")"
+        spread = self._spread(probs)
         return [
             Plan("A final layer norm: each column is normalised once more.",
                  self.whole("ln_f.mean", "ln_f.std", "ln_f")),
@@ -235,30 +237,63 @@ class Story:
                  box=self.box(["probs", "logits"])),
         ]
 
+    def _spread(self, probs: np.ndarray) -> str:
+        """' ('A' 1.00, 'B' 0.00, 'C' 0.00)': every probability, for a vocabulary of a few tokens."""
+        cfg = self.facts.config
+        if cfg.vocab_size > SPREAD_VOCAB:
+            return ""
+        return " (" + ", ".join(f"{token_text(cfg, i)} {v:.2f}" for i, v in enumerate(probs)) + ")"
+
     def facts_stored(self) -> list[Plan]:
         assert self.facts.weights is not None
         return facts_chapter.plans(self.facts, self.facts.weights, Plan)
 
     def generations(self) -> list[Plan]:
+        """Each generated token joins the input as a new column, and the next pass computes only that
+        column through the whole stack (one step, the whole model in view): its query reads the keys
+        and values the earlier columns kept (a KV cache), and nothing before it is computed again.
+        Then that column's probabilities and the pass's choice (a step on the output). The last
+        token is only appended."""
+        f, gen, cfg = self.facts, self.generation, self.facts.config
+        assert gen is not None
+        n_in, passes = f.t, len(gen.traces)
+        computed = [b.key for b in self.layout.blocks if b.kind != "weight" and b.key not in PASS_OUTPUT]
+        whole, out = self.layout.bounds(), sequence_box(self.layout, len(sequence_text(cfg, gen.tokens[:n_in],
+                                                                                        gen.tokens[n_in:])))
+        plans = []
+        for j in range(1, passes):  # pass j + 1 computes column c, fed the token pass j chose
+            c = n_in + j - 1
+            fed = token_text(cfg, gen.tokens[c])
+            att = np.asarray(gen.traces[j][f"h{self.layer}.att_sm"][0, -1], np.float64)  # head 0, the new row
+            top = int(np.argmax(att))
+            if j == 1:
+                caption = (f"{fed} joins the input as column {c}, and the model runs again on that column alone. "
+                           f"Its query reads the {c + 1} keys and values kept from before (a KV cache: layer "
+                           f"{self.layer}, head 0 gives {num(att[top])} to {f.position(top)}); no earlier column is "
+                           f"computed again.")
+            else:
+                caption = (f"Pass {j + 1}: {fed} joins as column {c}. Only that column is computed, its query "
+                           f"reading {c + 1} cached keys and values.")
+            plans.append(Plan(caption, [(k, c, c + 1) for k in computed], focus=[], sources=[], box=whole))
+            plans.append(Plan(f"Pass {j + 1} {self._choice(j)}.", [(k, c, c + 1) for k in PASS_OUTPUT],
+                              focus=["probs"], sources=["probs"], box=out))
+        last = token_text(cfg, gen.tokens[-1])
+        plans.append(Plan(f"{last} is appended. After {passes} pass{'' if passes == 1 else 'es'}, each after the "
+                          f"first computing one column, the sequence reads {f.text(gen.tokens)}.",
+                          focus=["probs"], sources=["probs"], box=out))
+        return plans
+
+    def _choice(self, i: int) -> str:
+        """How pass i + 1 chose its token, with the numbers: 'predicts 'B' (0.97)' or the sampling."""
         f, gen = self.facts, self.generation
         assert gen is not None
-        n_in = len(gen.tokens) - len(gen.traces)
-        box = sequence_box(self.layout, len(sequence_text(f.config, gen.tokens[:n_in], gen.tokens[n_in:])))
-        plans = []
-        for i, trace in enumerate(gen.traces):
-            tok = gen.tokens[n_in + i]
-            prob = float(trace["probs"][-1][tok])
-            choice = gen.choices[i] if i < len(gen.choices) else None
-            if choice is not None and choice.draw is not None:
-                shown = ", ".join(f"{token_text(f.config, c, quoted=False)} {num(p)}"
-                                  for c, p in choice.candidates[:SAMPLED_SHOWN])
-                more = f" and {choice.kept - SAMPLED_SHOWN} more" if choice.kept > SAMPLED_SHOWN else ""
-                caption = (f"Step {i + 1}: sampled {token_text(f.config, tok)} (p {num(choice.probability)}) "
-                           f"from {shown}{more} ({self.sampling}). It is appended, and the model runs again.")
-            else:
-                caption = (f"Step {i + 1}: after {f.text(trace.tokens)} comes {token_text(f.config, tok)} "
-                           f"(probability {num(prob)}). It is appended, and the model runs again.")
-            plans.append(Plan(caption, focus=["probs"], sources=["probs"], box=box))
-        plans.append(Plan(f"After {_plural(len(gen.traces), 'step')}: {f.text(gen.tokens)}.", focus=[],
-                          box=self.layout.bounds()))
-        return plans
+        tok = gen.tokens[len(gen.tokens) - len(gen.traces) + i]
+        choice = gen.choices[i] if i < len(gen.choices) else None
+        if choice is not None and choice.draw is not None:
+            shown = ", ".join(f"{token_text(f.config, c, quoted=False)} {num(p)}"
+                              for c, p in choice.candidates[:SAMPLED_SHOWN])
+            more = f" and {choice.kept - SAMPLED_SHOWN} more" if choice.kept > SAMPLED_SHOWN else ""
+            return (f"samples {token_text(f.config, tok)} (p {num(choice.probability)}) from {shown}{more} "
+                    f"({self.sampling})")
+        probs = np.asarray(gen.traces[i]["probs"][-1], np.float64)
+        return f"predicts {token_text(f.config, tok)}{self._spread(probs) or f' ({num(probs[tok])})'}"
