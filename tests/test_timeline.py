@@ -9,6 +9,7 @@ from llmviz_blender import model
 from llmviz_blender import timeline as tl
 from llmviz_blender.layout import readout
 from llmviz_blender.layout.formula import num, precise
+from llmviz_blender.timeline.reveal import units
 
 NANO = model.load_preset("nano-gpt")
 WEIGHTS = model.default_weights(NANO)
@@ -16,12 +17,15 @@ TOKENS = model.encode(NANO, "CBABBC")
 GEN = model.generate(WEIGHTS, TOKENS, 6)
 TRACE = GEN.traces[0]
 LAYOUT = L.model_layout(NANO, len(TOKENS))
+#: With the generation: a column for every token fed back, and the trace of its last pass.
+FED_LAYOUT, FED_TRACE = L.model_layout(NANO, len(GEN.tokens) - 1), GEN.traces[-1]
 
 
 def build(**kw) -> tl.Timeline:
     kw.setdefault("generation", GEN)
     kw.setdefault("weights", WEIGHTS)
-    return tl.build_timeline(LAYOUT, TRACE, **kw)
+    lay, trace = (FED_LAYOUT, FED_TRACE) if kw["generation"] is not None else (LAYOUT, TRACE)
+    return tl.build_timeline(lay, trace, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +43,32 @@ def chapter_length(c) -> int:
 
 
 def check_order(t: tl.Timeline, lay: L.Layout) -> None:
-    """Weights always there; computed blocks after what they read, which is never NEVER; the rest
-    computed before the first frame or never."""
-    done = set(computed(t))
+    """Weights always there; per token position (a column, or an attention row), each block's
+    cells are computed in range, before the first frame or never, and after every position up to
+    it of each block they read (the keys and values of earlier positions too), none of them NEVER."""
     for b in lay.blocks:
         r = t.reveal[b.key]
         if b.kind == "weight":
             assert np.all(r == tl.ALWAYS), b.key
-        elif b.key in done:
+            continue
+        unit = units(b)
+        for c in range(lay.n_tokens):
+            mine = r[unit == c]
+            inside = (mine >= t.frame_start) & (mine <= t.frame_end)
+            assert inside.all() or np.all(mine < t.frame_start) or np.all(mine == tl.NEVER), (b.key, c)
+            if mine[0] == tl.NEVER:
+                continue
             for q in b.reads:
-                assert q in done or t.reveal[q].max() < t.frame_start, (b.key, q)
-                assert q not in done or r.min() > t.reveal[q].max(), (b.key, q)
-        else:
-            assert np.all(r == tl.NEVER) or np.all(r < t.frame_start), b.key
+                if lay[q].kind != "weight":
+                    before = t.reveal[q][units(lay[q]) <= c]
+                    assert before.max() < (mine.min() if inside.all() else t.frame_start), (b.key, q, c)
 
 
 # ---- reveal frames -------------------------------------------------------------------------------
 
 def test_every_computed_cell_has_a_frame_in_range(full):
     assert [c.id for c in full.chapters] == [c for c in tl.CHAPTERS if c != "facts"]  # facts: word models
-    for b in LAYOUT.blocks:
+    for b in FED_LAYOUT.blocks:
         r = full.reveal[b.key]
         assert r.dtype == np.float32 and r.shape == (b.n_cells,)
         if b.kind == "weight":
@@ -71,16 +81,40 @@ def test_every_computed_cell_has_a_frame_in_range(full):
 
 
 def test_reveal_follows_computation_order(full):
-    check_order(full, LAYOUT)
-    # each chapter computes its blocks inside its frames
+    check_order(full, FED_LAYOUT)
+    # each chapter computes its blocks' input columns inside its frames; the generation the others
     for c in full.chapters:
         for k in c.blocks:
-            assert c.frame_start <= full.reveal[k].min() and full.reveal[k].max() <= c.frame_end, (c.id, k)
+            first = units(FED_LAYOUT[k]) < len(TOKENS)
+            r = full.reveal[k][first if c.id != "generation" else ~first]
+            assert c.frame_start <= r.min() and r.max() <= c.frame_end, (c.id, k)
+
+
+def test_generation_passes_compute_one_column_each(full):
+    """Each pass after the first computes exactly its new column (an attention matrix: its new row)
+    of every block, within its own step; the probabilities and the next token in the step after."""
+    gen = full.chapter("generation").steps
+    n_in = len(TOKENS)
+    for j, c in enumerate(range(n_in, len(GEN.tokens) - 1)):
+        run, out = gen[2 * j], gen[2 * j + 1]
+        for b in FED_LAYOUT.blocks:
+            if b.kind == "weight":
+                continue
+            r = full.reveal[b.key][units(b) == c]
+            step = out if b.key in ("logits.max", "logits.sumexp", "probs") else run
+            assert np.all((step.frame_start <= r) & (r <= step.frame_end)), (b.key, c)
+            assert np.all(full.reveal[b.key][units(b) < c] < step.frame_start), (b.key, c)
+        assert f"column {c}" in run.caption and f"{c + 1}" in run.caption
+        tok = GEN.tokens[c + 1]
+        assert f"predicts '{model.decode(NANO, [tok])}'" in out.caption
+        assert f"{float(GEN.traces[j + 1]['probs'][-1][tok]):.2f}" in out.caption
+        np.testing.assert_allclose(FED_TRACE["probs"][c], GEN.traces[j + 1]["probs"][-1], atol=1e-6)
+    assert [p.frame_start for p in full.predictions] == [s.frame_start for s in gen[::2]]
 
 
 @pytest.mark.parametrize("key", ["x", "h0.ln1", "h0.head1.q", "h0.head2.y", "h1.fc", "logits", "h0.ln1.mean"])
 def test_activations_column_by_column(full, key):
-    block = LAYOUT[key]
+    block = FED_LAYOUT[key]
     rows, cols = block.cells()
     r = full.reveal[key]
     for c in range(block.cols.size - 1):
@@ -92,10 +126,10 @@ def test_activations_column_by_column(full, key):
 
 @pytest.mark.parametrize("key", ["h0.head0.att", "h0.head0.att_sm", "h2.head1.att", "h0.head0.att.max"])
 def test_attention_row_by_row(full, key):
-    block = LAYOUT[key]
+    block = FED_LAYOUT[key]
     rows, cols = block.cells()
     r = full.reveal[key]
-    t = LAYOUT.n_tokens
+    t = FED_LAYOUT.n_tokens
     if block.triangle:
         assert r.size == t * (t + 1) // 2 and np.all(cols <= rows)
     for i in range(block.rows.size - 1):
@@ -107,16 +141,16 @@ def test_attention_row_by_row(full, key):
 @pytest.mark.parametrize("config, n_tokens", [
     (model.ModelConfig("one", 1, 1, 4, 5, 4), 1),
     (model.ModelConfig("wide", 13, 2, 8, 7, 6), 3),
-    (model.ModelConfig("abc", 2, 3, 6, 3, 5, vocab=("x", "y", "z")), 5),
+    (model.ModelConfig("abc", 2, 3, 6, 3, 5, vocab=("x", "y", "z")), 4),
 ])
 def test_order_for_other_shapes_and_subsets(config, n_tokens):
     w = model.random_weights(config, seed=0)
     gen = model.generate(w, [i % config.vocab_size for i in range(n_tokens)], 2)
-    lay = L.model_layout(config, n_tokens)
+    lay = L.model_layout(config, n_tokens + 1)  # a column for the first generated token, fed back
     for start in sorted({0, config.n_layer - 1}):
         for chapters in (None, ["attention", "output"], ["overview", "mlp", "generation"],
                          ["layer_norm", "generation"]):
-            t = tl.build_timeline(lay, gen.traces[0], chapters=chapters, start_layer=start, generation=gen, weights=w)
+            t = tl.build_timeline(lay, gen.traces[-1], chapters=chapters, start_layer=start, generation=gen, weights=w)
             check_order(t, lay)
             if chapters is None:
                 assert set(computed(t)) >= {b.key for b in lay.blocks if b.kind != "weight" and b.layer >= start}
@@ -125,8 +159,8 @@ def test_order_for_other_shapes_and_subsets(config, n_tokens):
 def test_short_steps_keep_order():
     t = build(timing=tl.Timing(fps=1, speed=10.0))
     assert all(s.frame_end > s.frame_start for s in t.steps)
-    check_order(t, LAYOUT)
-    assert set(computed(t)) == {b.key for b in LAYOUT.blocks if b.kind != "weight"}
+    check_order(t, FED_LAYOUT)
+    assert set(computed(t)) == {b.key for b in FED_LAYOUT.blocks if b.kind != "weight"}
 
 
 # ---- timing --------------------------------------------------------------------------------------
@@ -178,7 +212,7 @@ def test_timing_defaults():
 # ---- subsets -------------------------------------------------------------------------------------
 
 def test_chapter_subset():
-    t = build(chapters=["mlp", "attention"])
+    t = build(chapters=["mlp", "attention"], generation=None)
     assert [c.id for c in t.chapters] == ["attention", "mlp"]
     assert t.chapters[0].frame_start == t.frame_start and t.chapters[-1].frame_end == t.frame_end
     assert t.chapters[1].frame_start == t.chapters[0].frame_end + 1
@@ -200,15 +234,17 @@ def test_chapter_subset():
 def test_subset_with_overview_and_generation():
     t = build(chapters=["overview", "generation"])
     assert [c.id for c in t.chapters] == ["overview", "generation"]
-    assert all(np.all(t.reveal[b.key] < t.frame_start) for b in LAYOUT.blocks)  # all there already
+    for b in FED_LAYOUT.blocks:  # the input's columns there already, the others computed by the passes
+        first = units(b) < len(TOKENS) if b.kind != "weight" else np.ones(b.n_cells, bool)
+        assert np.all(t.reveal[b.key][first] < t.frame_start) and np.all(t.reveal[b.key][~first] >= t.frame_start)
     assert [p.token for p in t.predictions] == GEN.generated
-    only = build(chapters=["overview"])
+    only = build(chapters=["overview"], generation=None)
     assert all(np.all(only.reveal[b.key] == tl.NEVER) for b in LAYOUT.blocks if b.kind != "weight")
 
 
 def test_start_layer():
-    t = build(start_layer=1)
-    assert [c.id for c in t.chapters] == [c for c in tl.CHAPTERS if c not in ("embedding", "facts")]
+    t = build(start_layer=1, generation=None)
+    assert [c.id for c in t.chapters] == [c for c in tl.CHAPTERS if c not in ("embedding", "facts", "generation")]
     for b in LAYOUT.blocks:
         if b.kind != "weight" and (b.layer == 0 or b.section == "Embedding"):
             assert np.all(t.reveal[b.key] < t.frame_start), b.key
@@ -239,6 +275,8 @@ def test_trace_must_match():
         tl.build_timeline(LAYOUT, other)
     with pytest.raises(tl.TimelineError, match="^generation"):
         tl.build_timeline(LAYOUT, TRACE, generation=model.generate(WEIGHTS, TOKENS[::-1], 1))
+    with pytest.raises(tl.TimelineError, match="^generation: the layout needs a column"):
+        tl.build_timeline(LAYOUT, TRACE, generation=GEN)  # no columns for the fed-back tokens
 
 
 def test_without_generation_or_weights():
@@ -260,8 +298,8 @@ def test_captions_quote_the_trace(full):
     assert num(TRACE["h0.ln1.mean"][0]) in mean
     assert "CBABBC" in full.chapter("overview").steps[1].caption
     gen = full.chapter("generation").steps
-    for step, tok in zip(gen, GEN.generated):
-        assert f"comes '{model.decode(NANO, [tok])}'" in step.caption
+    for step, tok in zip(gen[1::2], GEN.generated[1:]):
+        assert f"predicts '{model.decode(NANO, [tok])}'" in step.caption
     assert "'CBABBCABBBCC'" in gen[-1].caption
     assert [p.text for p in full.predictions] == list("ABBBCC")
     assert all(p.probability == pytest.approx(float(tr["probs"][-1][p.token]))
@@ -340,7 +378,7 @@ def test_camera_keys(full):
     assert tl.ease(0) == 0 and tl.ease(1) == 1 and tl.ease(-3) == 0 and tl.ease(0.25) < 0.25
     for s in full.steps:  # each step's view holds its focus blocks
         if s.focus:
-            lo, hi = LAYOUT.bounds([LAYOUT[k] for k in s.focus])
+            lo, hi = FED_LAYOUT.bounds([FED_LAYOUT[k] for k in s.focus])
             assert np.all(s.target[0] <= lo + 1e-9) and np.all(hi <= s.target[1] + 1e-9)
 
 
@@ -351,5 +389,5 @@ def test_key_budget(full):
     wide = NANO.replace(n_embd=96)  # twice the cells per block, same blocks: same keys
     w = model.random_weights(wide, seed=1)
     gen = model.generate(w, TOKENS, 6)
-    wide_t = tl.build_timeline(L.model_layout(wide, len(TOKENS)), gen.traces[0], generation=gen, weights=w)
+    wide_t = tl.build_timeline(L.model_layout(wide, len(gen.tokens) - 1), gen.traces[-1], generation=gen, weights=w)
     assert wide_t.key_count_estimate() == full.key_count_estimate()
