@@ -65,7 +65,7 @@ def test_cells_appear_at_their_reveal_frames(nano):
 def test_keyframes_scale_with_blocks(nano):
     scene.animate(nano)
     keys = count_keys(list(bpy.data.objects))
-    assert 100 < keys <= 8000  # per block and label and step (visibility, size), never per cell (110k)
+    assert 100 < keys <= 12000  # per block and label and step (visibility, size), never per cell (110k)
 
 
 def test_timing_options(nano):

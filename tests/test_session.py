@@ -45,7 +45,25 @@ def test_generation_runs_only_when_its_chapter_is_told(fresh_blend, counts):
     coll = scene.build("nano-gpt")
     scene.animate(coll, chapters=["output", "generation"])
     assert counts["read"] == 1
-    assert counts["forward"] == 1 + 6  # the build, then one pass per generated token
+    assert counts["forward"] == 1 + 6  # the build, then one pass per generated token (the last: every column)
+    m = scene.model_of(coll)
+    assert model.decode(m.config, m.sequence) == "CBABBCABBBC" and m.layout.n_tokens == 11
+
+
+def test_a_reopened_walkthrough_keeps_its_generated_columns(fresh_blend, tmp_path):
+    coll = scene.build("nano-gpt")
+    scene.animate(coll, chapters=["output", "generation"])
+    live, name = scene.model_of(coll), coll.name
+    assert list(coll["llmviz_tokens"]) == live.tokens and list(coll["llmviz_fed"]) == live.fed == [0, 1, 1, 1, 2]
+    path = tmp_path / "walk.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    restored = scene.model_of(bpy.data.collections[name])
+    assert restored is not live and (restored.tokens, restored.fed) == (live.tokens, live.fed)
+    assert restored.layout.n_tokens == 11 and (restored.trace["probs"] == live.trace["probs"]).all()
+    scene.animate(bpy.data.collections[name], chapters=["attention"])  # no generation: back to the input's columns
+    back = scene.model_of(bpy.data.collections[name])
+    assert back.fed == [] and back.layout.n_tokens == 6 and list(bpy.data.collections[name]["llmviz_fed"]) == []
 
 
 def test_a_reopened_file_rebuilds_its_model_once_from_structured_properties(fresh_blend, counts, tmp_path):

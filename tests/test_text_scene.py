@@ -139,14 +139,18 @@ def test_animate_facts_and_sampling_captions(fresh_blend):
     assert [s["chapter"] for s in steps][0] == "facts"
     ids = model.encode(FACTS, ATTN_PROMPT, as_ids=False)
     gen = model.generate(WEIGHTS, ids, 3, 0.8, 3, None, 1)
-    sampled = [s["caption"] for s in steps if s["chapter"] == "generation"][:3]
-    for caption, choice in zip(sampled, gen.choices):
-        assert caption.startswith("Step ") and f"sampled {model.token_text(FACTS, choice.token)} " in caption
+    told = [s["caption"] for s in steps if s["chapter"] == "generation"]
+    sampled = [*told[1::2], told[-1]]  # each pass's choice (the first pass's in the last step: its token ends it)
+    for caption, (i, choice) in zip(sampled, [*enumerate(gen.choices[1:], 2), (len(gen.choices), gen.choices[-1])]):
+        if caption is told[-1]:
+            assert f"{model.token_text(FACTS, choice.token)} is appended" in caption
+            continue
+        assert caption.startswith(f"Pass {i} samples {model.token_text(FACTS, choice.token)} "), caption
         assert "(temperature 0.8, top-k 3)" in caption
         first, p = choice.candidates[0]
         assert f"from {model.token_text(FACTS, first, quoted=False)} {p:.2f}" in caption
-    scene_api.animate(coll, chapters=["generation"], speed=8.0)  # greedy: the captions as before
-    assert all("comes" in s["caption"] for s in steps_of(coll)[:3])
+    scene_api.animate(coll, chapters=["generation"], speed=8.0)  # greedy: each pass predicts
+    assert all(" predicts " in s["caption"] for s in steps_of(coll)[1:-1:2])
 
 
 def test_panel_fields_drive_generate_and_animate(fresh_blend):
@@ -162,7 +166,7 @@ def test_panel_fields_drive_generate_and_animate(fresh_blend):
         assert any("lens h3.mlp_resid" in n for n in _texts(coll))
         s.chapters, s.speed = {"generation"}, 8.0
         assert bpy.ops.llmviz.animate() == {"FINISHED"}
-        assert "(temperature 1, top-k 2, top-p 0.9)" in steps_of(coll)[0]["caption"]
+        assert "(temperature 1, top-k 2, top-p 0.9)" in steps_of(coll)[1]["caption"]
         s.tokenizer_path = str(ROOT / "presets" / "nano-gpt-sort.safetensors")
         with pytest.raises(RuntimeError):
             bpy.ops.llmviz.generate()

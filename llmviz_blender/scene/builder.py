@@ -174,9 +174,10 @@ def _fill(coll: bpy.types.Collection, m: Model, with_labels: bool, card: bool, t
             add_lens_strip(m, text, prefix)
 
 
-def with_fed(m: Model, fed: Sequence[int]) -> Model:
+def with_fed(m: Model, fed: Sequence[int], trace: Trace | None = None) -> Model:
     """`m` laid out with the generated tokens `fed` fed back as columns after its input (the
-    same blocks drawn the same way; the trace of the whole sequence). Pure: the scene is not touched."""
+    same blocks drawn the same way) and the trace of the whole sequence (`trace` when given: a
+    generation's last pass). Pure: the scene is not touched."""
     fed = [int(t) for t in fed]
     if fed == m.fed:
         return m
@@ -188,8 +189,9 @@ def with_fed(m: Model, fed: Sequence[int]) -> Model:
                          f"{len(sequence)} columns; {m.config.name}'s block size is {m.config.block_size}")
     model.check_tokens(m.config, sequence)
     layout = lay.model_layout(m.config, len(sequence), layers_per_column=m.layout.layers_per_column)
-    return Model(m.config, m.weights, m.source, list(m.tokens), model.forward(m.weights, sequence), layout,
-                 dict(m.plan), fed)
+    if trace is None or [int(t) for t in trace["tokens"]] != sequence:
+        trace = model.forward(m.weights, sequence)
+    return Model(m.config, m.weights, m.source, list(m.tokens), trace, layout, dict(m.plan), fed)
 
 
 def relayout(collection: bpy.types.Collection, m: Model, scene: bpy.types.Scene | None = None) -> None:

@@ -389,7 +389,7 @@ def walk(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
                           *([f"top-p {top_p:g}"] if top_p else [])]) if temperature > 0 else ""
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
-    shown = with_fed(m, generation.generated[:-1] if generation is not None else [])
+    shown = with_fed(m, generation.generated[:-1], generation.traces[-1]) if generation is not None else with_fed(m, [])
     timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
     tl = timeline.build_timeline(shown.layout, shown.trace, timing, chapters=list(chapters) if chapters else None,
                                  start_layer=start_layer, generation=generation, weights=shown.weights,
