@@ -244,7 +244,7 @@ def _paced(chapter: str, beats: list[_Beat], timing: Timing, units: int) -> tupl
     if chapter in timing.durations:
         taken, free = sum(given.values()), sum(p for i, p in enumerate(paced) if i + 1 not in given)
         rest = timing.durations[chapter] - taken
-        if rest <= 0 if free else abs(rest) > 1e-6:
+        if (free and rest <= 0) or (not free and abs(rest) > 1e-6):
             raise TimelineError(f"{timing.where('durations', chapter)}: {timing.durations[chapter]:g} s, but its "
                                 f"steps given take {taken:g} s")
         scale = rest / free if free else 1.0
