@@ -46,10 +46,12 @@ DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "A": "#d368a4", "
 
 # --- text -----------------------------------------------------------------------------------------
 CHAR_WIDTH = 0.6  # rough advance of one character of Blender's default font, in text heights
+READING_SPEED = 14.0  # characters a second a viewer reads captions at (broadcast subtitles: 12-15)
 
 # --- reveal frames --------------------------------------------------------------------------------
 ALWAYS = -1.0e9  # reveal frame of cells shown from the start (weights)
 NEVER = 1.0e9  # reveal frame of cells the walkthrough never computes
+HIGHLIGHT_FRAMES = 6.0  # a computed cell glows this many frames after its reveal frame
 
 # --- predictions and sampling ---------------------------------------------------------------------
 PRESET = "nano-gpt"  # the model built when neither a preset nor a weights file is given

@@ -8,6 +8,7 @@ Examples:
     python scripts/render.py --camera h0.head0 --still head.png --engine workbench
     python scripts/render.py --zoom-to h0.fc:100,3 --animation zoom.mp4 --quality draft
     python scripts/render.py --animation walk.mp4 --chapters embedding,attention --resolution 1280x720
+    python scripts/render.py --animation walk.mp4 --timing narration.toml     # a narrator's seconds
     python scripts/render.py --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still compare.png --each
     python scripts/render.py --compare nano-gpt,gpt2-small=path/to/gpt2 --still mine.png   # with its values
     python scripts/render.py --weights my.safetensors --tokens 2,1,0 --animate --save-blend farm.blend
@@ -39,11 +40,12 @@ if str(ROOT) not in sys.path:
 from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINES, FPS, FPS_RANGE, QUALITIES, QUALITY,  # noqa: E402
                                      QUALITY_DEFAULTS, QUALITY_ENGINES, RESOLUTION, RESOLUTION_RANGE, SAMPLES_MAX)
 from llmviz_blender.composition.theme import THEMES  # noqa: E402
-from llmviz_blender.defaults import PRESET, SEED, STORYBOARD_WIDTH, TEMPERATURE, THEME, TOP_K, TOP_P  # noqa: E402
+from llmviz_blender.defaults import (PRESET, READING_SPEED, SEED, STORYBOARD_WIDTH, TEMPERATURE, THEME,  # noqa: E402
+                                     TOP_K, TOP_P)
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.layout.texels import DEFAULT_VALUE_BUDGET  # noqa: E402
-from llmviz_blender.timeline import CHAPTERS  # noqa: E402
+from llmviz_blender.timeline import CHAPTERS, Timing, TimelineError  # noqa: E402
 
 PROG = "render.py"
 _CONSOLE = None  # our output, for the signal handler
@@ -192,7 +194,12 @@ def parser() -> Parser:
                    help="frames of the animation (default all) and the frame of a still (default the middle; "
                    "with a range, its first)")
     a.add_argument("--fps", type=_int_in(*FPS_RANGE), help=f"frames per second (default {FPS})")
-    a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast)")
+    a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast, reading included)")
+    a.add_argument("--reading-speed", type=_number(0.0, float("inf"), lo_open=True), metavar="CPS",
+                   help=f"characters a second a viewer reads: each step holds until its caption (and formula) "
+                   f"is read (default {READING_SPEED:g})")
+    a.add_argument("--timing", metavar="FILE.toml", help="a narrator's seconds per chapter ([chapters] "
+                   "attention = 40) or step ([steps.attention] 1 = 6.5, numbered from 1); the rest are paced")
     a.add_argument("--start-layer", type=_int_in(0), default=0, help="the layer told in detail (default 0)")
     a.add_argument("--temperature", type=_number(0.0, float("inf")), metavar="T",
                    help=f"generation: 0 picks the most likely token, above 0 samples (default {TEMPERATURE:g})")
@@ -248,6 +255,7 @@ def validate(args: argparse.Namespace) -> None:
         clash = [flag for flag, on in (("--compare", args.compare), ("--animate", args.animate),
                                        ("--chapters", args.chapters), ("--storyboard", args.storyboard),
                                        ("--camera", args.camera != "overview"), ("--speed", args.speed),
+                                       ("--reading-speed", args.reading_speed), ("--timing", args.timing),
                                        ("--start-layer", args.start_layer)) if on]
         if clash:
             raise Usage(f"--zoom-to is a camera shot of its own: drop {clash[0]}")
@@ -264,8 +272,14 @@ def validate(args: argparse.Namespace) -> None:
     if animated(args):
         if args.camera != "overview":
             raise Usage("--camera: the walkthrough moves the camera itself; pick a view with --frames")
-    elif (args.fps and not args.zoom_to) or args.speed or args.start_layer:
-        raise Usage("--fps, --speed and --start-layer shape the walkthrough: add --animate or --animation")
+    elif (args.fps and not args.zoom_to) or args.speed or args.start_layer or args.reading_speed or args.timing:
+        raise Usage("--fps, --speed, --reading-speed, --timing and --start-layer shape the walkthrough: add "
+                    "--animate or --animation")
+    if args.timing:
+        try:  # the file's steps are counted against the story later, before anything is written
+            Timing.narrated(args.timing)
+        except TimelineError as exc:
+            raise Usage(f"--timing: {exc}") from None
     if args.quality and args.engine and args.engine not in QUALITY_ENGINES[args.quality]:
         raise Usage(f"--quality {args.quality} renders with {' or '.join(QUALITY_ENGINES[args.quality])}, "
                     f"not --engine {args.engine}")
@@ -365,7 +379,8 @@ def run(args: argparse.Namespace, con: Console) -> None:
             raise Usage(f"--frames {args.frames[0]}-{args.frames[1]}: outside the zoom's frames {first}-{zoom_end}")
     elif animated(args):
         t = time.perf_counter()
-        timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed)) if v is not None}
+        timing = {k: v for k, v in (("fps", args.fps), ("speed", args.speed), ("reading_speed", args.reading_speed),
+                                    ("timing", args.timing)) if v is not None}
         sampling = {"temperature": args.temperature if args.temperature is not None else TEMPERATURE,
                     "top_k": top_k, "top_p": args.top_p if args.top_p is not None else TOP_P,
                     "seed": args.seed if args.seed is not None else SEED}

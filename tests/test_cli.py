@@ -332,3 +332,38 @@ def test_a_walkthrough_still_shows_its_middle_step(fresh_blend, tmp_path):
     r = cli(*FAST, "--chapters", "output", "--still", str(tmp_path / "s.png"))
     assert r.returncode == 0, r.stderr
     assert f"rendering s.png at frame {middle} " in r.stdout
+
+
+def test_reading_speed_and_narrator_timing(tmp_path):
+    """--reading-speed and --timing reach the walkthrough; a bad timing file: exit 2, one line naming
+    the file and the key, nothing written."""
+    (tmp_path / "narration.toml").write_text("[chapters]\nlayer_norm = 20\n[steps.layer_norm]\n2 = 8\n")
+    (tmp_path / "far.toml").write_text("[steps.layer_norm]\n9 = 8\n")
+    (tmp_path / "bad.toml").write_text("[chapters\n")
+    (tmp_path / "typo.toml").write_text("[chapter]\nmlp = 8\n")
+    (tmp_path / "zero.toml").write_text("[steps.mlp]\n1 = 0\n")
+    walk = [*FAST, "--chapters", "layer_norm", "--save-blend"]
+    results = cli_many({
+        "narrated": [*walk, "n.blend", "--timing", "narration.toml"],
+        "slow reader": [*walk, "s.blend", "--reading-speed", "7"],
+        "missing": [*walk, "m.blend", "--timing", "missing.toml"],
+        "malformed": [*walk, "b.blend", "--timing", "bad.toml"],
+        "unknown key": [*walk, "t.blend", "--timing", "typo.toml"],
+        "zero seconds": [*walk, "z.blend", "--timing", "zero.toml"],
+        "step out of range": [*walk, "f.blend", "--timing", "far.toml"],
+        "zero reading speed": [*walk, "r.blend", "--reading-speed", "0"],
+        "timing without a walkthrough": [*FAST, "--still", "s.png", "--timing", "narration.toml"],
+    }, cwd=tmp_path)
+    code, out, err = results.pop("narrated")
+    assert code == 0 and "animated frames 1-480 (20 s at 24 fps)" in out, err
+    code, out, err = results.pop("slow reader")
+    assert code == 0 and "animated frames 1-" in out and "(20 s" not in out, err
+    expect = {"missing": "missing.toml: cannot read", "malformed": "bad.toml: not valid TOML",
+              "unknown key": "typo.toml: chapter: unknown key", "zero seconds": "zero.toml: steps.mlp.1: must be",
+              "step out of range": "far.toml: steps.layer_norm.9: out of range", "zero reading speed": "--reading-speed",
+              "timing without a walkthrough": "--timing"}
+    for name, (code, stdout, stderr) in results.items():
+        lines = stderr.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and expect[name] in lines[0], f"{name}: exit {code}\n{stderr}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "far.toml", "n.blend", "narration.toml",
+                                                          "s.blend", "typo.toml", "zero.toml"]

@@ -33,7 +33,8 @@ def test_every_step_is_framed_and_its_labels_read_cleanly(fresh_blend, resolutio
     assert not problems, "\n".join(problems[:10])
     assert sum(a.labels for a in audits) > 3 * len(audits)  # labels are shown, not merely hidden
     assert np.median([a.span for a in audits]) > 0.7
-    assert np.median([a.area for a in audits]) > FILL_MEDIAN[resolution]  # measured 37% / 39%
+    shots = [a for a, s in zip(audits, tl.steps) if s.motion_end > s.frame_start]  # not a caption's held part
+    assert np.median([a.area for a in shots]) > FILL_MEDIAN[resolution]  # measured 37% / 39%
 
 
 FILL_MEDIAN = {(1920, 1080): 0.36, (1080, 1920): 0.38}  # focus fill of the free area: no step back

@@ -52,6 +52,17 @@ def test_fps(panel, cli):
             render.configure(scene, fps=bad)
 
 
+def test_reading_speed(panel, cli):
+    prop = panel["reading_speed"]
+    assert prop.default == Timing().reading_speed == D.READING_SPEED and prop.hard_min > 0
+    p = cli.parser()
+    assert p.parse_args([]).reading_speed is None  # the library's default
+    assert p.parse_args(["--reading-speed", "12.5"]).reading_speed == 12.5
+    for bad in ("0", "-3", "fast"):
+        with pytest.raises(cli.Usage):
+            p.parse_args(["--reading-speed", bad])
+
+
 def test_resolution(panel, cli):
     lo, hi = D.RESOLUTION_RANGE
     for axis, name in enumerate(("resolution_x", "resolution_y")):

@@ -81,6 +81,35 @@ def test_timing_options(nano):
     assert np.all(_reveal(objects["probs"]) >= timeline.NEVER)  # never in range
 
 
+def test_paced_steps_hold_still(nano):
+    """Each step moves, then holds: camera, dimming and close-up copies keep still from its key frame
+    (its motion's end) to its last frame, so a renderer may copy those frames."""
+    from llmviz_blender.scene import walkthrough
+    scene.animate(nano, chapters=["embedding", "attention"])
+    sc = bpy.context.scene
+    saved = walkthrough.steps_of(nano)
+    held = [s for s in saved if s["frames"][1] - s["key"] > 24]
+    assert len(held) >= 3
+    movable = [o for o in bpy.data.objects if o.animation_data and o.animation_data.action]
+
+    def state(frame):
+        sc.frame_set(frame)
+        return [(o.name, tuple(round(v, 5) for v in o.matrix_world.translation), round(o.get("llmviz_dim", 0.0), 5))
+                for o in movable]
+    for s in held:
+        assert state(s["key"]) == state(s["frames"][1]), s["caption"]
+
+
+def test_reading_speed_and_narration(nano, tmp_path):
+    _, end = scene.animate(nano, chapters=["layer_norm"])
+    _, slow = scene.animate(nano, chapters=["layer_norm"], reading_speed=7.0)
+    assert slow > 1.6 * end  # its steps are text-bound
+    path = tmp_path / "narration.toml"
+    path.write_text("[chapters]\nlayer_norm = 20\n[steps.layer_norm]\n2 = 8\n")
+    assert scene.animate(nano, chapters=["layer_norm"], timing=path) == (1, 20 * 24)
+    assert scene.animate(nano, chapters=["layer_norm"], timing={"chapters": {"layer_norm": 10}}) == (1, 10 * 24)
+
+
 def test_reanimate_and_clear_leave_nothing(nano):
     scene.animate(nano)
     counts = {a: len(getattr(bpy.data, a)) for a in datablocks.ID_COLLECTIONS if hasattr(bpy.data, a)}
@@ -93,7 +122,8 @@ def test_reanimate_and_clear_leave_nothing(nano):
 def test_bad_options_change_nothing(nano):
     scene.animate(nano)
     before = (count_keys(list(bpy.data.objects)), len(bpy.data.objects), bpy.context.scene.frame_end)
-    for kwargs in [{"chapters": ["attention", "dance"]}, {"fps": 0}, {"speed": -1.0}, {"start_layer": 7}]:
+    for kwargs in [{"chapters": ["attention", "dance"]}, {"fps": 0}, {"speed": -1.0}, {"start_layer": 7},
+                   {"reading_speed": 0}, {"timing": {"steps": {"mlp": {"9": 3}}}}, {"timing": "missing.toml"}]:
         with pytest.raises(timeline.TimelineError):
             scene.animate(nano, **kwargs)
         assert (count_keys(list(bpy.data.objects)), len(bpy.data.objects), bpy.context.scene.frame_end) == before

@@ -1,4 +1,5 @@
-"""Timeline: reveal frames, chapters and subsets, timing, captions, close-ups, camera, key budget."""
+"""Timeline: reveal frames, chapters and subsets, timing and pacing, a narrator's timing, captions,
+close-ups, camera, key budget."""
 
 
 import numpy as np
@@ -7,9 +8,11 @@ import pytest
 from llmviz_blender import layout as L
 from llmviz_blender import model
 from llmviz_blender import timeline as tl
+from llmviz_blender.defaults import HIGHLIGHT_FRAMES, READING_SPEED
 from llmviz_blender.layout import readout
 from llmviz_blender.layout.formula import num, precise
 from llmviz_blender.timeline.reveal import units
+from llmviz_blender.timeline.story import SPLIT_OVER, split_caption
 
 NANO = model.load_preset("nano-gpt")
 WEIGHTS = model.default_weights(NANO)
@@ -94,9 +97,12 @@ def test_generation_passes_compute_one_column_each(full):
     """Each pass after the first computes exactly its new column (an attention matrix: its new row)
     of every block, within its own step; the probabilities and the next token in the step after."""
     gen = full.chapter("generation").steps
+    runs = [s for s in gen if "tokens" in s.computes]  # a pass through the stack (its caption may go on in a step)
+    outs = [s for s in gen if "probs" in s.computes]  # then its outcome
     n_in = len(TOKENS)
+    assert len(runs) == len(outs) == len(GEN.tokens) - 1 - n_in
     for j, c in enumerate(range(n_in, len(GEN.tokens) - 1)):
-        run, out = gen[2 * j], gen[2 * j + 1]
+        run, out = runs[j], outs[j]
         for b in FED_LAYOUT.blocks:
             if b.kind == "weight":
                 continue
@@ -104,12 +110,13 @@ def test_generation_passes_compute_one_column_each(full):
             step = out if b.key in ("logits.max", "logits.sumexp", "probs") else run
             assert np.all((step.frame_start <= r) & (r <= step.frame_end)), (b.key, c)
             assert np.all(full.reveal[b.key][units(b) < c] < step.frame_start), (b.key, c)
-        assert f"column {c}" in run.caption and f"{c + 1}" in run.caption
+        told = " ".join(x.caption for x in gen if run.frame_start <= x.frame_start < out.frame_start)
+        assert f"column {c}" in told and f"{c + 1}" in told
         tok = GEN.tokens[c + 1]
         assert f"predicts '{model.decode(NANO, [tok])}'" in out.caption
         assert f"{float(GEN.traces[j + 1]['probs'][-1][tok]):.2f}" in out.caption
         np.testing.assert_allclose(FED_TRACE["probs"][c], GEN.traces[j + 1]["probs"][-1], atol=1e-6)
-    assert [p.frame_start for p in full.predictions] == [s.frame_start for s in gen[::2]]
+    assert [p.frame_start for p in full.predictions] == [s.frame_start for s in [*runs, gen[-1]]]
 
 
 @pytest.mark.parametrize("key", ["x", "h0.ln1", "h0.head1.q", "h0.head2.y", "h1.fc", "logits", "h0.ln1.mean"])
@@ -179,9 +186,9 @@ def test_fps_and_speed_scale_lengths(full):
 
 def test_durations_and_frame_start():
     base = build()
-    longer = build(timing=tl.Timing(durations={"attention": 64.0}))
+    longer = build(timing=tl.Timing(durations={"attention": 64.0}))  # the chapter's seconds, exactly
     for a, b in zip(base.chapters, longer.chapters):
-        expect = 2 * chapter_length(a) if a.id == "attention" else chapter_length(a)
+        expect = 64 * 24 if a.id == "attention" else chapter_length(a)
         assert abs(chapter_length(b) - expect) <= 1, a.id
     shifted = build(timing=tl.Timing(frame_start=101))
     assert shifted.frame_start == 101 and shifted.frame_end == base.frame_end + 100
@@ -195,6 +202,11 @@ def test_durations_and_frame_start():
     ({"speed": -1.0}, "Timing.speed"), ({"speed": float("nan")}, "Timing.speed"),
     ({"durations": {"intro": 3.0}}, "Timing.durations"), ({"durations": {"mlp": -1.0}}, "Timing.durations['mlp']"),
     ({"durations": {"mlp": 0}}, "Timing.durations['mlp']"), ({"frame_start": 1.5}, "Timing.frame_start"),
+    ({"durations": [3.0]}, "Timing.durations"), ({"reading_speed": 0}, "Timing.reading_speed"),
+    ({"reading_speed": "fast"}, "Timing.reading_speed"), ({"reading_speed": float("inf")}, "Timing.reading_speed"),
+    ({"steps": {"dance": {1: 2.0}}}, "Timing.steps['dance']"), ({"steps": {"mlp": 2.0}}, "Timing.steps['mlp']"),
+    ({"steps": {"mlp": {0: 2.0}}}, "Timing.steps['mlp'][0]"), ({"steps": {"mlp": {1: -2.0}}}, "Timing.steps['mlp'][1]"),
+    ({"steps": {"mlp": {1: "2"}}}, "Timing.steps['mlp'][1]"), ({"steps": {"mlp": {True: 2.0}}}, "Timing.steps['mlp']"),
 ])
 def test_bad_timing(kwargs, field):
     with pytest.raises(tl.TimelineError) as err:
@@ -204,9 +216,118 @@ def test_bad_timing(kwargs, field):
 
 def test_timing_defaults():
     t = tl.Timing(durations={"mlp": 20})
-    assert t.fps == 24 and t.speed == 1.0 and t.frame_start == 1
-    assert set(t.durations) == set(tl.CHAPTERS) and t.durations["mlp"] == 20.0
-    assert t.durations["stack"] < t.durations["attention"]
+    assert t.fps == 24 and t.speed == 1.0 and t.frame_start == 1 and t.reading_speed == READING_SPEED == 14
+    assert t.durations == {"mlp": 20.0} and t.steps == {}  # only what is given; the rest is paced
+    assert set(tl.DEFAULT_DURATIONS) == set(tl.CHAPTERS)
+    assert tl.DEFAULT_DURATIONS["stack"] < tl.DEFAULT_DURATIONS["attention"]
+    assert t.reading(140) == pytest.approx(10.5)  # 10 s to read, half a second to settle
+
+
+# ---- pacing --------------------------------------------------------------------------------------
+
+def on_screen(t: tl.Timeline, s: tl.Step) -> int:
+    """Characters a step shows: its caption, and its close-up's formula when the plate is on screen."""
+    formula = next((u.formula for u in t.closeups if u.frame_start <= s.frame_start <= u.frame_end), "")
+    return len(s.caption) + (len(formula) if s.formula else 0)
+
+
+def seconds(s: tl.Step, fps: int = 24) -> float:
+    return (s.frame_end - s.frame_start + 1) / fps
+
+
+def test_every_step_can_be_read(full):
+    """The default walkthrough: no step faster than 15 characters a second, formula included."""
+    for s in full.steps:
+        assert on_screen(full, s) / seconds(s) <= 15, s.caption
+    slower = build(timing=tl.Timing(reading_speed=7.0))
+    for a, b in zip(full.steps, slower.steps):  # reading-bound steps take twice as long to read
+        reading = on_screen(full, a) / READING_SPEED
+        if reading > 2 * (a.motion_end - a.frame_start) / 24:
+            assert seconds(b) == pytest.approx(2 * reading + 0.5, abs=0.1), a.caption
+
+
+def test_motion_first_then_hold(full):
+    """Cells, camera and close-ups move from a step's start to its motion_end, then hold."""
+    keys = [k.frame for k in full.camera_keys]
+    for s in full.steps:
+        assert s.frame_start <= s.motion_end <= s.frame_end
+        assert s.motion_end > s.frame_start or not s.computes  # only a held caption part has no motion
+        for k in s.computes:
+            r = full.reveal[k]
+            r = r[(r >= s.frame_start) & (r <= s.frame_end)]
+            assert r.size and r.max() + HIGHLIGHT_FRAMES <= s.motion_end + 1e-3 or s.motion_end == s.frame_end, k
+        assert not [f for f in keys if s.motion_end < f < s.frame_end]  # the last key may stand at its end
+        assert full.camera_at(s.motion_end) == full.camera_at(s.frame_end)
+    assert any(s.frame_end - s.motion_end > 24 for s in full.steps)  # text-bound steps hold a while
+
+
+def test_long_captions_become_two_steps(full):
+    assert split_caption("Short. Caption.") == ["Short. Caption."]
+    long = " ".join(f"Sentence number {i} says a little more." for i in range(6))
+    first, second = split_caption(long)
+    assert len(long) > SPLIT_OVER and f"{first} {second}" == long and first.endswith(".")
+    assert abs(len(first) - len(second)) < 40
+    assert split_caption("x" * (SPLIT_OVER + 1)) == ["x" * (SPLIT_OVER + 1)]  # no sentence end: whole
+    steps = full.chapter("attention").steps
+    i = next(i for i, s in enumerate(steps) if s.caption.startswith("Softmax"))
+    a, b = steps[i - 1], steps[i]
+    assert len(a.caption) + len(b.caption) + 1 > SPLIT_OVER and not b.computes and a.computes
+    assert (b.subject, b.target, b.focus, b.formula) == (a.subject, a.target, a.focus, a.formula)
+    assert b.motion_end == b.frame_start and full.camera_at(a.frame_end) == full.camera_at(b.frame_end)
+    row = next(u for u in full.closeups if u.kind == "attention_row")  # its formula stays on screen
+    assert (row.frame_start, row.frame_end) == (a.frame_start, b.frame_end)
+    assert all(len(s.caption) <= SPLIT_OVER for s in full.steps)
+
+
+# ---- a narrator's timing -------------------------------------------------------------------------
+
+NARRATION = {"chapters": {"attention": 40.0}, "steps": {"attention": {"1": 6.5, "3": 12}, "mlp": {2: 3.0}}}
+
+
+def test_narrated_seconds(full, tmp_path):
+    t = build(timing=tl.Timing.narrated(NARRATION))
+    att = t.chapter("attention")
+    assert chapter_length(att) == 40 * 24
+    assert seconds(att.steps[0]) == 6.5 and seconds(att.steps[2]) == 12
+    assert seconds(t.chapter("mlp").steps[1]) == 3.0  # shorter than its text: the narrator decides
+    paced = full.chapter("attention").steps
+    rest = [seconds(s) for i, s in enumerate(att.steps) if i not in (0, 2)]
+    free = [seconds(s) for i, s in enumerate(paced) if i not in (0, 2)]
+    np.testing.assert_allclose(np.divide(rest, free), 21.5 / sum(free), atol=0.02)  # paced proportions
+    for a, b in zip(full.chapters, t.chapters):
+        if a.id not in ("attention", "mlp"):
+            assert abs(chapter_length(a) - chapter_length(b)) <= 1, a.id  # frames round
+    for s in t.steps:  # motion fits in: a short step squeezes it
+        assert s.frame_start <= s.motion_end <= s.frame_end
+    path = tmp_path / "narration.toml"
+    path.write_text('[chapters]\nattention = 40.0\n\n[steps.attention]\n1 = 6.5\n3 = 12\n\n[steps.mlp]\n2 = 3\n')
+    from_file = build(timing=tl.Timing.narrated(path))
+    assert [(s.frame_start, s.frame_end) for s in from_file.steps] == [(s.frame_start, s.frame_end) for s in t.steps]
+    fast = build(timing=tl.Timing.narrated(path, speed=2.0))  # speed scales a narrator's seconds too
+    assert chapter_length(fast.chapter("attention")) == 20 * 24
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "cannot read"),
+    ("[chapters\n", "not valid TOML"),
+    ("[voices]\nx = 1\n", "voices: unknown key"),
+    ("[chapters]\nintro = 4\n", "chapters.intro: unknown chapter"),
+    ("[chapters]\nmlp = -4\n", "chapters.mlp: must be a number of seconds > 0"),
+    ("[chapters]\nmlp = 'long'\n", "chapters.mlp: must be a number of seconds > 0"),
+    ("chapters = 3\n", "chapters: must be a table"),
+    ("[steps.mlp]\n0 = 4\n", "steps.mlp.0: not a step number"),
+    ("[steps.mlp]\nfirst = 4\n", "steps.mlp.first: not a step number"),
+    ("[steps.mlp]\n1 = 0\n", "steps.mlp.1: must be a number of seconds > 0"),
+    ("[steps.mlp]\n9 = 4\n", "steps.mlp.9: out of range: mlp has 5 steps"),
+    ("[chapters]\nmlp = 4\n[steps.mlp]\n1 = 5\n", "chapters.mlp: 4 s, but its steps given take 5 s"),
+])
+def test_bad_narration(tmp_path, text, message):
+    path = tmp_path / "narration.toml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(tl.TimelineError) as err:
+        build(timing=tl.Timing.narrated(str(path)))
+    assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value), str(err.value)
 
 
 # ---- subsets -------------------------------------------------------------------------------------
@@ -298,7 +419,7 @@ def test_captions_quote_the_trace(full):
     assert num(TRACE["h0.ln1.mean"][0]) in mean
     assert "CBABBC" in full.chapter("overview").steps[1].caption
     gen = full.chapter("generation").steps
-    for step, tok in zip(gen[1::2], GEN.generated[1:]):
+    for step, tok in zip([s for s in gen if "probs" in s.computes], GEN.generated[1:]):
         assert f"predicts '{model.decode(NANO, [tok])}'" in step.caption
     assert "'CBABBCABBBCC'" in gen[-1].caption
     assert [p.text for p in full.predictions] == list("ABBBCC")
@@ -367,7 +488,7 @@ def test_closeups_and_the_readout_write_the_same_numbers(full):
 def test_camera_keys(full):
     frames = [k.frame for k in full.camera_keys]
     assert frames == sorted(set(frames)) and frames[0] == full.frame_start
-    assert len(full.camera_keys) <= 2 * len(full.steps)
+    assert len(full.camera_keys) <= 3 * len(full.steps)  # per view: arrive, crept in, held until the next
     for k in full.camera_keys:
         assert full.frame_start <= k.frame <= full.frame_end and len(k.pose.location) == len(k.pose.target) == 3
     a, b = full.camera_keys[3], full.camera_keys[4]

@@ -196,6 +196,27 @@ def test_animate_keys_the_walkthrough(ui):
     assert list(coll["llmviz_chapters"]) == ["embedding", "layer_norm"]
 
 
+def test_reading_speed_and_narrator_timing_reach_animate(ui, tmp_path):
+    assert bpy.ops.llmviz.generate() == {"FINISHED"}
+    ui.chapters = {"layer_norm"}
+    coll = properties.model_collection(bpy.context.scene)
+    assert bpy.ops.llmviz.animate() == {"FINISHED"}
+    paced = coll["llmviz_frames"][1]
+    ui.reading_speed = 7.0
+    assert bpy.ops.llmviz.animate() == {"FINISHED"}
+    assert coll["llmviz_frames"][1] > 1.6 * paced  # layer norm's steps are text-bound
+    path = tmp_path / "narration.toml"
+    path.write_text("[chapters]\nlayer_norm = 20\n")
+    ui.timing_path = str(path)
+    assert bpy.ops.llmviz.animate() == {"FINISHED"}
+    assert list(coll["llmviz_frames"]) == [1, 20 * 24]
+    path.write_text("[chapters]\nlayer_norm = -1\n")
+    before = snapshot()
+    with pytest.raises(RuntimeError, match="narration.toml: chapters.layer_norm: must be a number of seconds"):
+        bpy.ops.llmviz.animate()
+    assert snapshot() == before
+
+
 def test_ticked_chapters_a_model_cannot_tell_drop_out(ui):
     assert bpy.ops.llmviz.generate() == {"FINISHED"}  # nano-gpt: letters, no facts chapter
     ui.chapters = set(CHAPTERS) - {"overview"}  # "facts" stays ticked

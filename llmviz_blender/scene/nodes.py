@@ -33,6 +33,7 @@ from typing import Mapping
 import bpy
 import numpy as np
 
+from ..defaults import HIGHLIGHT_FRAMES
 from . import compat, datablocks
 from .compat import NodeBuilder, socket
 from .shading import GREY, cell_colour, rgba
@@ -41,7 +42,6 @@ INSTANCER_GROUP = "LLMViz Cells"
 INSTANCER_VERSION = 5
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
-HIGHLIGHT_FRAMES = 6.0
 
 #: Point attributes the node group and materials understand (name -> Blender type).
 POINT_ATTRIBUTES: dict[str, str] = {

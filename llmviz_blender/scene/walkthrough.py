@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import bpy
 import numpy as np
 
 from .. import model, timeline
-from ..defaults import FPS, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
+from ..defaults import FPS, READING_SPEED, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
 from ..layout import CELL, PITCH, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
@@ -39,11 +40,10 @@ BAR_COLOR, FORMULA_COLOR = "bar", "formula"  # theme roles (composition.theme)
 TITLE_LEFT = 0.04  # chapter titles: left edge this share of the width from the frame's left edge
 OVERLAY_DEPTH = 4.0  # overlays stand this many clip-start distances in front of the camera (at least 1)
 PLATE_BEHIND = 1.01  # plates stand this much farther than the text on them
-ARRIVE = 0.55  # close-up copies reach the computed cell at this share of the close-up
+ARRIVE = 0.55  # close-up copies reach the computed cell at this share of the close-up's motion
 LIFT = 2 * CELL  # close-up copies fly this far in front of the blocks
 TARGET = "LLMViz Camera Target"
 STEPS = "llmviz_steps"  # the keyed steps, saved on the model's collection
-KEY_SHARE = 0.85  # a step's key frame: this share of the way through it
 
 
 def animation_collection(coll: bpy.types.Collection, prefix: str) -> bpy.types.Collection:
@@ -104,14 +104,15 @@ def key_camera(cam: bpy.types.Object, tl: Timeline, anim: bpy.types.Collection, 
 
 
 def _key_dimming(objects: dict[str, bpy.types.Object], tl: Timeline) -> None:
-    """Blocks outside a step's focus (and the blocks it reads) fade back; overview steps show all."""
+    """Blocks outside a step's focus (and the blocks it reads) fade back, within the step's motion;
+    overview steps show all."""
     for key, obj in objects.items():
         frames, values = [float(tl.frame_start)], [0.0]
         for step in tl.steps:
             wanted = 0.0 if not step.focus or key in step.focus or key in step.sources else DIM
             if wanted != values[-1]:
                 start = max(float(step.frame_start), frames[-1] + 1)
-                frames += [start, start + FADE_FRAMES]
+                frames += [start, start + min(FADE_FRAMES, step.motion_end - start)]
                 values += [values[-1], wanted]
         if len(frames) > 1:
             set_keys(obj, '["llmviz_dim"]', frames, values, interpolation="LINEAR")
@@ -228,7 +229,7 @@ def _key_closeup(i: int, cu: CloseUp, tl: Timeline, m: Model, anim: bpy.types.Co
     step = next(s for s in tl.steps if s.frame_start == cu.frame_start)
     layout, trace, weights = m.layout, m.trace, m.weights
     target = layout.cell_position(*cu.target)
-    span = cu.frame_end - cu.frame_start
+    span = step.motion_end - cu.frame_start  # the flight and the copies' glow; then they hold
     arrive = cu.frame_start + ARRIVE * span
     by_block: dict[str, list[tuple[int, int]]] = {}
     for key, row, col in cu.sources:
@@ -354,25 +355,34 @@ def _key_pass_columns(tl: Timeline, m: Model, anim: bpy.types.Collection) -> Non
         set_visibility(obj, [(p.frame_start, p.frame_end)], tl.frame_start)
 
 
+Narration = str | os.PathLike | Mapping  # a narrator's timing: a TOML file or the same dict (Timing.narrated)
+
+
 def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
          start_layer: int = 0, durations: dict[str, float] | None = None,
          generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
-         top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED) -> Timeline:
+         top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED,
+         reading_speed: float = READING_SPEED, timing: Narration | None = None) -> Timeline:
     """The timeline for a built model (validation only: raises TimelineError / ModelError, touches
     nothing), laid out as `walk` lays it out."""
     return walk(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions, temperature, top_k,
-                top_p, seed)[0]
+                top_p, seed, reading_speed, timing)[0]
 
 
 def walk(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, chapters: Sequence[str] | None = None,
          start_layer: int = 0, durations: dict[str, float] | None = None,
          generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
-         top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED) -> tuple[Timeline, Model]:
+         top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED,
+         reading_speed: float = READING_SPEED, timing: Narration | None = None) -> tuple[Timeline, Model]:
     """The timeline for a built model and the model as the walkthrough shows it: with a column for
     every generated token fed back when the generation chapter is told (`builder.with_fed`).
     Validation only: raises TimelineError / ModelError, touches nothing. With captions, each step
     is framed in the part of the picture above the caption bar. The generation samples with
-    temperature, top_k, top_p and seed (temperature 0: greedy)."""
+    temperature, top_k, top_p and seed (temperature 0: greedy). Steps last until their text is
+    read at reading_speed (characters a second); durations (chapter -> seconds) and timing (a
+    narrator's TOML file or dict: Timing.narrated) set seconds instead."""
+    options = {"fps": fps, "speed": speed, "durations": dict(durations or {}), "reading_speed": reading_speed}
+    clock = Timing.narrated(timing, **options) if timing is not None else Timing(**options)
     if m.trace is None or m.weights is None:
         raise TimelineError(f"animate: {m.config.name} was built without weights; build it with a weights "
                             f"file or weights='random' to animate")
@@ -390,8 +400,7 @@ def walk(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
     shown = with_fed(m, generation.generated[:-1], generation.traces[-1]) if generation is not None else with_fed(m, [])
-    timing = Timing(fps=fps, speed=speed, durations=dict(durations or {}), frame_start=1)
-    tl = timeline.build_timeline(shown.layout, shown.trace, timing, chapters=list(chapters) if chapters else None,
+    tl = timeline.build_timeline(shown.layout, shown.trace, clock, chapters=list(chapters) if chapters else None,
                                  start_layer=start_layer, generation=generation, weights=shown.weights,
                                  frame=Frame(environment.aspect(scene), caption=captions, title=captions),
                                  sampling=sampling)
@@ -419,15 +428,19 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
             chapters: Sequence[str] | None = None, start_layer: int = 0, durations: dict[str, float] | None = None,
             generate_steps: int | None = None, captions: bool = True, closeups: bool = True,
             temperature: float = TEMPERATURE, top_k: int | None = TOP_K, top_p: float | None = TOP_P,
-            seed: int | None = SEED, scene: bpy.types.Scene | None = None) -> tuple[int, int]:
+            seed: int | None = SEED, reading_speed: float = READING_SPEED, timing: Narration | None = None,
+            scene: bpy.types.Scene | None = None) -> tuple[int, int]:
     """Keyframe the forward-pass walkthrough of a built model; returns (frame_start, frame_end).
     The generation chapter samples with temperature, top_k, top_p and seed (temperature 0: greedy).
+    Each step moves, then holds until its caption (and formula) is read at reading_speed characters
+    a second; durations {chapter: seconds} or timing (a narrator's TOML file or dict, see
+    Timing.narrated) give chapters or steps their seconds.
 
     Raises TimelineError (or ModelError) on bad options before anything changes.
     """
     scene = scene or bpy.context.scene
     tl, m = walk(model_of(collection), scene, fps, speed, chapters, start_layer, durations, generate_steps, captions,
-                 temperature, top_k, top_p, seed)
+                 temperature, top_k, top_p, seed, reading_speed, timing)
     if m is not model_of(collection):  # room for the generated columns, or none any more
         relayout(collection, m, scene)
     cam = scene_camera(scene, collection)
@@ -468,8 +481,9 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
 
 
 def key_frame(step) -> int:
-    """The frame that shows a step best: the camera has arrived and the step's work is done."""
-    return step.frame_start + round(KEY_SHARE * (step.frame_end - step.frame_start))
+    """The frame that shows a step best: its motion's end (the camera has arrived, the work is done,
+    the picture holds from there)."""
+    return step.motion_end
 
 
 def middle_key_frame(collection: bpy.types.Collection) -> int:

@@ -11,20 +11,20 @@ import numpy as np
 from ..composition import Frame, Pose, compose
 from ..composition.camera import corners, screen_box
 from ..composition.frame import MAX_LABEL, SIDE_ASPECT
-from ..defaults import ALWAYS, ASPECT, NEVER
+from ..defaults import ALWAYS, ASPECT, HIGHLIGHT_FRAMES, NEVER
 from ..layout import Layout, label_room, label_size
 from ..model import Generation, ModelConfig, Weights, token_text
 from .closeups import CloseUp
 from .facts import Facts
 from .reveal import schedule, units as unit_of
-from .story import Box, Plan, Story, home
-from .timing import CHAPTERS, Timing, TimelineError, ease
+from .story import Box, Plan, Story, home, split_caption
+from .timing import CHAPTERS, DEFAULT_DURATIONS, Timing, TimelineError, ease
 
 #: Chapters that compute blocks, in order ("overview" and "generation" only tell).
 COMPUTING = ("embedding", "layer_norm", "attention", "projection", "mlp", "stack", "output")
 CATCH_UP_SECONDS = 1.0  # a fast-forward step computing skipped chapters between chosen ones
-CAMERA_MOVE_SECONDS = 1.0  # camera travel at the start of a step (at most 40% of it)
-PUSH_IN = 0.04  # a step's camera arrives this much farther away than its fit and creeps in
+CAMERA_MOVE_SECONDS = 1.0  # camera travel at the start of a step (at most 40% of its motion)
+PUSH_IN = 0.04  # a step's camera arrives this much farther away than its fit and creeps in until its motion ends
 _AGGREGATE_SHARE = 0.5  # aggregates take half the time per unit of other blocks
 
 
@@ -42,10 +42,12 @@ class Step:
     lo, hi: its focus blocks, or what the plan frames), with the camera on `target` (the subject
     with room for its labels), `focus` blocks emphasised, `sources` (blocks read) highlighted and
     `computes` the blocks whose cells are revealed during the step; `catch_up` marks a fast-forward
-    through chapters not told."""
+    through chapters not told. Everything moves from frame_start to `motion_end` (camera, cells,
+    fades, close-up flights); from there to frame_end the picture holds while the text is read."""
 
     frame_start: int
     frame_end: int
+    motion_end: int
     caption: str
     subject: Box
     target: Box
@@ -212,9 +214,58 @@ def _dedupe(keys) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int, end: int) -> Step:
-    """Time a plan over frames start..end (inclusive, end > start): reveal its work inside its window."""
-    lo, hi = (start + f * (end - start) for f in plan.window)
+@dataclass(frozen=True)
+class _Beat:
+    """One step to time: a plan's caption, or one of its two parts (story.split_caption); a `held`
+    second part keeps the first part's view and computes nothing."""
+
+    plan: Plan
+    caption: str
+    held: bool = False
+
+    @property
+    def chars(self) -> int:
+        """Characters on screen: the caption and the close-up's formula plate."""
+        return len(self.caption) + (len(self.plan.closeup.formula) if self.plan.closeup is not None else 0)
+
+
+def _beats(plans: list[Plan]) -> list[_Beat]:
+    return [_Beat(p, part, k > 0) for p in plans for k, part in enumerate(split_caption(p.caption))]
+
+
+def _paced(chapter: str, beats: list[_Beat], timing: Timing, units: int) -> tuple[list[float], list[float]]:
+    """A chapter's steps in story seconds, and the seconds of motion at the start of each: a step
+    given seconds (timing.steps) takes them; the others are paced, max(motion, reading time), where
+    motion is the chapter's DEFAULT_DURATIONS (times its `units`: layers of the stack, generated
+    tokens) shared by weight, or a plan's fixed seconds; a chapter given seconds (timing.durations)
+    shares what the given steps leave in the paced proportions."""
+    total = DEFAULT_DURATIONS[chapter] * units
+    weight = sum(b.plan.weight for b in beats if not b.held and b.plan.seconds is None)
+    motion = [0.0 if b.held else b.plan.seconds if b.plan.seconds is not None else total * b.plan.weight / weight
+              for b in beats]
+    paced = [max(m, timing.reading(b.chars)) for b, m in zip(beats, motion)]
+    given = timing.steps.get(chapter, {})
+    for n in given:
+        if n > len(beats):
+            raise TimelineError(f"{timing.where('steps', chapter, n)}: out of range: {chapter} has "
+                                f"{len(beats)} steps")
+    scale = 1.0
+    if chapter in timing.durations:
+        taken, free = sum(given.values()), sum(p for i, p in enumerate(paced) if i + 1 not in given)
+        rest = timing.durations[chapter] - taken
+        if (free and rest <= 0) or (not free and abs(rest) > 1e-6):
+            raise TimelineError(f"{timing.where('durations', chapter)}: {timing.durations[chapter]:g} s, but its "
+                                f"steps given take {taken:g} s")
+        scale = rest / free if free else 1.0
+    seconds = [given.get(i + 1, p * scale) for i, p in enumerate(paced)]
+    return seconds, [min(m, s) for m, s in zip(motion, seconds)]
+
+
+def _step(plan: Plan, caption: str, layout: Layout, reveal: dict[str, np.ndarray], start: int, motion_end: int,
+          end: int) -> Step:
+    """Time a plan over frames start..end (inclusive, start < motion_end <= end): reveal its work inside
+    its window of the motion (which lasts until the last cell computed stops glowing)."""
+    lo, hi = (start + f * (motion_end - start) for f in plan.window)
     share = [(u1 - u0) * (_AGGREGATE_SHARE if layout[k].kind == "aggregate" else 1.0) for k, u0, u1 in plan.work]
     edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(share)]) / max(sum(share), 1e-9)
     for (key, u0, u1), a, b in zip(plan.work, edges[:-1], edges[1:]):
@@ -225,7 +276,9 @@ def _step(plan: Plan, layout: Layout, reveal: dict[str, np.ndarray], start: int,
         [*computes, *(r for r in reads if layout[r].kind == "weight")])
     sources = plan.sources if plan.sources is not None else [r for r in reads if r not in computes]
     subject = _subject(plan, layout, focus)
-    return Step(start, end, plan.caption, subject, subject, list(focus), list(sources),
+    if plan.work:
+        motion_end = min(end, max(motion_end, math.ceil(hi + HIGHLIGHT_FRAMES)))
+    return Step(start, end, motion_end, caption, subject, subject, list(focus), list(sources),
                 computes, plan.catch_up, plan.closeup is not None)
 
 
@@ -285,23 +338,25 @@ def _camera(steps: list[Step], timing: Timing, frame: Frame, room: np.ndarray, l
     plate when a close-up is on screen, the captions in the band, the side panel or the tall band
     (`_layout`: each step's `side` and `tall`), and `room` for labels `label` tall: see `framed`; each step's target
     becomes the box framed), arrived at after the move from a little farther away, then crept in
-    until the step ends."""
+    until the step's motion ends; it holds still from there until the next view's step starts."""
     keys: list[CameraKey] = []
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
     captions = "band"
     for i, s in enumerate(steps):
-        n = s.frame_end - s.frame_start + 1
         view = (s.subject, s.formula)
         if previous is None or not (previous[1] == s.formula and all(
                 np.array_equal(a, b) for a, b in zip(previous[0], s.subject))):
             pose, box, captions = _layout(s, frame, room, label, captions != "band")
-            arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * n)))
+            if keys and keys[-1].frame < s.frame_start - 1:
+                keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
+            motion = s.motion_end - s.frame_start
+            arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * motion)))
             keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
             previous = view
         s.target, s.side, s.tall = box, captions == "side", captions == "tall"
-        if s.frame_end > keys[-1].frame:
-            keys.append(CameraKey(s.frame_end, pose))
+        if s.motion_end > keys[-1].frame and keys[-1].pose != pose:
+            keys.append(CameraKey(s.motion_end, pose))
     return keys
 
 
@@ -334,21 +389,10 @@ def available(config: ModelConfig, start_layer: int, generation: bool, weights: 
     return available
 
 
-def _seconds(plans: dict[str, list[Plan]], timing: Timing, units: dict[str, int]) -> list[float]:
-    """Length of every step in story seconds: the chapter's duration (times its units: layers of
-    the stack, generated tokens) shared by weight; fixed-length steps on top."""
-    out: list[float] = []
-    for c, chapter in plans.items():
-        total = timing.durations[c] * units.get(c, 1)
-        weight = sum(p.weight for p in chapter if p.seconds is None)
-        out += [p.seconds if p.seconds is not None else total * p.weight / weight for p in chapter]
-    return out
-
-
 def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list[Prediction]:
-    """Each generated token with the step that appends it: the steps computing a pass's column
-    (every other step of the chapter, story.generations) and the last."""
-    steps = [s for s in chapter.steps if not s.catch_up][::2]
+    """Each generated token with the step that appends it: the steps whose pass computes its
+    column (from its token on: story.generations) and the last."""
+    steps = [s for s in chapter.steps if not s.catch_up and "tokens" in s.computes] + chapter.steps[-1:]
     n_in = len(generation.tokens) - len(generation.traces)
     out = []
     for i, (trace, s) in enumerate(zip(generation.traces, steps)):
@@ -390,7 +434,9 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
         plans[c].insert(0, Plan(f"Fast-forward: {', '.join(titles)} computed.", story.whole(*keys),
                                 seconds=CATCH_UP_SECONDS, window=(0.05, 0.95), catch_up=True))
     units = {"stack": n_layer - 1 - start_layer, "generation": len(generation.traces) if generation else 0}
-    frames = _frames(timing, _seconds(plans, timing, units))
+    beats = {c: _beats(plans[c]) for c in chosen}
+    paced = {c: _paced(c, beats[c], timing, units.get(c, 1)) for c in chosen}
+    frames = _frames(timing, [s for c in chosen for s in paced[c][0]])
     spans = iter(zip(frames[:-1], frames[1:]))
 
     reveal = {b.key: np.full(b.n_cells, ALWAYS if b.kind == "weight" else NEVER, np.float32) for b in layout.blocks}
@@ -399,11 +445,19 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     out: list[Chapter] = []
     for c in chosen:
         steps, ups = [], []
-        for p in plans[c]:
-            start, end = next(spans)
-            steps.append(_step(p, layout, reveal, start, end - 1))
-            if p.closeup is not None:
-                ups.append(replace(p.closeup, frame_start=start, frame_end=end - 1))
+        for b, motion in zip(beats[c], paced[c][1]):
+            start, stop = next(spans)
+            end = stop - 1
+            if b.held:  # the same view, nothing computed: the first part's close-up stays
+                steps.append(replace(steps[-1], frame_start=start, frame_end=end, motion_end=start,
+                                     caption=b.caption, computes=[]))
+                if b.plan.closeup is not None:
+                    ups[-1] = replace(ups[-1], frame_end=end)
+                continue
+            motion_end = min(end, max(start + 1, start + round(timing.frames(motion))))
+            steps.append(_step(b.plan, b.caption, layout, reveal, start, motion_end, end))
+            if b.plan.closeup is not None:
+                ups.append(replace(b.plan.closeup, frame_start=start, frame_end=end))
         blocks = _dedupe(key for s in steps for key in s.computes)
         out.append(Chapter(c, CHAPTERS[c], steps[0].frame_start, steps[-1].frame_end, blocks, steps, ups))
     predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []

@@ -6,6 +6,7 @@ projection, layer norm 2 and the MLP. The stack chapter runs the later layers on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -34,6 +35,9 @@ SPREAD_VOCAB = 8  # a vocabulary this small gets every probability in the captio
 WINDOW = (0.15, 0.9)
 #: A close-up step computes late: the formula builds up first, then the value lands.
 CLOSEUP_WINDOW = (0.6, 0.92)
+#: A caption longer than two subtitle cues (2 lines of 42 characters each) is told in two steps.
+SPLIT_OVER = 2 * 2 * 42
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -64,6 +68,16 @@ def home(block: Block, start_layer: int) -> str | None:
     if block.layer < start_layer:
         return "before"
     return _DETAIL_GROUPS[block.group] if block.layer == start_layer else "stack"
+
+
+def split_caption(caption: str) -> list[str]:
+    """The caption as one part, or, when longer than SPLIT_OVER, as two at the sentence end
+    nearest its middle (one part when it has no sentence end inside)."""
+    ends = list(_SENTENCE_END.finditer(caption)) if len(caption) > SPLIT_OVER else []
+    if not ends:
+        return [caption]
+    cut = min(ends, key=lambda m: abs(m.start() - len(caption) / 2))
+    return [caption[:cut.start()], caption[cut.end():]]
 
 
 def _plural(n: int, word: str) -> str:

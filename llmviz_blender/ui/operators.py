@@ -177,7 +177,9 @@ class LLMVIZ_OT_animate(_ProgressOperator, bpy.types.Operator):
         chosen = [c for c in told if c in settings.chapters]
         if not chosen:
             raise TimelineError(f"chapters: choose at least one chapter ({', '.join(told)})")
+        timing = Path(bpy.path.abspath(settings.timing_path)).expanduser() if settings.timing_path.strip() else None
         start, end = scene_api.animate(coll, fps=settings.fps, speed=settings.speed,
+                                       reading_speed=settings.reading_speed, timing=timing,
                                        chapters=None if chosen == told else chosen,
                                        start_layer=settings.start_layer, **sampling(settings))
         return f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps"

@@ -105,7 +105,8 @@ class LLMVIZ_PT_animation(_Panel, bpy.types.Panel):
 
     def draw(self, context):
         layout, s = _split(self.layout, context)
-        _column(layout, s, "fps", "speed")
+        _column(layout, s, "fps", "speed", "reading_speed")
+        layout.prop(s, "timing_path")
         layout.prop(s, "start_layer")
         _column(layout, s, "temperature", "top_p", "seed")
         layout.label(text="Chapters")

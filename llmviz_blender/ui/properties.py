@@ -9,7 +9,7 @@ from .. import model
 from ..composition.theme import THEMES
 from ..defaults import (FPS, FPS_RANGE, QUALITIES, QUALITY, QUALITY_DEFAULTS, RESOLUTION, RESOLUTION_RANGE,
                         SAMPLES_MAX, STORYBOARD_WIDTH, THEME)
-from ..defaults import SEED, TEMPERATURE, TOP_K, TOP_P
+from ..defaults import READING_SPEED, SEED, TEMPERATURE, TOP_K, TOP_P
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..layout.texels import DEFAULT_VALUE_BUDGET
 from ..scene import session
@@ -120,6 +120,12 @@ class LLMVizSettings(bpy.types.PropertyGroup):
     fps: IntProperty(name="FPS", default=FPS, min=FPS_RANGE[0], max=FPS_RANGE[1])
     speed: FloatProperty(name="Speed", default=1.0, min=0.01, soft_max=8.0,
                          description="2 plays the walkthrough twice as fast")
+    reading_speed: FloatProperty(name="Reading Speed", default=READING_SPEED, min=0.1, soft_min=4.0, soft_max=30.0,
+                                 description="Characters a second a viewer reads: each step holds until its caption "
+                                             "(and formula) is read")
+    timing_path: StringProperty(name="Narrator Timing", subtype="FILE_PATH", default="",
+                                description="A TOML file of a narrator's seconds per chapter ([chapters]) or step "
+                                            "([steps.<chapter>]); empty: every step paced for reading")
     chapters: EnumProperty(name="Chapters", options={"ENUM_FLAG"}, default=set(CHAPTERS),
                            items=[(k, v, f"Chapter: {v}") for k, v in CHAPTERS.items()])
     start_layer: IntProperty(name="Start Layer", default=0, min=0,
