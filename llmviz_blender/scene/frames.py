@@ -26,6 +26,7 @@ from pathlib import Path
 
 import bpy
 
+from .render_core import RenderFailed, run as run_render, simulated_failure
 
 FRAME_NAME = "frame_{:04d}.png"
 TEMP_NAME = ".frame_{:04d}.png"  # a frame being written
@@ -86,8 +87,6 @@ def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick:
     """Render `frames` here into `folder` as PNGs: one animation render per contiguous run (the
     render's scene data stays alive across its frames), each frame written by Blender under a
     temporary name (``.frame_0001.png``) and renamed once written."""
-    from .render import RenderFailed, _render, _simulated_failure
-
     parent = os.getppid()
     errors: list[BaseException] = []
     done = [0]
@@ -104,7 +103,7 @@ def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick:
             done[0] += 1
             if tick is not None:
                 tick(frame)
-            _simulated_failure(done[0])
+            simulated_failure(done[0])
             if os.getppid() != parent:  # a job whose parent (an interrupted render) is gone: stop
                 os._exit(1)
         except BaseException as exc:  # noqa: BLE001 -- Blender swallows handler errors; raised below
@@ -116,7 +115,7 @@ def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick:
         scene.render.filepath = str(folder / TEMP_NAME.replace("{:04d}", "####").removesuffix(".png"))
         for first, last in runs(sorted(frames)):
             scene.frame_start, scene.frame_end = first, last
-            _render(scene, animation=True)
+            run_render(scene, animation=True)
             if errors:
                 raise errors[0]
     finally:
@@ -140,8 +139,6 @@ def _command(blend: Path, folder: Path, frames: list[int], threads: int) -> list
 
 def render_jobs(scene: bpy.types.Scene, folder: Path, frames: list[int], jobs: int, tick: Tick | None = None) -> None:
     """Render `frames` into `folder` with `jobs` processes at once from a saved copy of the file."""
-    from .render import RenderFailed
-
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with tempfile.TemporaryDirectory(prefix="llmviz-jobs-") as tmp:
         blend = Path(tmp) / "scene.blend"
@@ -204,8 +201,6 @@ def assemble(scene: bpy.types.Scene, folder: Path, first: int, last: int, path: 
     """Encode frames first..last of `folder` into the video `path` (written as is: callers pass a
     temporary path) with the sequencer of a temporary scene that has `scene`'s size and frame rate;
     `configure_video(scene, path)` sets its FFmpeg output."""
-    from .render import _render
-
     tmp = bpy.data.scenes.new("LLMViz Assemble")
     try:
         r, src = tmp.render, scene.render
@@ -222,6 +217,6 @@ def assemble(scene: bpy.types.Scene, folder: Path, first: int, last: int, path: 
             strip.elements.append(FRAME_NAME.format(f))
         tmp.frame_start, tmp.frame_end = 1, last - first + 1
         configure_video(tmp, path)
-        _render(tmp, animation=True)
+        run_render(tmp, animation=True)
     finally:
         bpy.data.scenes.remove(tmp)

@@ -35,26 +35,14 @@ from . import frames as frame_files
 from .frames import FRAME_NAME, is_frame_file  # noqa: F401 (FRAME_NAME re-exported)
 from .quality import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES, apply as apply_quality, prepare, quality_of
 from .quality import PROP as QUALITY_PROP
+from .render_core import FAIL_ENV, RenderError, RenderFailed, RenderSettingsError  # noqa: F401 (re-exported)
+from .render_core import run as run_render, simulated_failure
 
 _VIDEO_FORMATS = {".mp4": "MPEG4", ".mkv": "MKV", ".mov": "QUICKTIME"}
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 _WORKBENCH_AA = (("OFF", 1), ("5", 5), ("8", 8), ("11", 11), ("16", 16), ("32", 32))
-#: Test seam: a render raises RenderFailed once this many frames are written (stills count 1).
-FAIL_ENV = "LLMVIZ_FAIL_RENDER_AFTER"
 
 Log = Callable[[str], None]
-
-
-class RenderError(Exception):
-    """A render request or render that went wrong; the message is one line."""
-
-
-class RenderSettingsError(RenderError, ValueError):
-    """Bad render request (unknown engine, no GPU, bad path or size): nothing was rendered."""
-
-
-class RenderFailed(RenderError, RuntimeError):
-    """The render itself failed; no output was left under the final name."""
 
 
 def engine_id(engine: str) -> str:
@@ -228,23 +216,6 @@ def _check_scene(scene: bpy.types.Scene) -> None:
         raise RenderSettingsError(f"scene '{scene.name}' has no camera to render from")
 
 
-def _render(scene: bpy.types.Scene, **kwargs) -> None:
-    """bpy.ops.render.render, with Blender's errors as RenderFailed."""
-    try:
-        result = bpy.ops.render.render(scene=scene.name, **kwargs)
-    except RuntimeError as exc:
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-        raise RenderFailed(f"render failed: {lines[-1].removeprefix('Error: ') if lines else exc}") from None
-    if "FINISHED" not in result:
-        raise RenderFailed("render cancelled")
-
-
-def _simulated_failure(done: int) -> None:
-    after = os.environ.get(FAIL_ENV)
-    if after is not None and done >= int(after):
-        raise RenderFailed(f"simulated render failure after {done} frame(s) ({FAIL_ENV}={after})")
-
-
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 60:
@@ -292,10 +263,10 @@ def still(scene: bpy.types.Scene, path: str | Path, frame: int | None = None, lo
         _set_format(scene, "PNG", STILL_COMPRESSION)
         with atomic_path(path) as tmp:
             scene.render.filepath = str(tmp)
-            _render(scene, write_still=True)
+            run_render(scene, write_still=True)
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise RenderFailed(f"{path}: the render wrote no image")
-            _simulated_failure(1)
+            simulated_failure(1)
     finally:
         scene.render.filepath, scene.render.dither_intensity = old[0], old[2]
         if frame is not None:
