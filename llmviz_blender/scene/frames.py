@@ -7,6 +7,9 @@ final name counts only if it is a whole PNG (signature first, IEND chunk last), 
 render resumes where it stopped and never keeps a half-written frame. Frames already complete are
 skipped: delete the folder (or the frames) to render them again after changing the scene.
 
+Holds (scene.holds: frames that repeat the frame before) are not rendered: once the first frame of
+their run is complete, each is written as a copy of its file (:func:`copy_holds`, atomic the same way).
+
 ``jobs > 1``: the scene is saved to a temporary .blend and N processes (``sys.executable`` with the
 bpy module, or ``blender -b`` under a Blender binary) each render a contiguous chunk of the frames
 still missing, with the CPU threads shared out; the caller's progress/ETA counts frames as they
@@ -17,11 +20,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import bpy
@@ -81,6 +85,25 @@ def runs(frames: list[int]) -> list[tuple[int, int]]:
         else:
             out.append((f, f))
     return out
+
+
+def plan(todo: list[int], sources: Mapping[int, int]) -> tuple[list[int], dict[int, int]]:
+    """For the frames missing (`todo`) and each frame's source (scene.holds): the frames to render
+    (sources missing) and the holds to copy (frame -> its source, which is complete or rendered)."""
+    renders = [f for f in todo if sources[f] == f]
+    return renders, {f: sources[f] for f in todo if sources[f] != f}
+
+
+def copy_holds(folder: Path, holds: Mapping[int, int]) -> None:
+    """Write each hold (frame -> source frame) as a copy of its source's file: under the temporary
+    name first, renamed once whole."""
+    for frame, source in sorted(holds.items()):
+        src = folder / FRAME_NAME.format(source)
+        if not is_complete(src):
+            raise RenderFailed(f"{folder}: frame {frame} repeats frame {source}, which is not complete")
+        tmp = folder / TEMP_NAME.format(frame)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, folder / FRAME_NAME.format(frame))
 
 
 def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick: Tick | None = None) -> None:

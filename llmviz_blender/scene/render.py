@@ -30,7 +30,7 @@ import numpy as np
 
 from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
 from ..files import VIDEO_SUFFIXES, atomic_path, is_video, video_size_problem
-from . import compat, materials, value_boxes
+from . import compat, holds, materials, value_boxes
 from . import frames as frame_files
 from .frames import FRAME_NAME, is_frame_file  # noqa: F401 (FRAME_NAME re-exported)
 from .quality import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES, apply as apply_quality, prepare, quality_of
@@ -280,10 +280,13 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
               progress: Callable[[int], None] | None = None, log: Log | None = None, jobs: int = 1) -> Path:
     """Render the frame range (the scene's unless given) to a video (.mp4/.mkv/.mov: H.264) or, for
     any other path, a folder of PNGs (frame_0001.png, ...). `progress(frame)` is called after each
-    frame; `log` gets progress lines (frames done, ETA). Returns the path.
+    frame rendered; `log` gets progress lines (frames rendered, ETA) and ends with the counts of
+    frames rendered and holds copied. Returns the path.
 
-    A folder resumes: frames already complete in it are skipped (see scene.frames). `jobs` > 1
-    renders chunks of the frames in that many processes at once. A video is rendered as frames into
+    Holds are rendered once: a frame whose animated state equals the frame before it (scene.holds)
+    is a copy of the first frame of its run, written once that frame is complete. A folder resumes:
+    frames already complete in it are skipped, a hold whose source is complete is only copied (see
+    scene.frames). `jobs` > 1 renders chunks of the frames to render in that many processes at once. A video is rendered as frames into
     a hidden folder beside it (kept when interrupted, so a rerun resumes), then encoded with
     Blender's FFmpeg writer and the folder removed."""
     if not _positive_int(jobs):
@@ -302,21 +305,7 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
     folder = path.with_name(f".{path.name}.frames") if video else path
     folder.mkdir(exist_ok=True)
     frame_files.clean(folder)
-    todo = frame_files.missing(folder, start, end)
     total = end - start + 1
-    counter = FrameProgress(len(todo), log)
-    if log is not None:
-        what = "video" if video else "PNG frames"
-        resumed = f", {total - len(todo)} already complete" if len(todo) < total else ""
-        log(f"rendering {path.name}: {what}, frames {start}-{end} ({total}{resumed}), "
-            f"{r.resolution_x}x{r.resolution_y} at {r.fps} fps, {describe(scene)}"
-            f"{f', {jobs} jobs' if jobs > 1 else ''}")
-
-    def tick(frame: int) -> None:
-        counter(frame)
-        if progress is not None:
-            progress(frame)
-
     old = r.filepath, scene.frame_start, scene.frame_end, scene.frame_current, r.dither_intensity
     old_format = r.image_settings.file_format
     began = time.perf_counter()
@@ -324,10 +313,26 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
         scene.frame_start, scene.frame_end = start, end
         prepare(scene)
         _set_format(scene, "PNG")
-        if len(todo) > 1 and jobs > 1:
-            frame_files.render_jobs(scene, folder, todo, min(jobs, len(todo)), tick)
-        elif todo:
-            frame_files.render_frames(scene, folder, todo, tick)
+        todo = frame_files.missing(folder, start, end)
+        renders, copies = frame_files.plan(todo, holds.sources(scene, start, end))
+        counter = FrameProgress(len(renders), log)
+        if log is not None:
+            what = "video" if video else "PNG frames"
+            resumed = f", {total - len(todo)} already complete" if len(todo) < total else ""
+            log(f"rendering {path.name}: {what}, frames {start}-{end} ({total}{resumed}; {len(renders):,} to render, "
+                f"{len(copies):,} holds to copy), {r.resolution_x}x{r.resolution_y} at {r.fps} fps, {describe(scene)}"
+                f"{f', {jobs} jobs' if jobs > 1 else ''}")
+
+        def tick(frame: int) -> None:
+            counter(frame)
+            if progress is not None:
+                progress(frame)
+
+        if len(renders) > 1 and jobs > 1:
+            frame_files.render_jobs(scene, folder, renders, min(jobs, len(renders)), tick)
+        elif renders:
+            frame_files.render_frames(scene, folder, renders, tick)
+        frame_files.copy_holds(folder, copies)
         if video:
             with atomic_path(path) as tmp:
                 frame_files.assemble(scene, folder, start, end, tmp, _video_format)
@@ -340,7 +345,8 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
         _set_format(scene, old_format)
         scene.frame_set(old[3])
     if log is not None:
-        log(f"wrote {path} ({total} frames) in {_duration(time.perf_counter() - began)}")
+        log(f"wrote {path} ({total} frames) in {_duration(time.perf_counter() - began)}: rendered {len(renders):,} "
+            f"frames, copied {len(copies):,} holds")
     return path
 
 
