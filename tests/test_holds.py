@@ -108,8 +108,10 @@ def _render(sc, folder, jobs: int = 1) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_holds_are_copied_not_rendered(toy, tmp_path, jobs, monkeypatch):
+@pytest.mark.parametrize("quality, jobs", [("draft", 1), ("draft", 2), ("final", 1)])
+def test_holds_are_copied_not_rendered(toy, tmp_path, quality, jobs, monkeypatch):
+    if quality == "final":
+        render.configure(toy, quality="final", device="cpu", resolution=SIZE)
     lines = _render(toy, tmp_path / "holds", jobs)
     rendered = sorted(set(SOURCES.values()))
     assert f"{len(rendered)} to render, {LAST - len(rendered)} holds to copy" in lines[0]
