@@ -12,8 +12,8 @@ their run is complete, each is written as a copy of its file (:func:`copy_holds`
 
 ``jobs > 1``: the scene is saved to a temporary .blend and N processes (``sys.executable`` with the
 bpy module, or ``blender -b`` under a Blender binary) each render a contiguous chunk of the frames
-to render (missing, not holds), with the CPU threads shared out; the caller's progress/ETA counts frames as they
-land in the folder. Workers exit between frames once their parent has gone.
+to render (missing, not holds), with the CPU threads shared out; the caller's progress/ETA counts
+frames as they land in the folder. Workers exit between frames once their parent has gone.
 """
 
 from __future__ import annotations
