@@ -286,8 +286,9 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
     Holds are rendered once: a frame whose animated state equals the frame before it (scene.holds)
     is a copy of the first frame of its run, written once that frame is complete. A folder resumes:
     frames already complete in it are skipped, a hold whose source is complete is only copied (see
-    scene.frames). `jobs` > 1 renders chunks of the frames to render in that many processes at once. A video is rendered as frames into
-    a hidden folder beside it (kept when interrupted, so a rerun resumes), then encoded with
+    scene.frames). `jobs` > 1 renders chunks of the frames to render in that many processes at once.
+    A video is rendered as frames into a hidden folder beside it (kept when interrupted, so a rerun
+    resumes; holds copied like in a folder, so the video has every frame), then encoded with
     Blender's FFmpeg writer and the folder removed."""
     if not _positive_int(jobs):
         raise RenderSettingsError(f"jobs must be a positive integer, got {jobs!r}")
