@@ -187,7 +187,7 @@ def unaccounted(scene: bpy.types.Scene) -> str | None:
         if obj.type != "MESH":
             return f"{group.name} on {obj.name}, not a mesh"
         path = f'modifiers["{mod.name}"]["{compat.interface_identifier(mod.node_group, "Highlight Frames")}"]'
-        if any(c.data_path == path for c in _curves_of(obj)):
+        if any(c.data_path == path for c in fcurves_of(obj)):
             return f"keyed Highlight Frames on {obj.name}"
     return None
 
@@ -209,8 +209,8 @@ def _node_trees() -> Iterator[bpy.types.NodeTree]:
     return (id_ for id_ in _ids() if isinstance(id_, bpy.types.NodeTree))
 
 
-def _curves_of(id_: bpy.types.ID) -> list[bpy.types.FCurve]:
-    """The F-curves of `id_`'s action (every channel bag of a layered action)."""
+def fcurves_of(id_: bpy.types.ID) -> list[bpy.types.FCurve]:
+    """The F-curves of `id_`'s action (every channel bag of a layered action, 4.4+)."""
     anim = getattr(id_, "animation_data", None)
     action = anim.action if anim is not None else None
     if action is None:
@@ -223,7 +223,7 @@ def _curves_of(id_: bpy.types.ID) -> list[bpy.types.FCurve]:
 
 def _fcurves() -> Iterator[bpy.types.FCurve]:
     for id_ in _ids():
-        yield from _curves_of(id_)
+        yield from fcurves_of(id_)
 
 
 def _instancer() -> bpy.types.GeometryNodeTree | None:
