@@ -11,7 +11,7 @@ bpy = pytest.importorskip("bpy")
 
 from llmviz_blender import scene as scene_api  # noqa: E402
 from llmviz_blender.defaults import ALWAYS, NEVER  # noqa: E402
-from llmviz_blender.scene import frames, holds, keys, nodes, render  # noqa: E402
+from llmviz_blender.scene import compat, frames, holds, keys, nodes, render  # noqa: E402
 
 SIZE = (64, 36)
 LAST = 25
@@ -98,6 +98,10 @@ def test_what_the_analysis_cannot_see_renders_every_frame(toy):
     finally:
         bpy.app.handlers.frame_change_post.remove(handler)
     assert holds.unaccounted(toy) is None
+    mod = toy.objects["Block"].modifiers[nodes.MODIFIER_NAME]
+    ident = compat.interface_identifier(mod.node_group, "Highlight Frames")
+    keys.set_keys(toy.objects["Block"], f'modifiers["{mod.name}"]["{ident}"]', [1, 9], [3.0, 6.0])
+    assert holds.unaccounted(toy) == "keyed or per-cell Highlight Frames on Block"
     toy.render.use_motion_blur = True
     assert holds.unaccounted(toy) == "motion blur"
 

@@ -186,9 +186,10 @@ def unaccounted(scene: bpy.types.Scene) -> str | None:
     for obj, mod in _cell_blocks():
         if obj.type != "MESH":
             return f"{group.name} on {obj.name}, not a mesh"
-        path = f'modifiers["{mod.name}"]["{compat.interface_identifier(mod.node_group, "Highlight Frames")}"]'
-        if any(c.data_path == path for c in fcurves_of(obj)):
-            return f"keyed Highlight Frames on {obj.name}"
+        ident = compat.interface_identifier(mod.node_group, "Highlight Frames")
+        path = f'modifiers["{mod.name}"]["{ident}"]'
+        if mod.get(f"{ident}_use_attribute") or any(c.data_path == path for c in fcurves_of(obj)):
+            return f"keyed or per-cell Highlight Frames on {obj.name}"
     return None
 
 
@@ -210,15 +211,20 @@ def _node_trees() -> Iterator[bpy.types.NodeTree]:
 
 
 def fcurves_of(id_: bpy.types.ID) -> list[bpy.types.FCurve]:
-    """The F-curves of `id_`'s action (every channel bag of a layered action, 4.4+)."""
+    """The F-curves of `id_`'s action: every channel bag of a layered action (4.4+) and the legacy
+    ``Action.fcurves`` (before 5.0), each curve once."""
     anim = getattr(id_, "animation_data", None)
     action = anim.action if anim is not None else None
     if action is None:
         return []
-    if hasattr(action, "layers"):
-        return [c for layer in action.layers for strip in layer.strips for bag in strip.channelbags
-                for c in bag.fcurves]
-    return list(action.fcurves)
+    found: dict[int, bpy.types.FCurve] = {}
+    for layer in getattr(action, "layers", ()):
+        for strip in layer.strips:
+            for bag in strip.channelbags:
+                found.update((c.as_pointer(), c) for c in bag.fcurves)
+    for c in getattr(action, "fcurves", ()):
+        found.setdefault(c.as_pointer(), c)
+    return list(found.values())
 
 
 def _fcurves() -> Iterator[bpy.types.FCurve]:
