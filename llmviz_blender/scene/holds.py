@@ -31,8 +31,8 @@ from . import compat, datablocks, nodes
 TOLERANCE = 1e-6  # relative difference of two F-curve values that still counts as the same
 #: Node types that read the frame (besides the instancer group's own Scene Time node).
 TIME_NODES = frozenset({"GeometryNodeInputSceneTime", "GeometryNodeSimulationInput", "GeometryNodeSimulationOutput",
-                        "CompositorNodeTime", "CompositorNodeSceneTime",
-                        "CompositorNodeMovieClip", "TextureNodeCurveTime"})
+                        "CompositorNodeTime", "CompositorNodeSceneTime", "CompositorNodeMovieClip",
+                        "TextureNodeCurveTime"})
 #: Modifier types whose result depends on the frame by themselves.
 TIME_MODIFIERS = frozenset({"BUILD", "WAVE", "OCEAN", "EXPLODE", "PARTICLE_SYSTEM", "PARTICLE_INSTANCE", "CLOTH",
                             "SOFT_BODY", "FLUID", "DYNAMIC_PAINT", "MESH_CACHE", "MESH_SEQUENCE_CACHE", "COLLISION",
@@ -68,8 +68,8 @@ def changes(scene: bpy.types.Scene, first: int, last: int) -> set[int]:
             continue  # no reveal: every cell shown, the same on every frame
         values = np.empty(len(reveal.data), np.float32)
         reveal.data.foreach_get("value", values)
-        frames = float(compat.get_modifier_input(mod, "Highlight Frames"))
-        out.update(int(f) for f in cell_changes(values, frames, first, last))
+        glow = float(compat.get_modifier_input(mod, "Highlight Frames"))
+        out.update(int(f) for f in cell_changes(values, glow, first, last))
     out.update(int(m.frame) for m in scene.timeline_markers if m.camera is not None and first < m.frame <= last)
     return out
 
