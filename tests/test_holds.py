@@ -173,3 +173,11 @@ def test_walkthrough_holds_look_like_rendered_frames(fresh_blend, tmp_path, monk
         assert np.array_equal(again, render.read_png(tmp_path / "holds" / frames.FRAME_NAME.format(f))), f
         if source[f] != f:
             assert np.array_equal(again, render.read_png(tmp_path / "all" / frames.FRAME_NAME.format(f - 1))), f
+
+
+def test_a_video_gets_every_frame(toy, tmp_path):
+    lines: list[str] = []
+    path = render.animation(toy, tmp_path / "toy.mp4", frames=(1, LAST), log=lines.append)
+    assert lines[-1].endswith(f"copied {LAST - len(set(SOURCES.values()))} holds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.mp4"]
+    assert bpy.data.movieclips.load(str(path)).frame_duration == LAST

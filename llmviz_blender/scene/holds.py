@@ -169,7 +169,7 @@ def unaccounted(scene: bpy.types.Scene) -> str | None:
     for image in bpy.data.images:
         if image.source in ("SEQUENCE", "MOVIE") and image.users:
             return f"image sequence {image.name}"
-    if len(bpy.data.movieclips) or len(bpy.data.cache_files):
+    if any(id_.users for id_ in (*bpy.data.movieclips, *bpy.data.cache_files)):
         return "movie clips or cache files"
     for obj in bpy.data.objects:
         if obj.type in ("GPENCIL", "GREASEPENCIL"):
