@@ -236,18 +236,49 @@ def _frame_times(scene, starts, run: int, out: Path) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
+def _moving_starts(sc, starts, run: int, last: int) -> list[int]:
+    """Each start moved on to the first frame from which the camera moves on each of `run` frames: no
+    frame of the run is a hold (scene.holds), in our scene or the plain one, so each is rendered."""
+    from llmviz_blender.scene import holds
+
+    moving: set[int] = set()
+    for curve in holds.fcurves_of(sc.camera):
+        moving |= holds.curve_changes(curve, int(starts[0]) - 1, last)
+    out = []
+    for start in map(int, starts):
+        while start + run - 1 < last and not all(f in moving for f in range(start, start + run)):
+            start += 1
+        out.append(start)
+    return out
+
+
+def _copy_time(frame: Path, count: int = 20) -> float:
+    """Seconds to copy one hold of the PNG `frame` (scene.frames.copy_holds), mean of `count`."""
+    import shutil
+    import tempfile
+
+    from llmviz_blender.scene import frames
+
+    with tempfile.TemporaryDirectory(prefix="llmviz-bench-copy-") as tmp:
+        shutil.copyfile(frame, Path(tmp) / frames.FRAME_NAME.format(1))
+        start = time.perf_counter()
+        frames.copy_holds(Path(tmp), {f: 1 for f in range(2, count + 2)})
+        return (time.perf_counter() - start) / count
+
+
 def bench_render(repeat: int) -> None:
     """Seconds per 1920x1080 frame of the nano-gpt walkthrough per quality, over frames sampled from the
     whole walkthrough (render setup excluded), the projected time of the full video, and the same cubes
-    instanced plainly with one flat material under the same camera path and settings; then the
-    4-model comparison still."""
+    instanced plainly with one flat material under the same camera path and settings; the whole
+    walkthrough's estimate with holds copied (frames rendered x seconds per frame + holds x a copy's
+    time + the hold analysis); then the 4-model comparison still."""
     import tempfile
 
     import bpy
     import numpy as np
 
     from llmviz_blender import scene
-    from llmviz_blender.scene import render
+    from llmviz_blender.scene import frames as frame_files, holds, render
 
     out = Path(tempfile.mkdtemp(prefix="llmviz-bench-"))
     places = max(2, repeat // 2)
@@ -257,8 +288,12 @@ def bench_render(repeat: int) -> None:
         first, last = scene.animate(coll)
         sc = bpy.context.scene
         what = render.configure(sc, quality=quality, device="cpu", resolution=(1920, 1080))
-        starts = np.linspace(first, last - run + 1, places + 2)[1:-1].astype(int)
+        began = time.perf_counter()
+        sources = holds.sources(sc, first, last)
+        t_holds = time.perf_counter() - began
+        starts = _moving_starts(sc, np.linspace(first, last - run + 1, places + 2)[1:-1].astype(int), run, last)
         t_ours, cpu_ours = _frame_times(sc, starts, run, out / quality)
+        t_copy = _copy_time(out / quality / f"{starts[0]}" / frame_files.FRAME_NAME.format(starts[0]))
         # the baseline: our cubes' positions, plain instancing, one flat material; labels and our objects gone
         blocks = [o for o in coll.all_objects if "llmviz_key" in o]
         co = np.concatenate([_positions(o) for o in blocks])
@@ -268,12 +303,18 @@ def bench_render(repeat: int) -> None:
             sc.display.shading.color_type = "MATERIAL"
         t_raw, cpu_raw = _frame_times(sc, starts, run, out / f"{quality}-plain")
         frames = last - first + 1
+        rendered = len(set(sources.values()))
+        t_walk = t_ours * rendered + t_copy * (frames - rendered) + t_holds
         goal = RENDER_GOALS[quality]
         row(f"render {quality}: nano-gpt walkthrough 1920x1080, {what}", t_ours,
             f"<= {goal:g} s/frame, <= 1.3x plain", f"frames {', '.join(map(str, starts))} (+{run - 1} each); "
             f"full video {frames} frames: {t_ours * frames / 3600:.1f} h; CPU {cpu_ours:.2f} s/frame")
         row(f"render {quality}: the same {len(co):,} cubes, plain instancing, flat material", t_raw, "",
             f"ratio {t_ours / t_raw:.2f}x; full video {t_raw * frames / 3600:.1f} h; CPU {cpu_raw:.2f} s/frame")
+        row(f"render {quality}: whole nano-gpt walkthrough 1920x1080, holds copied (estimate)", t_walk, "",
+            f"{rendered:,} of {frames:,} frames rendered, {frames - rendered:,} holds copied "
+            f"({1000 * t_copy:.1f} ms each), hold analysis {t_holds:.2f} s: {t_walk / 3600:.2f} h "
+            f"(every frame rendered: {t_ours * frames / 3600:.2f} h)")
         print(f"ratio {quality} / plain cubes: {t_ours / t_raw:.2f}x wall, {cpu_ours / cpu_raw:.2f}x CPU "
               f"(goal <= 1.3x); {t_ours:.2f} s/frame (goal <= {goal:g} s); load average {os.getloadavg()[0]:.1f}",
               flush=True)

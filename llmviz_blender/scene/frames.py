@@ -7,25 +7,30 @@ final name counts only if it is a whole PNG (signature first, IEND chunk last), 
 render resumes where it stopped and never keeps a half-written frame. Frames already complete are
 skipped: delete the folder (or the frames) to render them again after changing the scene.
 
+Holds (scene.holds: frames that repeat the frame before) are not rendered: once the first frame of
+their run is complete, each is written as a copy of its file (:func:`copy_holds`, atomic the same way).
+
 ``jobs > 1``: the scene is saved to a temporary .blend and N processes (``sys.executable`` with the
 bpy module, or ``blender -b`` under a Blender binary) each render a contiguous chunk of the frames
-still missing, with the CPU threads shared out; the caller's progress/ETA counts frames as they
-land in the folder. Workers exit between frames once their parent has gone.
+to render (missing, not holds), with the CPU threads shared out; the caller's progress/ETA counts
+frames as they land in the folder. Workers exit between frames once their parent has gone.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import bpy
 
+from .render_core import RenderFailed, run as run_render, simulated_failure
 
 FRAME_NAME = "frame_{:04d}.png"
 TEMP_NAME = ".frame_{:04d}.png"  # a frame being written
@@ -82,12 +87,29 @@ def runs(frames: list[int]) -> list[tuple[int, int]]:
     return out
 
 
+def plan(todo: list[int], sources: Mapping[int, int]) -> tuple[list[int], dict[int, int]]:
+    """For the frames missing (`todo`) and each frame's source (scene.holds): the frames to render
+    (sources missing) and the holds to copy (frame -> its source, which is complete or rendered)."""
+    renders = [f for f in todo if sources[f] == f]
+    return renders, {f: sources[f] for f in todo if sources[f] != f}
+
+
+def copy_holds(folder: Path, holds: Mapping[int, int]) -> None:
+    """Write each hold (frame -> source frame) as a copy of its source's file: under the temporary
+    name first, renamed once whole."""
+    for frame, source in sorted(holds.items()):
+        src = folder / FRAME_NAME.format(source)
+        if not is_complete(src):
+            raise RenderFailed(f"{folder}: frame {frame} repeats frame {source}, which is not complete")
+        tmp = folder / TEMP_NAME.format(frame)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, folder / FRAME_NAME.format(frame))
+
+
 def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick: Tick | None = None) -> None:
     """Render `frames` here into `folder` as PNGs: one animation render per contiguous run (the
     render's scene data stays alive across its frames), each frame written by Blender under a
     temporary name (``.frame_0001.png``) and renamed once written."""
-    from .render import RenderFailed, _render, _simulated_failure
-
     parent = os.getppid()
     errors: list[BaseException] = []
     done = [0]
@@ -104,7 +126,7 @@ def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick:
             done[0] += 1
             if tick is not None:
                 tick(frame)
-            _simulated_failure(done[0])
+            simulated_failure(done[0])
             if os.getppid() != parent:  # a job whose parent (an interrupted render) is gone: stop
                 os._exit(1)
         except BaseException as exc:  # noqa: BLE001 -- Blender swallows handler errors; raised below
@@ -116,7 +138,7 @@ def render_frames(scene: bpy.types.Scene, folder: Path, frames: list[int], tick:
         scene.render.filepath = str(folder / TEMP_NAME.replace("{:04d}", "####").removesuffix(".png"))
         for first, last in runs(sorted(frames)):
             scene.frame_start, scene.frame_end = first, last
-            _render(scene, animation=True)
+            run_render(scene, animation=True)
             if errors:
                 raise errors[0]
     finally:
@@ -140,8 +162,6 @@ def _command(blend: Path, folder: Path, frames: list[int], threads: int) -> list
 
 def render_jobs(scene: bpy.types.Scene, folder: Path, frames: list[int], jobs: int, tick: Tick | None = None) -> None:
     """Render `frames` into `folder` with `jobs` processes at once from a saved copy of the file."""
-    from .render import RenderFailed
-
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with tempfile.TemporaryDirectory(prefix="llmviz-jobs-") as tmp:
         blend = Path(tmp) / "scene.blend"
@@ -204,8 +224,6 @@ def assemble(scene: bpy.types.Scene, folder: Path, first: int, last: int, path: 
     """Encode frames first..last of `folder` into the video `path` (written as is: callers pass a
     temporary path) with the sequencer of a temporary scene that has `scene`'s size and frame rate;
     `configure_video(scene, path)` sets its FFmpeg output."""
-    from .render import _render
-
     tmp = bpy.data.scenes.new("LLMViz Assemble")
     try:
         r, src = tmp.render, scene.render
@@ -222,6 +240,6 @@ def assemble(scene: bpy.types.Scene, folder: Path, first: int, last: int, path: 
             strip.elements.append(FRAME_NAME.format(f))
         tmp.frame_start, tmp.frame_end = 1, last - first + 1
         configure_video(tmp, path)
-        _render(tmp, animation=True)
+        run_render(tmp, animation=True)
     finally:
         bpy.data.scenes.remove(tmp)

@@ -30,31 +30,19 @@ import numpy as np
 
 from ..defaults import DEVICES, ENGINES, FPS_RANGE, RESOLUTION_RANGE, SAMPLES_MAX
 from ..files import VIDEO_SUFFIXES, atomic_path, is_video, video_size_problem
-from . import compat, materials, value_boxes
+from . import compat, holds, materials, value_boxes
 from . import frames as frame_files
 from .frames import FRAME_NAME, is_frame_file  # noqa: F401 (FRAME_NAME re-exported)
 from .quality import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES, apply as apply_quality, prepare, quality_of
 from .quality import PROP as QUALITY_PROP
+from .render_core import FAIL_ENV, RenderError, RenderFailed, RenderSettingsError  # noqa: F401 (re-exported)
+from .render_core import run as run_render, simulated_failure
 
 _VIDEO_FORMATS = {".mp4": "MPEG4", ".mkv": "MKV", ".mov": "QUICKTIME"}
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 _WORKBENCH_AA = (("OFF", 1), ("5", 5), ("8", 8), ("11", 11), ("16", 16), ("32", 32))
-#: Test seam: a render raises RenderFailed once this many frames are written (stills count 1).
-FAIL_ENV = "LLMVIZ_FAIL_RENDER_AFTER"
 
 Log = Callable[[str], None]
-
-
-class RenderError(Exception):
-    """A render request or render that went wrong; the message is one line."""
-
-
-class RenderSettingsError(RenderError, ValueError):
-    """Bad render request (unknown engine, no GPU, bad path or size): nothing was rendered."""
-
-
-class RenderFailed(RenderError, RuntimeError):
-    """The render itself failed; no output was left under the final name."""
 
 
 def engine_id(engine: str) -> str:
@@ -228,23 +216,6 @@ def _check_scene(scene: bpy.types.Scene) -> None:
         raise RenderSettingsError(f"scene '{scene.name}' has no camera to render from")
 
 
-def _render(scene: bpy.types.Scene, **kwargs) -> None:
-    """bpy.ops.render.render, with Blender's errors as RenderFailed."""
-    try:
-        result = bpy.ops.render.render(scene=scene.name, **kwargs)
-    except RuntimeError as exc:
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-        raise RenderFailed(f"render failed: {lines[-1].removeprefix('Error: ') if lines else exc}") from None
-    if "FINISHED" not in result:
-        raise RenderFailed("render cancelled")
-
-
-def _simulated_failure(done: int) -> None:
-    after = os.environ.get(FAIL_ENV)
-    if after is not None and done >= int(after):
-        raise RenderFailed(f"simulated render failure after {done} frame(s) ({FAIL_ENV}={after})")
-
-
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 60:
@@ -292,10 +263,10 @@ def still(scene: bpy.types.Scene, path: str | Path, frame: int | None = None, lo
         _set_format(scene, "PNG", STILL_COMPRESSION)
         with atomic_path(path) as tmp:
             scene.render.filepath = str(tmp)
-            _render(scene, write_still=True)
+            run_render(scene, write_still=True)
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise RenderFailed(f"{path}: the render wrote no image")
-            _simulated_failure(1)
+            simulated_failure(1)
     finally:
         scene.render.filepath, scene.render.dither_intensity = old[0], old[2]
         if frame is not None:
@@ -309,11 +280,15 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
               progress: Callable[[int], None] | None = None, log: Log | None = None, jobs: int = 1) -> Path:
     """Render the frame range (the scene's unless given) to a video (.mp4/.mkv/.mov: H.264) or, for
     any other path, a folder of PNGs (frame_0001.png, ...). `progress(frame)` is called after each
-    frame; `log` gets progress lines (frames done, ETA). Returns the path.
+    frame rendered; `log` gets progress lines (frames rendered, ETA) and ends with the counts of
+    frames rendered and holds copied. Returns the path.
 
-    A folder resumes: frames already complete in it are skipped (see scene.frames). `jobs` > 1
-    renders chunks of the frames in that many processes at once. A video is rendered as frames into
-    a hidden folder beside it (kept when interrupted, so a rerun resumes), then encoded with
+    Holds are rendered once: a frame whose animated state equals the frame before it (scene.holds)
+    is a copy of the first frame of its run, written once that frame is complete. A folder resumes:
+    frames already complete in it are skipped, a hold whose source is complete is only copied (see
+    scene.frames). `jobs` > 1 renders chunks of the frames to render in that many processes at once.
+    A video is rendered as frames into a hidden folder beside it (kept when interrupted, so a rerun
+    resumes; holds copied like in a folder, so the video has every frame), then encoded with
     Blender's FFmpeg writer and the folder removed."""
     if not _positive_int(jobs):
         raise RenderSettingsError(f"jobs must be a positive integer, got {jobs!r}")
@@ -331,21 +306,7 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
     folder = path.with_name(f".{path.name}.frames") if video else path
     folder.mkdir(exist_ok=True)
     frame_files.clean(folder)
-    todo = frame_files.missing(folder, start, end)
     total = end - start + 1
-    counter = FrameProgress(len(todo), log)
-    if log is not None:
-        what = "video" if video else "PNG frames"
-        resumed = f", {total - len(todo)} already complete" if len(todo) < total else ""
-        log(f"rendering {path.name}: {what}, frames {start}-{end} ({total}{resumed}), "
-            f"{r.resolution_x}x{r.resolution_y} at {r.fps} fps, {describe(scene)}"
-            f"{f', {jobs} jobs' if jobs > 1 else ''}")
-
-    def tick(frame: int) -> None:
-        counter(frame)
-        if progress is not None:
-            progress(frame)
-
     old = r.filepath, scene.frame_start, scene.frame_end, scene.frame_current, r.dither_intensity
     old_format = r.image_settings.file_format
     began = time.perf_counter()
@@ -353,10 +314,26 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
         scene.frame_start, scene.frame_end = start, end
         prepare(scene)
         _set_format(scene, "PNG")
-        if len(todo) > 1 and jobs > 1:
-            frame_files.render_jobs(scene, folder, todo, min(jobs, len(todo)), tick)
-        elif todo:
-            frame_files.render_frames(scene, folder, todo, tick)
+        todo = frame_files.missing(folder, start, end)
+        renders, copies = frame_files.plan(todo, holds.sources(scene, start, end))
+        counter = FrameProgress(len(renders), log)
+        if log is not None:
+            what = "video" if video else "PNG frames"
+            resumed = f", {total - len(todo)} already complete" if len(todo) < total else ""
+            log(f"rendering {path.name}: {what}, frames {start}-{end} ({total}{resumed}; {len(renders):,} to render, "
+                f"{len(copies):,} holds to copy), {r.resolution_x}x{r.resolution_y} at {r.fps} fps, {describe(scene)}"
+                f"{f', {jobs} jobs' if jobs > 1 else ''}")
+
+        def tick(frame: int) -> None:
+            counter(frame)
+            if progress is not None:
+                progress(frame)
+
+        if len(renders) > 1 and jobs > 1:
+            frame_files.render_jobs(scene, folder, renders, min(jobs, len(renders)), tick)
+        elif renders:
+            frame_files.render_frames(scene, folder, renders, tick)
+        frame_files.copy_holds(folder, copies)
         if video:
             with atomic_path(path) as tmp:
                 frame_files.assemble(scene, folder, start, end, tmp, _video_format)
@@ -369,7 +346,8 @@ def animation(scene: bpy.types.Scene, path: str | Path, frames: tuple[int, int] 
         _set_format(scene, old_format)
         scene.frame_set(old[3])
     if log is not None:
-        log(f"wrote {path} ({total} frames) in {_duration(time.perf_counter() - began)}")
+        log(f"wrote {path} ({total} frames) in {_duration(time.perf_counter() - began)}: rendered {len(renders):,} "
+            f"frames, copied {len(copies):,} holds")
     return path
 
 
