@@ -43,7 +43,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "stack": 6.0,
     "output": 12.0,
     "facts": 36.0,
-    "generation": 3.0,
+    "generation": 2.8,
 }
 
 
