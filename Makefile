@@ -33,9 +33,13 @@ FINAL := --quality final
 GPT2 := --preset gpt2-small --weights random --tokens $(shell seq -s, 0 31)
 GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
 
+# The quick start: the overview still, and the attention chapter as a short draft video with its
+# subtitles (.srt, .vtt) and chapters file beside it (not committed: made here in a few minutes).
 render: $(STAMP)
 	@mkdir -p renders
 	$(RENDER) $(FINAL) --still renders/nano-gpt-overview.png
+	$(PY) scripts/render.py --resolution 960x540 --quality draft --chapters attention \
+		--animation renders/nano-gpt-attention.mp4
 
 renders: render
 	@for t in dark light; do \
