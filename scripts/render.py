@@ -9,6 +9,7 @@ Examples:
     python scripts/render.py --zoom-to h0.fc:100,3 --animation zoom.mp4 --quality draft
     python scripts/render.py --animation walk.mp4 --chapters embedding,attention --resolution 1280x720
     python scripts/render.py --animation walk.mp4 --timing narration.toml     # a narrator's seconds
+    python scripts/render.py --subtitles walk.srt --chapters embedding,attention      # captions, no render
     python scripts/render.py --compare nano-gpt,gpt2-small,gpt2-xl,gpt3 --still compare.png --each
     python scripts/render.py --compare nano-gpt,gpt2-small=path/to/gpt2 --still mine.png   # with its values
     python scripts/render.py --weights my.safetensors --tokens 2,1,0 --animate --save-blend farm.blend
@@ -46,6 +47,8 @@ from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.layout.texels import DEFAULT_VALUE_BUDGET  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS, Timing, TimelineError  # noqa: E402
+from llmviz_blender.timeline import CHAPTERS  # noqa: E402
+from llmviz_blender.timeline.subtitles import SUFFIXES as SUBTITLE_SUFFIXES  # noqa: E402
 
 PROG = "render.py"
 _CONSOLE = None  # our output, for the signal handler
@@ -180,7 +183,10 @@ def parser() -> Parser:
                    "models with weights their own input, the others min(1024, block size))")
     o = p.add_argument_group("outputs")
     o.add_argument("--still", metavar="PATH.png", help="render one frame")
-    o.add_argument("--animation", metavar="PATH", help="render the walkthrough: .mp4/.mkv/.mov (H.264) or a folder of PNGs")
+    o.add_argument("--animation", metavar="PATH", help="render the walkthrough: .mp4/.mkv/.mov (H.264) or a folder of "
+                   "PNGs; its captions and chapters go beside it (NAME.srt, NAME.vtt, NAME.chapters.txt)")
+    o.add_argument("--subtitles", metavar="PATH.srt|.vtt", help="write the walkthrough's captions (SubRip or WebVTT "
+                   "by suffix) and NAME.chapters.txt beside them, without rendering")
     o.add_argument("--save-blend", metavar="PATH.blend", help="save a self-contained .blend (renders without the add-on)")
     o.add_argument("--storyboard", metavar="PATH.png",
                    help="one small frame per walkthrough step in a grid, each with its chapter and caption")
@@ -235,12 +241,14 @@ def parser() -> Parser:
 
 def validate(args: argparse.Namespace) -> None:
     """Checks that need no Blender."""
-    if not (args.still or args.animation or args.save_blend or args.storyboard):
-        raise Usage("nothing to do: give --still, --animation, --storyboard or --save-blend")
+    if not (args.still or args.animation or args.save_blend or args.storyboard or args.subtitles):
+        raise Usage("nothing to do: give --still, --animation, --subtitles, --storyboard or --save-blend")
+    if args.subtitles and Path(args.subtitles).suffix.lower() not in SUBTITLE_SUFFIXES:
+        raise Usage(f"--subtitles: {args.subtitles}: subtitles are written as {' or '.join(SUBTITLE_SUFFIXES)}")
     if args.storyboard_width and not args.storyboard:
         raise Usage("--storyboard-width needs --storyboard")
     if args.compare:
-        if args.animation or args.animate or args.chapters or args.frames or args.storyboard:
+        if args.animation or args.animate or args.chapters or args.frames or args.storyboard or args.subtitles:
             raise Usage("--compare makes stills and .blend files; it has no walkthrough")
         if args.camera != "overview" and not args.each:
             raise Usage("--compare frames all models; --camera applies to the --each stills")
@@ -254,6 +262,7 @@ def validate(args: argparse.Namespace) -> None:
     if args.zoom_to:
         clash = [flag for flag, on in (("--compare", args.compare), ("--animate", args.animate),
                                        ("--chapters", args.chapters), ("--storyboard", args.storyboard),
+                                       ("--subtitles", args.subtitles),
                                        ("--camera", args.camera != "overview"), ("--speed", args.speed),
                                        ("--reading-speed", args.reading_speed), ("--timing", args.timing),
                                        ("--start-layer", args.start_layer)) if on]
@@ -291,7 +300,7 @@ def validate(args: argparse.Namespace) -> None:
 
 def animated(args: argparse.Namespace) -> bool:
     """Whether the walkthrough is keyframed."""
-    return bool(args.animate or args.animation or args.storyboard or args.chapters or args.frames)
+    return bool(args.animate or args.animation or args.storyboard or args.subtitles or args.chapters or args.frames)
 
 
 class Console:
@@ -350,6 +359,8 @@ def run(args: argparse.Namespace, con: Console) -> None:
             outputs[kind] = render.check_output(value, kind)
     if args.storyboard:
         outputs["storyboard"] = render.check_output(args.storyboard, "still")
+    if args.subtitles:
+        outputs["subtitles"] = render.check_output(args.subtitles, "subtitles")
     quality = args.quality or ("draft" if args.engine == "workbench" else QUALITY)
     device = render.configure(scene, engine=args.engine, device=args.device, samples=args.samples,
                               resolution=args.resolution, quality=quality)
@@ -395,6 +406,8 @@ def run(args: argparse.Namespace, con: Console) -> None:
 
     if "blend" in outputs:  # the whole walkthrough: a render farm splits the frames itself
         render.save_blend(outputs["blend"], log=con.say)
+    if "subtitles" in outputs:
+        _wrote(con, scene_api.write_subtitles(coll, outputs["subtitles"], frames=args.frames))
     if "storyboard" in outputs:
         scene_api.storyboard(coll, outputs["storyboard"], width=args.storyboard_width or STORYBOARD_WIDTH,
                              log=con.say)
@@ -409,7 +422,13 @@ def run(args: argparse.Namespace, con: Console) -> None:
         render.still(scene, outputs["still"], frame=frame, log=con.say)
     if "animation" in outputs:
         render.animation(scene, outputs["animation"], frames=args.frames, log=con.say, jobs=args.jobs)
+        if zoom_end is None:  # the walkthrough's captions and chapters, beside it
+            _wrote(con, scene_api.write_subtitles(coll, outputs["animation"], frames=args.frames))
     _summary(con, t0)
+
+
+def _wrote(con: Console, paths: list[Path]) -> None:
+    con.say(f"wrote {', '.join(str(p) for p in paths)}")
 
 
 def run_compare(args, con: Console, scene_api, render, outputs) -> None:

@@ -16,7 +16,7 @@ from .. import scene as scene_api
 from ..layout import LayoutError
 from ..model import ModelError
 from ..scene import render
-from ..scene.walkthrough import steps_of, tellable
+from ..scene.walkthrough import STEPS, steps_of, tellable
 from ..timeline import TimelineError
 from . import preferences, presets
 from .properties import SHAPE_FIELDS, model_collection
@@ -252,7 +252,8 @@ class LLMVIZ_OT_render_still(_RenderOperator, bpy.types.Operator):
 
 
 class LLMVIZ_OT_render_animation(_RenderOperator, bpy.types.Operator):
-    """Render the scene's frame range to the animation path (video or PNG folder)"""
+    """Render the scene's frame range to the animation path (video or PNG folder); a walkthrough's
+    captions and chapters go beside it (NAME.srt, NAME.vtt, NAME.chapters.txt)"""
 
     bl_idname = "llmviz.render_animation"
     bl_label = "Render Animation"
@@ -262,7 +263,12 @@ class LLMVIZ_OT_render_animation(_RenderOperator, bpy.types.Operator):
     def render(self, context, settings, progress) -> str:
         scn = context.scene
         path = render.animation(scn, self.filepath or settings.animation_path, progress=progress)
-        return f"wrote {path} (frames {scn.frame_start}-{scn.frame_end})"
+        done = f"wrote {path} (frames {scn.frame_start}-{scn.frame_end})"
+        coll = model_collection(scn)
+        if coll is None or STEPS not in coll:  # no walkthrough keyed: no captions
+            return done
+        written = scene_api.write_subtitles(coll, path, frames=(scn.frame_start, scn.frame_end), scene=scn)
+        return f"{done} and {', '.join(p.name for p in written)}"
 
     def steps(self, scn) -> tuple[int, int]:
         return scn.frame_start, scn.frame_end
