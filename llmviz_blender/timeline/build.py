@@ -343,11 +343,15 @@ def _camera(steps: list[Step], timing: Timing, frame: Frame, room: np.ndarray, l
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
     captions = "band"
+    composed: dict[tuple, tuple[Pose, Box, str]] = {}  # views met again (the generation's passes) compose once
     for i, s in enumerate(steps):
         view = (s.subject, s.formula)
         if previous is None or not (previous[1] == s.formula and all(
                 np.array_equal(a, b) for a, b in zip(previous[0], s.subject))):
-            pose, box, captions = _layout(s, frame, room, label, captions != "band")
+            known = (np.asarray(s.subject, float).tobytes(), s.formula, captions != "band")
+            if known not in composed:
+                composed[known] = _layout(s, frame, room, label, captions != "band")
+            pose, box, captions = composed[known]
             if keys and keys[-1].frame < s.frame_start - 1:
                 keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
             motion = s.motion_end - s.frame_start
