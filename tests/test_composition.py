@@ -100,13 +100,14 @@ def nano():
     cfg = model.load_preset("nano-gpt")
     w = model.default_weights(cfg)
     ids = model.encode(cfg, cfg.default_input)
-    return cfg, w, ids, model.forward(w, ids), model.generate(w, ids, len(ids))
+    gen = model.generate(w, ids, len(ids))
+    return cfg, w, ids, gen.traces[-1], gen  # the last pass's trace: a column for every token fed back
 
 
 @pytest.mark.parametrize("aspect", [16 / 9, 9 / 16])
 def test_every_walkthrough_step_frames_its_focus_inside_the_free_region(nano, aspect):
     cfg, w, ids, trace, gen = nano
-    layout = L.model_layout(cfg, len(ids), aspect=aspect)
+    layout = L.model_layout(cfg, len(gen.tokens) - 1, aspect=aspect)
     frame = Frame(aspect)
     tl = timeline.build_timeline(layout, trace, generation=gen, weights=w, frame=frame)
     spans = []
@@ -129,7 +130,7 @@ def test_steps_take_the_caption_layout_that_shows_their_subject_larger(nano, asp
     9:16: wide subjects raise the band (larger captions), losing at most 3% of their size (10%
     after a step that raised it)."""
     cfg, w, ids, trace, gen = nano
-    layout = L.model_layout(cfg, len(ids), aspect=aspect)
+    layout = L.model_layout(cfg, len(gen.tokens) - 1, aspect=aspect)
     frame = Frame(aspect)
     tl = timeline.build_timeline(layout, trace, generation=gen, weights=w, frame=frame)
     wide = aspect > 1

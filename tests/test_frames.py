@@ -19,7 +19,7 @@ from llmviz_blender.scene import frames, render  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "render.py"
-FIRST, LAST = 980, 983  # mid-attention
+FIRST, LAST = 1100, 1103  # the embedding chapter while the camera moves (no holds: every frame rendered)
 SIZE = (64, 36)
 PIXEL_TOLERANCE = 4 / 255  # a pixel fails above this difference on any channel...
 FAILING_SHARE = 0.01  # ...and the image above this share of failing pixels

@@ -108,17 +108,23 @@ def test_facts_chapter_quotes_the_lens(prompt, stage):
     assert f"{word} goes from rank {before.target_rank}" in captions and "to rank 1" in captions
     assert "directions, not single neurons" in steps[-1].caption
     layer = rows[first].layer
+    told = []  # (step, its whole caption): a long caption goes on in a step that holds its view
+    for s in steps:
+        if told and s.motion_end == s.frame_start and not s.computes and s.focus == told[-1][0].focus:
+            told[-1] = (told[-1][0], f"{told[-1][1]} {s.caption}")
+        else:
+            told.append((s, s.caption))
     if stage == "mlp":
         fc = trace[f"h{layer}.fc"][-1]
         top = int(np.argmax(fc))
-        assert steps[0].focus == [f"h{layer}.fc_weight", f"h{layer}.ln2", f"h{layer}.fc"]
-        assert f"rows {top} ({fc[top]:.2f})" in steps[0].caption
+        assert told[0][0].focus == [f"h{layer}.fc_weight", f"h{layer}.ln2", f"h{layer}.fc"]
+        assert f"rows {top} ({fc[top]:.2f})" in told[0][1]
         gelu = trace[f"h{layer}.gelu"][-1]
-        assert steps[1].focus == [f"h{layer}.gelu"] and f"neurons {int(np.argmax(gelu))} " in steps[1].caption
-        assert f"h{layer}.mlp_resid" in steps[2].focus
+        assert told[1][0].focus == [f"h{layer}.gelu"] and f"neurons {int(np.argmax(gelu))} " in told[1][1]
+        assert f"h{layer}.mlp_resid" in told[2][0].focus
     else:
-        assert f"after layer {layer}'s attention" in steps[0].caption
-        assert steps[0].focus == [f"h{layer}.attn_proj", f"h{layer}.attn_resid"]
+        assert f"after layer {layer}'s attention" in told[0][1]
+        assert told[0][0].focus == [f"h{layer}.attn_proj", f"h{layer}.attn_resid"]
 
 
 def test_facts_chapter_only_for_word_models():
@@ -140,17 +146,16 @@ def test_animate_facts_and_sampling_captions(fresh_blend):
     ids = model.encode(FACTS, ATTN_PROMPT, as_ids=False)
     gen = model.generate(WEIGHTS, ids, 3, 0.8, 3, None, 1)
     told = [s["caption"] for s in steps if s["chapter"] == "generation"]
-    sampled = [*told[1::2], told[-1]]  # each pass's choice (the first pass's in the last step: its token ends it)
-    for caption, (i, choice) in zip(sampled, [*enumerate(gen.choices[1:], 2), (len(gen.choices), gen.choices[-1])]):
-        if caption is told[-1]:
-            assert f"{model.token_text(FACTS, choice.token)} is appended" in caption
-            continue
+    sampled = [c for c in told if re.match(r"Pass \d+ samples ", c)]  # each later pass's choice
+    assert len(sampled) == len(gen.choices) - 1
+    assert f"{model.token_text(FACTS, gen.choices[-1].token)} is appended" in told[-1]
+    for caption, (i, choice) in zip(sampled, enumerate(gen.choices[1:], 2)):
         assert caption.startswith(f"Pass {i} samples {model.token_text(FACTS, choice.token)} "), caption
         assert "(temperature 0.8, top-k 3)" in caption
         first, p = choice.candidates[0]
         assert f"from {model.token_text(FACTS, first, quoted=False)} {p:.2f}" in caption
     scene_api.animate(coll, chapters=["generation"], speed=8.0)  # greedy: each pass predicts
-    assert all(" predicts " in s["caption"] for s in steps_of(coll)[1:-1:2])
+    assert sum(bool(re.match(r"Pass \d+ predicts ", s["caption"])) for s in steps_of(coll)) == 2
 
 
 def test_panel_fields_drive_generate_and_animate(fresh_blend):
@@ -166,7 +171,7 @@ def test_panel_fields_drive_generate_and_animate(fresh_blend):
         assert any("lens h3.mlp_resid" in n for n in _texts(coll))
         s.chapters, s.speed = {"generation"}, 8.0
         assert bpy.ops.llmviz.animate() == {"FINISHED"}
-        assert "(temperature 1, top-k 2, top-p 0.9)" in steps_of(coll)[1]["caption"]
+        assert any("(temperature 1, top-k 2, top-p 0.9)" in s["caption"] for s in steps_of(coll))
         s.tokenizer_path = str(ROOT / "presets" / "nano-gpt-sort.safetensors")
         with pytest.raises(RuntimeError):
             bpy.ops.llmviz.generate()

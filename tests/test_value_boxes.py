@@ -203,9 +203,8 @@ def test_refused_over_the_value_budget_before_anything_changes(fresh_blend):
 
 def test_boxes_reveal_as_computed(fresh_blend):
     coll = scene_api.build("nano-gpt", lod="boxes", labels=False, card=False)
-    m = session.model_of(coll)
     from llmviz_blender.scene import walkthrough
-    tl = walkthrough.plan(m, bpy.context.scene)
+    tl, m = walkthrough.walk(session.model_of(coll), bpy.context.scene)  # with the generation's columns
     scene_api.animate(coll)
     sc = bpy.context.scene
     checked = 0
@@ -223,7 +222,7 @@ def test_boxes_reveal_as_computed(fresh_blend):
         for f in {int(finite.min()), int(np.median(finite)), int(finite.max()) + 1} if len(finite) else {1}:
             sc.frame_set(f)
             shown = obj[value_boxes.PROGRESS] + value_boxes.EPSILON >= order
-            clear = np.abs(reveal - f) > 1e-3  # keys are float32: a cell due at this very frame may go either way
+            clear = np.abs(reveal - f) > 0.05  # float32 keys and EPSILON: a cell due within a twentieth of a frame may go either way
             assert np.array_equal(shown[clear], (reveal <= f)[clear]), (block.key, f)
             checked += 1
     assert checked >= 20

@@ -22,6 +22,7 @@ from ..defaults import QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_
 from ..files import atomic_path
 from . import quality, render
 from .builder import THEME_PROP
+from .render_core import run as run_render
 from .walkthrough import steps_of
 
 Log = Callable[[str], None]
@@ -269,7 +270,7 @@ class _TextScene:
             cam_data.ortho_scale = max(size[0], height)
             cam.location = (size[0] / 2, -(top + height / 2), 10.0)
             r.filepath = str(folder / f"text_{i:03d}.png")
-            render._render(s, write_still=True)
+            run_render(s, write_still=True)
             out[top:top + height] = render.read_png(Path(r.filepath))
         return out
 
