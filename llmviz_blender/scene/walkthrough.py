@@ -352,7 +352,8 @@ def _key_pass_columns(tl: Timeline, m: Model, anim: bpy.types.Collection) -> Non
         mesh.materials.append(flat_material(DIM_COLORS["T"]))
         obj = datablocks.tag(bpy.data.objects.new(f"{ROOT} Pass column {c}", mesh))
         anim.objects.link(obj)
-        set_visibility(obj, [(p.frame_start, p.frame_end)], tl.frame_start)
+        arrived = next((k.frame for k in tl.camera_keys if k.frame >= p.frame_start), p.frame_start)
+        set_visibility(obj, [(arrived, p.frame_end)], tl.frame_start)  # sized for the whole view: once there
 
 
 Narration = str | os.PathLike | Mapping  # a narrator's timing: a TOML file or the same dict (Timing.narrated)

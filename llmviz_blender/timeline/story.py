@@ -292,8 +292,8 @@ class Story:
             plans.append(Plan(f"Pass {j + 1} {self._choice(j)}.", [(k, c, c + 1) for k in PASS_OUTPUT],
                               focus=["probs"], sources=["probs"], box=out))
         last = token_text(cfg, gen.tokens[-1])
-        plans.append(Plan(f"{last} is appended. After {passes} pass{'' if passes == 1 else 'es'}, each after the "
-                          f"first computing one column, the sequence reads {f.text(gen.tokens)}.",
+        runs = "one pass over the input" if passes == 1 else f"{passes} passes: the input's, then one column each"
+        plans.append(Plan(f"{last} is appended. After {runs}, the sequence reads {f.text(gen.tokens)}.",
                           focus=["probs"], sources=["probs"], box=out))
         return plans
 
