@@ -190,6 +190,7 @@ def next_tokens(config, probs: np.ndarray, k: int, fanned: bool) -> str:
     return "next token: " + "  ".join(f"{w} {p:.1%}" for _, w, p in best)
 
 
+PREDICTED_DROP = 1.3  # token heights from the Probabilities down to each position's predicted token (below its T label)
 POSITION = "llmviz_position"  # a prediction text's column: it shows once that column's probabilities are
 NEXT = "llmviz_next"  # on a next-token list: how many tokens it lists
 TEXT_SIZE = "llmviz_text_size"  # on a next-token list: its text height
@@ -220,7 +221,7 @@ def _label_tokens(layout: Layout, collection: bpy.types.Collection, prefix: str,
         winner = int(np.argmax(probs[t]))
         x = layout.cell_position("probs", 0, t)[0]
         text = add_text(f"{prefix} predicted {t}", token_text(config, winner, quoted=False),
-                        [x, -CELL, bottom - 0.6 * size], size, DIM_COLORS["T"], collection, align_x="CENTER",
+                        [x, -CELL, bottom - PREDICTED_DROP * size], size, DIM_COLORS["T"], collection, align_x="CENTER",
                         align_y="TOP")
         text[ROLE], text[POSITION] = PREDICTION, t
 
