@@ -435,7 +435,9 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
     The generation chapter samples with temperature, top_k, top_p and seed (temperature 0: greedy).
     Each step moves, then holds until its caption (and formula) is read at reading_speed characters
     a second; durations {chapter: seconds} or timing (a narrator's TOML file or dict, see
-    Timing.narrated) give chapters or steps their seconds.
+    Timing.narrated) give chapters or steps their seconds. With the generation chapter, the
+    collection's objects are made again with a column for every generated token fed back (each
+    later pass computes only its own column); without it, with the input's columns alone.
 
     Raises TimelineError (or ModelError) on bad options before anything changes.
     """
