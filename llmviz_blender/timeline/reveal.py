@@ -56,7 +56,8 @@ def progress_keys(block: Block, reveal: np.ndarray) -> tuple[np.ndarray, np.ndar
     """(frames, orders): keys of a piecewise-linear "progress" such that a cell is computed at
     frame f exactly when progress(f) >= its `cell_order` (linear interpolation between keys),
     for reveal frames (cells() order) written by `schedule`. A key at each unit's first and last
-    cell, one before the first (progress -1); cells shown always or never get no keys."""
+    cell, one holding the last's order until LEAD before the next unit's first (no creep through
+    a hold), one before the first (progress -1); cells shown always or never get no keys."""
     rows, cols = block.cells()
     order = cell_order(block, rows, cols)
     ok = (reveal > ALWAYS / 2) & (reveal < NEVER / 2)
@@ -74,4 +75,13 @@ def progress_keys(block: Block, reveal: np.ndarray) -> tuple[np.ndarray, np.ndar
     frames, orders = frames[by_frame], np.maximum.accumulate(orders[by_frame])
     keep = np.r_[frames[1:] != frames[:-1], True]  # one key per frame: the furthest order
     frames, orders = frames[keep], orders[keep]
+    # between one unit's last cell and the next unit's first, progress holds (no creep through a
+    # step's hold, which would also make every held frame differ) and rises just before it
+    cross = np.flatnonzero((orders[1:] >= np.floor(orders[:-1]) + 1) & (np.diff(frames) > 2 * LEAD))
+    frames = np.insert(frames, cross + 1, frames[cross + 1] - LEAD)
+    orders = np.insert(orders, cross + 1, orders[cross])
     return np.r_[frames[0] - 1, frames], np.r_[-1.0, orders]
+
+
+LEAD = 0.1  # frames: progress rises from one unit to the next this long before the next begins (Blender
+#            merges keys closer than 0.01 frames)
