@@ -34,8 +34,8 @@ GPT2 := --preset gpt2-small --weights random --tokens $(shell seq -s, 0 31)
 GALLERY_CHAPTERS ?= overview embedding layer_norm attention projection mlp stack output generation
 
 # The quick start: the overview still, and the attention chapter as a short draft video with its
-# subtitles (.srt, .vtt) and chapters file beside it (not committed: made here in a few minutes; a
-# preview at 12 frames a second, the paced story unchanged: --fps sets frames, not seconds).
+# subtitles (.srt, .vtt) and chapters file beside it (not committed; minutes on 2 cores: about 400 of its
+# 854 frames are rendered, the holds copied; 12 frames a second: --fps sets frames, not the seconds).
 render: $(STAMP)
 	@mkdir -p renders
 	$(RENDER) $(FINAL) --still renders/nano-gpt-overview.png
