@@ -7,13 +7,20 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ModelError
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"
 
 _INT_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")
 _REQUIRED = ("name", *_INT_FIELDS)
-_OPTIONAL = ("title", "vocab", "default_input", "weights", "description", "tokenizer")
+_STR_FIELDS = ("title", "default_input", "weights", "description", "tokenizer", "family", "architecture")
+# What a family computes, as data (TransformerLens-style switches); GPT-2's values are the defaults.
+_ARCH_FIELDS = {"n_kv_head": int, "n_inner": int, "norm_eps": float, "rope_theta": float, "rope_scaling": dict,
+                "tied": bool, "qkv_bias": bool, "bos_token_id": int, "add_bos": bool}
+_OPTIONAL = ("title", "vocab", "default_input", "weights", "description", "tokenizer", "family", "architecture",
+             *_ARCH_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -32,14 +39,37 @@ class ModelConfig:
     weights: Path | None = None
     description: str = ""
     tokenizer: Path | None = None  # tokenizer.json (or vocab.json beside merges.txt)
+    family: str = "gpt2"  # the module in model/families that describes the computation
+    architecture: str = ""  # the Hugging Face class it was read from, e.g. LlamaForCausalLM
+    n_kv_head: int = 0  # key/value heads (grouped-query attention); 0: one per query head
+    n_inner: int = 0  # MLP width; 0: 4 n_embd
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    rope_scaling: tuple[tuple[str, object], ...] | None = None  # config.json's rope_scaling, as sorted items
+    tied: bool = True  # the LM head is the token embedding
+    qkv_bias: bool = True  # q, k and v projections have biases
+    bos_token_id: int | None = None
+    add_bos: bool = False  # prompts start with bos_token_id
 
     def __post_init__(self) -> None:
         if not self.title:
             object.__setattr__(self, "title", self.name)
+        if isinstance(self.rope_scaling, dict):
+            object.__setattr__(self, "rope_scaling", tuple(sorted(self.rope_scaling.items())))
 
     @property
     def head_size(self) -> int:
         return self.n_embd // self.n_head
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads: n_kv_head, or n_head when every query head has its own."""
+        return self.n_kv_head or self.n_head
+
+    @property
+    def mlp_size(self) -> int:
+        """Width of the MLP's hidden layer."""
+        return self.n_inner or 4 * self.n_embd
 
     @property
     def letters(self) -> bool:
@@ -57,6 +87,15 @@ class ModelConfig:
         if self.n_embd % self.n_head:
             raise ModelError(
                 f"{where}: field 'n_embd' ({self.n_embd}) must be divisible by 'n_head' ({self.n_head})")
+        if self.n_kv_head < 0 or self.n_inner < 0:
+            raise ModelError(f"{where}: fields 'n_kv_head' and 'n_inner' must not be negative")
+        if self.n_head % self.kv_heads:
+            raise ModelError(f"{where}: field 'n_head' ({self.n_head}) must be a multiple of "
+                             f"'n_kv_head' ({self.kv_heads})")
+        if not self.norm_eps > 0 or not self.rope_theta > 0:
+            raise ModelError(f"{where}: fields 'norm_eps' and 'rope_theta' must be positive")
+        from .families import check_family  # the families read this module: imported when used
+        check_family(self, where)
         if self.vocab is not None:
             if len(self.vocab) != self.vocab_size:
                 raise ModelError(f"{where}: field 'vocab' has {len(self.vocab)} labels "
@@ -115,9 +154,19 @@ def config_from_dict(data: dict, where: str = "config", base: Path | None = None
     for field in data:
         if field not in _REQUIRED and field not in _OPTIONAL:
             raise ModelError(f"{where}: unknown field '{field}'")
-    for field in ("name", "title", "default_input", "weights", "description", "tokenizer"):
+    for field in ("name", *_STR_FIELDS):
         if field in data and not isinstance(data[field], str):
             raise ModelError(f"{where}: field '{field}' must be a string, got {data[field]!r}")
+    arch = {}
+    for field, kind in _ARCH_FIELDS.items():
+        if field not in data:
+            continue
+        value = data[field]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ModelError(f"{where}: field '{field}' must be {_KIND_WORDS[kind]}, got {value!r}")
+        arch[field] = value
     if not data["name"]:
         raise ModelError(f"{where}: field 'name' must not be empty")
     vocab = data.get("vocab")
@@ -129,8 +178,12 @@ def config_from_dict(data: dict, where: str = "config", base: Path | None = None
         vocab=tuple(vocab) if vocab is not None else None, default_input=data.get("default_input"),
         weights=(Path(base or ".") / weights).resolve() if weights else None,
         tokenizer=(Path(base or ".") / tokenizer).resolve() if tokenizer else None,
-        **{f: data[f] for f in _INT_FIELDS}).validate(where)
+        family=data.get("family", "gpt2"), architecture=data.get("architecture", ""),
+        **arch, **{f: data[f] for f in _INT_FIELDS}).validate(where)
     return config
+
+
+_KIND_WORDS = {int: "an integer", float: "a number", bool: "true or false", dict: "a table"}
 
 
 def config_to_dict(config: ModelConfig) -> dict:
@@ -147,12 +200,22 @@ def config_to_dict(config: ModelConfig) -> dict:
         data["description"] = config.description
     if config.tokenizer is not None:
         data["tokenizer"] = str(config.tokenizer)
+    default = ModelConfig("", 1, 1, 1, 1, 1)
+    for field in ("family", "architecture", *_ARCH_FIELDS):
+        value = getattr(config, field)
+        if value != getattr(default, field):
+            data[field] = dict(value) if field == "rope_scaling" else value
     return data
 
 
 def param_count(config: ModelConfig, include_lm_head: bool = False) -> int:
-    """Number of parameters (token and position embeddings, layers, final LayerNorm; lm_head optional)."""
-    c, v = config.n_embd, config.vocab_size
-    per_layer = 12 * c * c + 13 * c  # ln_1, c_attn, c_proj, ln_2, c_fc, mlp c_proj
-    total = v * c + config.block_size * c + config.n_layer * per_layer + 2 * c
-    return total + (v * c if include_lm_head else 0)
+    """Number of parameters, from the family's parameter shapes. Without `include_lm_head`, an LM head
+    is counted only when it is a matrix of its own (untied), as transformers counts; GPT-2's tied head
+    is never counted twice."""
+    from .families import family_of
+    shapes = family_of(config).param_shapes(config)
+    head = shapes.pop("lm_head.weight", None)
+    total = sum(int(np.prod(s)) for s in shapes.values())
+    if head is not None and (include_lm_head or not config.tied):
+        total += int(np.prod(head))
+    return total

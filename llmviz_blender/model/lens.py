@@ -9,7 +9,8 @@ import numpy as np
 
 from .config import ModelConfig
 from .errors import ModelError
-from .forward import LN_EPS, Trace
+from .families import family_of
+from .forward import Trace
 from .tokens import encode, token_text
 from .weights import Weights
 
@@ -61,7 +62,7 @@ def _target_id(config: ModelConfig, target: int | str) -> int:
 def logit_lens(weights: Weights, trace: Trace, position: int = -1, k: int = 5,
                target: int | str | None = None, embedding: bool = False) -> list[LensRow]:
     """For each layer, after attention then after the MLP: the residual stream at `position` through
-    the final LayerNorm (ln_f weights, eps 1e-5) and the LM head, as top-k tokens with probabilities,
+    the final norm (the family's: LayerNorm or RMSNorm) and the LM head, as top-k tokens with probabilities,
     and the rank and probability of `target` (a token id, or a text that encodes to one token).
     The last row (the last layer's MLP) is the model's own prediction; with `embedding`, a first row
     reads the input embedding (what the tokens alone predict)."""
@@ -74,9 +75,7 @@ def logit_lens(weights: Weights, trace: Trace, position: int = -1, k: int = 5,
     names = [(-1, "embed")] if embedding else []
     names += [(i, stage) for i in range(cfg.n_layer) for stage in ("attn", "mlp")]
     x = np.stack([trace[LensRow(i, stage, []).source][position] for i, stage in names]).astype(np.float64)
-    x -= x.mean(axis=1, keepdims=True)
-    x /= np.sqrt((x * x).mean(axis=1, keepdims=True) + LN_EPS)
-    h = x * weights["transformer.ln_f.weight"] + weights["transformer.ln_f.bias"]
+    h = family_of(cfg).final_norm(weights.params, cfg, x)  # float64, as the final norm computes it
     logits = (h.astype(np.float32) @ weights["lm_head.weight"].T).astype(np.float64)  # (2L, V)
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)

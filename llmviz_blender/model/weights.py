@@ -1,12 +1,12 @@
-"""Weights: safetensors I/O in the minGPT/nanoGPT and Hugging Face GPT-2 layouts, and seeded random init.
+"""Weights: safetensors I/O (single files, Hugging Face folders and their shards) and seeded random init.
 
-Parameters are held under their minGPT names and shapes (nn.Linear weights [out, in]), float32.
+Parameters are held under their family's names and shapes (nn.Linear weights [out, in]), float32: see
+model/families.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,21 +16,19 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from ..files import atomic_path
+from . import hf
 from .config import ModelConfig, param_count
 from .errors import ModelError
+from .families import FAMILIES, family_of, gpt2, llama
 from .tokenizer import find_tokenizer
 
-# Linear layers: minGPT stores nn.Linear [out, in]; Hugging Face GPT-2 stores Conv1D [in, out].
-_LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
-_BUFFER = re.compile(r"(^|\.)h\.\d+\.attn\.(bias|masked_bias)$")
-_LAYER = re.compile(r"(?:^|\.)h\.(\d+)\.")
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": None}
 RANDOM_LIMIT_BYTES = 8 * 2**30
 
 
 @dataclass
 class Weights:
-    """A model's parameters under minGPT names and shapes, float32."""
+    """A model's parameters under its family's names and shapes, float32."""
 
     config: ModelConfig
     params: dict[str, np.ndarray]
@@ -44,47 +42,18 @@ class Weights:
 
 
 def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every parameter's minGPT name and shape, in model order (lm_head last)."""
-    c, v = config.n_embd, config.vocab_size
-    shapes: dict[str, tuple[int, ...]] = {
-        "transformer.wte.weight": (v, c), "transformer.wpe.weight": (config.block_size, c)}
-    for i in range(config.n_layer):
-        p = f"transformer.h.{i}."
-        shapes.update({
-            p + "ln_1.weight": (c,), p + "ln_1.bias": (c,),
-            p + "attn.c_attn.weight": (3 * c, c), p + "attn.c_attn.bias": (3 * c,),
-            p + "attn.c_proj.weight": (c, c), p + "attn.c_proj.bias": (c,),
-            p + "ln_2.weight": (c,), p + "ln_2.bias": (c,),
-            p + "mlp.c_fc.weight": (4 * c, c), p + "mlp.c_fc.bias": (4 * c,),
-            p + "mlp.c_proj.weight": (c, 4 * c), p + "mlp.c_proj.bias": (c,)})
-    shapes.update({"transformer.ln_f.weight": (c,), "transformer.ln_f.bias": (c,), "lm_head.weight": (v, c)})
-    return shapes
-
-
-def _is_linear_weight(key: str) -> bool:
-    return key.endswith(".weight") and any(f".{name}." in f".{key}" for name in _LINEARS)
+    """Every parameter's name and shape in the config's family, in model order (lm_head last)."""
+    return family_of(config).param_shapes(config)
 
 
 def random_weights(config: ModelConfig, seed: int = 0) -> Weights:
-    """GPT-2 style init: N(0, 0.02) weights (residual projections scaled by 1/sqrt(2 n_layer)),
-    zero biases, unit LayerNorm gains; lm_head tied to the token embedding."""
+    """The family's own initialisation, seeded (GPT-2: N(0, 0.02), residual projections scaled by
+    1/sqrt(2 n_layer), zero biases, unit gains; lm_head tied to the token embedding)."""
     need = param_count(config) * 4
     if need > RANDOM_LIMIT_BYTES:
         raise ModelError(f"{config.name}: random weights would take {need / 2**30:.1f} GiB "
                          f"(limit {RANDOM_LIMIT_BYTES / 2**30:.0f} GiB); build the scene without weights")
-    rng = np.random.default_rng(seed)
-    params: dict[str, np.ndarray] = {}
-    proj_std = 0.02 / np.sqrt(2 * config.n_layer)
-    for key, shape in param_shapes(config).items():
-        if key == "lm_head.weight":
-            params[key] = params["transformer.wte.weight"]
-        elif key.endswith("bias"):
-            params[key] = np.zeros(shape, np.float32)
-        elif ".ln_" in key:
-            params[key] = np.ones(shape, np.float32)
-        else:
-            std = proj_std if key.endswith("c_proj.weight") else 0.02
-            params[key] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+    params = family_of(config).random_params(config, np.random.default_rng(seed))
     return Weights(config, params, f"random(seed={seed})")
 
 
@@ -150,27 +119,27 @@ def _strip(key: str) -> str:
     return key.replace("._orig_mod.", ".")
 
 
-def _to_mingpt(tensors: dict[str, np.ndarray], path: Path) -> tuple[dict[str, np.ndarray], str]:
-    """Rename (and transpose) a file's tensors into minGPT names; return them and the layout name."""
-    tensors = {_strip(k): v for k, v in tensors.items() if not _BUFFER.search(_strip(k))}
-    if "transformer.wte.weight" in tensors:
-        prefix = "transformer."
-    elif "wte.weight" in tensors:
-        prefix = ""
-    else:
-        raise ModelError(f"{path}: missing tensor 'transformer.wte.weight' (token embedding)")
-    c = tensors[prefix + "wte.weight"].shape[-1]
-    c_attn = tensors.get(prefix + "h.0.attn.c_attn.weight")
-    hf = prefix == "" or (c_attn is not None and c_attn.ndim == 2 and c_attn.shape[0] == c != c_attn.shape[1])
-    if not hf:
-        return tensors, "mingpt"
-    out: dict[str, np.ndarray] = {}
-    for key, value in tensors.items():
-        name = key if key == "lm_head.weight" else "transformer." + key[len(prefix):] if key.startswith(prefix) else key
-        if _is_linear_weight(name) and value.ndim == 2:
-            value = np.ascontiguousarray(value.T)
-        out[name] = value
-    return out, "hf"
+def _read_files(paths: list[Path]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every tensor of every file (shards), compiled-model prefixes stripped; the first file's metadata."""
+    tensors: dict[str, np.ndarray] = {}
+    metadata: dict[str, str] = {}
+    for i, path in enumerate(paths):
+        found, meta = _read_tensors(path)
+        metadata = metadata if i else meta
+        for key, value in found.items():
+            key = _strip(key)
+            if key in tensors:
+                raise ModelError(f"{path}: tensor '{key}' is also in another shard")
+            tensors[key] = value
+    return tensors, metadata
+
+
+def _family_of_file(tensors: dict[str, np.ndarray], path: Path):
+    for family in FAMILIES.values():
+        if family.detect(tensors):
+            return family
+    raise ModelError(f"{path}: missing tensor '{gpt2.TOKEN_EMBEDDING}' (token embedding; or "
+                     f"'{llama.TOKEN_EMBEDDING}' for the Llama family)")
 
 
 def _n_head_from(path: Path, metadata: dict[str, str]) -> int | None:
@@ -179,13 +148,10 @@ def _n_head_from(path: Path, metadata: dict[str, str]) -> int | None:
             return int(metadata["n_head"])
         except ValueError:
             raise ModelError(f"{path}: metadata field 'n_head' is not an integer: {metadata['n_head']!r}") from None
-    cfg = path.parent / "config.json"
+    cfg = path.parent / hf.CONFIG
     if cfg.is_file():
-        try:
-            data = json.loads(cfg.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{cfg}: cannot read ({exc})") from None
-        value = data.get("n_head", data.get("num_attention_heads")) if isinstance(data, dict) else None
+        data = hf._json(cfg)
+        value = data.get("n_head", data.get("num_attention_heads"))
         if value is not None:
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ModelError(f"{cfg}: field 'n_head' must be an integer, got {value!r}")
@@ -193,89 +159,94 @@ def _n_head_from(path: Path, metadata: dict[str, str]) -> int | None:
     return None
 
 
-def _infer_config(params: dict[str, np.ndarray], metadata: dict[str, str], path: Path) -> ModelConfig:
-    wte = params["transformer.wte.weight"]
-    wpe = params.get("transformer.wpe.weight")
-    if wte.ndim != 2:
-        raise ModelError(f"{path}: tensor 'transformer.wte.weight' must be 2-D, found shape {wte.shape}")
-    if wpe is None:
-        raise ModelError(f"{path}: missing tensor 'transformer.wpe.weight' (position embedding)")
-    layers = {int(m.group(1)) for k in params if (m := _LAYER.search(k))}
+def _infer_gpt2(params: dict[str, np.ndarray], metadata: dict[str, str], path: Path) -> ModelConfig:
+    """A GPT-2 file's config: shapes from its tensors, n_head from its metadata or config.json."""
+    shape = gpt2.infer_shape(params, path)
     n_head = _n_head_from(path, metadata)
     if n_head is None:
         raise ModelError(f"{path}: n_head cannot be told from tensor shapes; pass config= a preset, "
                          f"or put n_head in a config.json beside the file")
     vocab = tuple(json.loads(metadata["vocab"])) if "vocab" in metadata else None
-    return ModelConfig(
-        name=metadata.get("name", path.stem), title=metadata.get("title", ""), n_layer=max(layers, default=-1) + 1,
-        n_head=n_head, n_embd=wte.shape[1], vocab_size=wte.shape[0], block_size=wpe.shape[0], vocab=vocab,
-        default_input=metadata.get("default_input"), weights=path).validate(f"{path} (inferred)")
+    try:
+        return ModelConfig(name=metadata.get("name", path.stem), title=metadata.get("title", ""), n_head=n_head,
+                           vocab=vocab, default_input=metadata.get("default_input"), weights=path,
+                           **shape).validate(f"{path} (inferred)")
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, ModelError):
+            raise
+        raise ModelError(f"{path}: malformed metadata ({exc})") from None
 
 
-HF_WEIGHTS = "model.safetensors"  # a Hugging Face model folder's weights file
+HF_WEIGHTS = hf.WEIGHTS  # a Hugging Face model folder's weights file
 
 
 def load_weights(path: str | Path, config: ModelConfig | None = None) -> Weights:
-    """Load GPT weights from a .safetensors file (minGPT/nanoGPT or Hugging Face GPT-2 layout), or
-    a Hugging Face model folder's model.safetensors.
+    """Load weights from a .safetensors file or a Hugging Face model folder (config.json with
+    model.safetensors, or shards named by model.safetensors.index.json).
 
-    Without `config` the shapes give the config; n_head comes from the file's metadata or a
-    Hugging Face config.json beside it. A config without vocab or tokenizer takes the tokenizer found
-    beside the file (see tokenizer.find_tokenizer). Half precision is widened to float32. Never unpickles.
+    GPT-2 files may be in minGPT/nanoGPT or Hugging Face layout. Without `config`: a folder's (or the
+    file's neighbouring) config.json gives it, naming its architecture; a GPT-2 file's shapes give it,
+    with n_head from its metadata or config.json. A config without vocab or tokenizer takes the
+    tokenizer found beside the file (see tokenizer.find_tokenizer). Half precision is widened to
+    float32. Never unpickles.
     """
     path = Path(path).expanduser()
     if path.is_dir():
-        path = path / HF_WEIGHTS
-    if not path.is_file():
-        raise ModelError(f"{path}: weights file not found")
-    tensors, metadata = _read_tensors(path)
-    params, layout = _to_mingpt(tensors, path)
+        folder = path
+        files = hf.weight_files(folder) if (folder / hf.CONFIG).is_file() else [folder / HF_WEIGHTS]
+        path = files[0]
+    else:
+        folder, files = path.parent, [path]
+    for file in files:
+        if not file.is_file():
+            raise ModelError(f"{file}: weights file not found")
+    tensors, metadata = _read_files(files)
+    family = _family_of_file(tensors, path)
+    params, layout = family.from_file(tensors, path)
     if config is None:
-        try:
-            config = _infer_config(params, metadata, path)
-        except (ValueError, KeyError, TypeError) as exc:
-            if isinstance(exc, ModelError):
-                raise
-            raise ModelError(f"{path}: malformed metadata ({exc})") from None
+        if family is gpt2:
+            config = _infer_gpt2(params, metadata, path)
+        else:
+            config = hf.read_config(folder, name=metadata.get("name")).replace(weights=path)
     if config.tokenizer is None and config.vocab is None and (found := find_tokenizer(path)) is not None:
         config = config.replace(tokenizer=found)
+    check_params(params, config, f"{path}", layout)
     expected = param_shapes(config)
-    if "lm_head.weight" not in params and "transformer.wte.weight" in params:
-        params["lm_head.weight"] = params["transformer.wte.weight"]  # tied, as GPT-2 does
+    return Weights(config, {k: params[k] for k in expected}, str(path))
+
+
+def check_params(params: dict[str, np.ndarray], config: ModelConfig, where: str, layout: str = "") -> None:
+    """ModelError naming the first tensor that is unexpected, missing, of the wrong shape or not finite
+    (a tied LM head is filled in first)."""
+    family = family_of(config)
+    if config.tied and "lm_head.weight" not in params and family.TOKEN_EMBEDDING in params:
+        params["lm_head.weight"] = params[family.TOKEN_EMBEDDING]
+    expected = param_shapes(config)
+    named = f" ({layout} layout)" if layout else ""
     for key in params:
         if key not in expected:
-            raise ModelError(f"{path}: unexpected tensor '{key}' for {config.name} ({layout} layout)")
+            raise ModelError(f"{where}: unexpected tensor '{key}' for {config.name}{named}")
     for key, shape in expected.items():
         if key not in params:
-            raise ModelError(f"{path}: missing tensor '{key}' ({layout} layout)")
+            raise ModelError(f"{where}: missing tensor '{key}'{named}")
         if params[key].shape != shape:
-            raise ModelError(f"{path}: tensor '{key}' has shape {tuple(params[key].shape)}, expected {shape}")
+            raise ModelError(f"{where}: tensor '{key}' has shape {tuple(params[key].shape)}, expected {shape}")
         if not np.isfinite(params[key]).all():
-            raise ModelError(f"{path}: tensor '{key}' contains NaN or Inf")
-    return Weights(config, {k: params[k] for k in expected}, str(path))
+            raise ModelError(f"{where}: tensor '{key}' contains NaN or Inf")
 
 
 # ----------------------------------------------------------------------------------------- writing
 
 def save_weights(weights: Weights, path: str | Path, naming: str = "mingpt") -> Path:
-    """Write `weights` as .safetensors in minGPT naming or Hugging Face GPT-2 naming, atomically,
-    with the config in the file's metadata."""
+    """Write `weights` as .safetensors, atomically, with the config in the file's metadata. GPT-2
+    weights are written in minGPT naming or Hugging Face GPT-2 naming; the Llama family always under
+    its Hugging Face keys."""
     if naming not in ("mingpt", "hf"):
         raise ModelError(f"naming must be 'mingpt' or 'hf', got {naming!r}")
     path = Path(path)
     config = weights.config
-    tensors: dict[str, np.ndarray] = {}
-    for key, value in weights.params.items():
-        if naming == "hf":
-            if key == "lm_head.weight":
-                if value is weights.params["transformer.wte.weight"] or np.array_equal(
-                        value, weights.params["transformer.wte.weight"]):
-                    continue
-            else:
-                key = key[len("transformer."):]
-            if _is_linear_weight(key):
-                value = value.T
-        tensors[key] = np.ascontiguousarray(value, dtype=np.float32)
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32)
+               for k, v in family_of(config).to_file(weights.params, config, naming).items()}
     metadata = {"format": "np", "layout": naming, "name": config.name, "title": config.title,
                 **{f: str(getattr(config, f)) for f in ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")}}
     if config.vocab is not None:
