@@ -188,3 +188,38 @@ def test_unknown_rope_scaling(good, tmp_path):
                                                               "rope_theta": 10000.0}))
     with pytest.raises(model.ModelError, match=r"rope_scaling type 'yarn' is not drawn"):
         model.load_weights(folder)
+
+
+PUBLISHED = {  # preset: (transformers config class, published config.json fields)
+    "smollm2-135m": ("LlamaConfig", dict(num_hidden_layers=30, hidden_size=576, num_attention_heads=9,
+                                         num_key_value_heads=3, intermediate_size=1536, vocab_size=49152,
+                                         tie_word_embeddings=True)),
+    "qwen2.5-0.5b": ("Qwen2Config", dict(num_hidden_layers=24, hidden_size=896, num_attention_heads=14,
+                                         num_key_value_heads=2, intermediate_size=4864, vocab_size=151936,
+                                         tie_word_embeddings=True)),
+    "llama-3.2-1b": ("LlamaConfig", dict(num_hidden_layers=16, hidden_size=2048, num_attention_heads=32,
+                                         num_key_value_heads=8, intermediate_size=8192, vocab_size=128256,
+                                         tie_word_embeddings=True)),
+    "llama-3.1-8b": ("LlamaConfig", dict(num_hidden_layers=32, hidden_size=4096, num_attention_heads=32,
+                                         num_key_value_heads=8, intermediate_size=14336, vocab_size=128256,
+                                         tie_word_embeddings=False)),
+    "llama-3.1-405b": ("LlamaConfig", dict(num_hidden_layers=126, hidden_size=16384, num_attention_heads=128,
+                                           num_key_value_heads=8, intermediate_size=53248, vocab_size=128256,
+                                           tie_word_embeddings=False)),
+}
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_preset_counts_equal_transformers(name):
+    """Each preset's parameter count equals what transformers counts for the published config (built
+    on the meta device: no memory)."""
+    config_cls, fields = PUBLISHED[name]
+    config = getattr(transformers, config_cls)(**fields)
+    with torch.device("meta"):
+        hf = transformers.AutoModelForCausalLM.from_config(config)
+    cfg = model.load_preset(name)
+    assert model.param_count(cfg) == hf.num_parameters()
+    assert (cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.kv_heads, cfg.mlp_size, cfg.vocab_size, cfg.tied) == (
+        fields["num_hidden_layers"], fields["hidden_size"], fields["num_attention_heads"],
+        fields["num_key_value_heads"], fields["intermediate_size"], fields["vocab_size"],
+        fields["tie_word_embeddings"])
