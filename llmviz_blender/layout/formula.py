@@ -63,3 +63,20 @@ def add(a: float, b: float, result: float) -> str:
 def gelu(x: float, result: float) -> str:
     """GELU(x) = result, with the numbers."""
     return f"GELU({precise(x)}) = {precise(result)}"
+
+
+def silu(x: float, result: float) -> str:
+    """SiLU(x) = x * sigmoid(x) = result, with the numbers."""
+    return f"SiLU({precise(x)}) = {precise(result)}"
+
+
+def product(a: float, b: float, result: float) -> str:
+    """a * b = result: the gated MLP's elementwise product."""
+    return f"{precise(a)} * {precise(b)} = {precise(result)}"
+
+
+def rotation(pair: np.ndarray, angle: float, result: np.ndarray) -> str:
+    """A rotary pair (a, b) turned by `angle`: (a cos - b sin, b cos + a sin) = result."""
+    a, b = (precise(v) for v in pair)
+    c, s = precise(math.cos(angle)), precise(math.sin(angle))
+    return (f"({a}*{c} - {b}*{s}, {b}*{c} + {a}*{s}) = ({precise(result[0])}, {precise(result[1])})")

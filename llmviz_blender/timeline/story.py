@@ -15,7 +15,7 @@ import numpy as np
 from ..layout import Block, Layout
 from ..layout.formula import num
 from ..layout.place import sequence_box
-from ..model import Generation, param_count, sequence_text, token_text
+from ..model import Generation, family_of, param_count, sequence_text, token_text
 from . import closeups, facts_chapter
 from .closeups import CloseUp
 from .facts import Facts
@@ -27,6 +27,8 @@ Box = tuple[np.ndarray, np.ndarray]
 #: Chapter of each group of the layer told in detail.
 _DETAIL_GROUPS = {"Layer Norm 1": "layer_norm", "Self-attention": "attention", "Projection": "projection",
                   "Layer Norm 2": "mlp", "MLP": "mlp"}
+#: A head's computed blocks in the order a step computes them (those the layout has).
+_HEAD_BLOCKS = ("q", "q_rot", "k", "k_rot", "v", "att", "att.max", "att.sumexp", "att_sm", "y")
 SAMPLED_SHOWN = 5  # candidates a sampling caption names
 #: A generation pass's last blocks: computed in a step of their own, with the output in view.
 PASS_OUTPUT = ("logits.max", "logits.sumexp", "probs")
@@ -93,9 +95,18 @@ class Story:
     generation: Generation | None = None
     sampling: str = ""  # how the generation sampled ("temperature 0.8, top-k 3"); "" when greedy
 
+    # what a family's captions (model/families) tell with
+    Plan, closeups, CLOSEUP_WINDOW = Plan, closeups, CLOSEUP_WINDOW
+    num, plural, token_text = staticmethod(num), staticmethod(_plural), staticmethod(token_text)
+
     @property
     def layout(self) -> Layout:
         return self.facts.layout
+
+    @property
+    def family(self):
+        """The module describing the model's family: its own chapters' captions."""
+        return family_of(self.facts.config)
 
     def whole(self, *keys: str) -> list[Work]:
         """Every unit the first pass computes of each block (its first `t` columns or rows)."""
@@ -137,66 +148,39 @@ class Story:
         ]
 
     def embedding(self) -> list[Plan]:
-        f, cfg = self.facts, self.facts.config
-        t, tok = self.facts.t, f.tokens[0]
+        f, cfg, t = self.facts, self.facts.config, self.facts.t
         ids = " ".join(str(i) for i in f.tokens[:16]) + (" ..." if t > 16 else "")
         first = f"The input {f.text(f.tokens)} becomes token ids: {ids}." if cfg.vocab else \
             f"The input is {_plural(t, 'token id')}: {ids}."
-        close = closeups.embedding_sum(f, 0)
-        return [
-            Plan(first, self.whole("tokens"), focus=["tokens"]),
-            Plan(f"Token {token_text(cfg, tok)} picks column {tok} of the token embedding. Position 0 picks "
-                 f"column 0 of the position embedding. Their sum is the first input column; its top value is "
-                 f"{num(close.value)}.", [("x", 0, 1)], weight=2.0, focus=["x", "wte", "wpe"],
-                 sources=["tokens", "wte", "wpe"], closeup=close, window=CLOSEUP_WINDOW),
-            Plan(f"Every token gets its column the same way: {_plural(t, 'column')} of {cfg.n_embd} numbers.",
-                 [("x", 1, t)], weight=1.5, focus=["x", "wte", "wpe"], sources=["tokens", "wte", "wpe"]),
-        ]
+        return [Plan(first, self.whole("tokens"), focus=["tokens"]), *self.family.tell_embedding(self)]
 
     def layer_norm(self) -> list[Plan]:
-        f, t, key = self.facts, self.facts.t, f"h{self.layer}.ln1"
-        m, s = f.cell(f"{key}.mean", 0, 0), f.cell(f"{key}.std", 0, 0)
-        x, v = f.cell(self.layout[key].reads[0], 0, 0), f.cell(key, 0, 0)
-        formula = "(x - mean) / std * gamma + beta"
-        if f.has_values(f"{key}.gamma"):
-            g, b = f.cell(f"{key}.gamma", 0, 0), f.cell(f"{key}.beta", 0, 0)
-            formula += f": ({num(x)} - ({num(m)})) / {num(s)} * {num(g)} + {num(b)} = {num(v)}"
-        else:
-            formula += f". The top one becomes {num(v)}"
-        return [
-            Plan(f"Layer norm works on one column at a time. First the mean of each column: {num(m)} for the "
-                 "first one.", self.whole(f"{key}.mean")),
-            Plan(f"Then how far the values spread: standard deviation {num(s)}.", self.whole(f"{key}.std")),
-            Plan(f"Each value is centred, scaled and shifted: {formula}.", [(key, 0, 1)], weight=1.5),
-            Plan("The same for every column. Before gamma and beta, each column has mean 0 and "
-                 "standard deviation 1.", [(key, 1, t)]),
-        ]
+        return self.family.tell_layer_norm(self)
 
     def attention(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.facts.t
-        p, a, r = f"h{self.layer}.", cfg.head_size, t // 2
+        """The first head in detail (its queries, keys and values as the family makes them, then one
+        attention row), then each other head in one step."""
+        f, t = self.facts, self.facts.t
+        p, r = f"h{self.layer}.", t // 2
         h0 = f"{p}head0."
-        has_w = f.has_values(f"{h0}q_weight")
-        q = f.cell(f"{h0}q", 0, 0)
         row = closeups.attention_row(f, self.layer, 0, r)
         top, where = row.target[2], f.position(r)
         plans = [
-            Plan(f"Head 0 starts with queries. One Q value is a row of Q weights times the normalised column, "
-                 f"plus a bias: {num(q, 3)}.", [(f"{h0}q", 0, 1)], weight=2.0,
-                 closeup=closeups.q_value(f, self.layer, 0, 0, 0) if has_w else None, window=CLOSEUP_WINDOW),
-            Plan(f"The same for every token, and again for keys (K) and values (V): {a} numbers each.",
-                 [(f"{h0}q", 1, t), *self.whole(f"{h0}k", f"{h0}v")], weight=1.5),
-            Plan(f"{where[0].upper()}{where[1:]} compares its query with the keys up to itself: q.k / sqrt({a}). "
-                 f"Later positions are masked. Softmax turns the scores into weights that sum to 1: "
-                 f"{num(row.value)} go to {f.position(top)}.",
+            *self.family.tell_attention_inputs(self),
+            Plan(f"{where[0].upper()}{where[1:]} compares its query with the keys up to itself: "
+                 f"q.k / sqrt({f.config.head_size}). Later positions are masked. Softmax turns the scores into "
+                 f"weights that sum to 1: {num(row.value)} go to {f.position(top)}.",
                  self.whole(f"{h0}att", f"{h0}att.max", f"{h0}att.sumexp", f"{h0}att_sm"), weight=3.0,
                  closeup=row, window=CLOSEUP_WINDOW),
             Plan("Each position's output is the weighted sum of the V vectors.", self.whole(f"{h0}y"), weight=1.5),
         ]
-        for h in range(1, cfg.n_head):
+        for h in range(1, f.config.n_head):
             hp = f"{p}head{h}."
-            plans.append(Plan(f"Head {h} does the same with its own weights.", self.whole(
-                *(f"{hp}{k}" for k in ("q", "k", "v", "att", "att.max", "att.sumexp", "att_sm", "y")))))
+            keys = [f"{hp}{k}" for k in _HEAD_BLOCKS if f"{hp}{k}" in self.layout.by_key]
+            owner = self.layout[f"{hp}att"].reads[1].split(".")[1]  # the head whose keys it reads
+            caption = f"Head {h} does the same with its own weights." if owner == f"head{h}" else \
+                f"Head {h} has its own queries and shares {owner.replace('head', 'head ')}'s keys and values."
+            plans.append(Plan(caption, self.whole(*keys)))
         return plans
 
     def projection(self) -> list[Plan]:
@@ -208,22 +192,7 @@ class Story:
         ]
 
     def mlp(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.facts.t
-        p, c = f"h{self.layer}.", cfg.n_embd
-        j = closeups.gelu_row(f, self.layer, 0)
-        fc, g = f.cell(f"{p}fc", j, 0), f.cell(f"{p}gelu", j, 0)
-        has_w = f.has_values(f"{p}fc_weight")
-        return [
-            Plan("Layer norm again, before the MLP.", self.whole(f"{p}ln2.mean", f"{p}ln2.std", f"{p}ln2")),
-            Plan(f"The MLP widens each column to {4 * c} numbers. Value {j} of the first column is a bias plus "
-                 f"weights times the column: {num(fc, 3)}. GELU turns it into {num(g, 3)}.",
-                 [(f"{p}fc", 0, 1)], weight=2.0, closeup=closeups.mlp_value(f, self.layer, j, 0) if has_w else None,
-                 window=CLOSEUP_WINDOW),
-            Plan("All columns are widened, then GELU keeps positive values and squashes negative ones toward 0.",
-                 [(f"{p}fc", 1, t), *self.whole(f"{p}gelu")], weight=1.5),
-            Plan(f"A second matrix projects the {4 * c} numbers back to {c}.", self.whole(f"{p}mlp")),
-            Plan(f"The result joins the residual stream. Layer {self.layer} is done.", self.whole(f"{p}mlp_resid")),
-        ]
+        return self.family.tell_mlp(self)
 
     def stack(self) -> list[Plan]:
         plans = []
@@ -240,8 +209,7 @@ class Story:
         per = "one per letter" if cfg.letters else "one per token of the vocabulary"
         spread = self._spread(probs)
         return [
-            Plan("A final layer norm: each column is normalised once more.",
-                 self.whole("ln_f.mean", "ln_f.std", "ln_f")),
+            self.family.tell_final_norm(self),
             Plan(f"The LM head turns each column into {cfg.vocab_size} scores (logits), {per}.",
                  self.whole("logits"), weight=1.5),
             Plan("Softmax turns the scores into probabilities.", self.whole("logits.max", "logits.sumexp", "probs"),
