@@ -40,9 +40,9 @@ KIND_COLORS: dict[str, tuple[float, float, float]] = {
     "intermediate": (0.4, 0.8, 0.4),
     "aggregate": (1.0, 0.8, 0.3),
 }
-#: Dimension label colours (DESIGN.md).
-DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "A": "#d368a4", "n_vocab": "#7c3c8d",
-              "block_size": "#359da8"}
+#: Dimension label colours (DESIGN.md); the Llama family's MLP width F and rotary pairs A/2 as 4C and A.
+DIM_COLORS = {"T": "#359da8", "C": "#ce2983", "4C": "#ce2983", "F": "#ce2983", "A": "#d368a4", "A/2": "#d368a4",
+              "n_vocab": "#7c3c8d", "block_size": "#359da8"}
 
 # --- text -----------------------------------------------------------------------------------------
 CHAR_WIDTH = 0.6  # rough advance of one character of Blender's default font, in text heights

@@ -45,6 +45,7 @@ class Block:
     group: str = ""  # Layer Norm 1, Self-attention, Projection, Layer Norm 2, MLP, ...
     layer: int = -1
     head: int = -1
+    span: int = 1  # query heads it serves (a shared K/V head: its group), drawn in the middle of their depths
     reads: tuple[str, ...] = ()  # keys of the blocks this one is computed from
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)  # world centre of cell (0, 0)
 

@@ -244,7 +244,7 @@ def _place_band(band: Band, cx: float, top: float, gap: float, head_gap: float, 
             for b in seq:
                 w = _width(b)
                 left = x - w if side < 0 else x
-                b.origin = (left + CELL / 2, max(head, 0) * head_gap, top - CELL / 2)
+                b.origin = (left + CELL / 2, (max(head, 0) + (b.span - 1) / 2) * head_gap, top - CELL / 2)
                 x = left - gap if side < 0 else left + w + gap
     return max(_height(b) for b in band.blocks())
 

@@ -240,7 +240,7 @@ def _norm(kit, prefix: str, key: str, src: str, param: str, inp: str, label: str
 
 def bands(kit, config, t: int) -> list:
     """The model as bands, grouped: (section, layer, bands) in computation order. Each K/V head is
-    drawn once, at the depth of the first query head of its group; the group's heads read it."""
+    drawn once, amid the depths of the query heads of its group, which read it."""
     Band, act, vec, mat, block, row = kit.Band, kit.act, kit.vec, kit.mat, kit.block, kit.row
     c, a, nh, nkv = config.n_embd, config.head_size, config.n_head, config.kv_heads
     rep = nh // nkv
@@ -266,24 +266,24 @@ def bands(kit, config, t: int) -> list:
             hp, g = f"{p}head{h}.", h // rep
             owner = f"{p}head{g * rep}."  # the query head at whose depth K/V head g is drawn
             for name in ("q", "k", "v"):
-                head, count = (h, nh) if name == "q" else (g, nkv)
+                head = h if name == "q" else g
+                kw = dict(att, head=h, span=1 if name == "q" else rep)
                 if name != "q" and h % rep:
                     per_head.append(Band([]))
                     continue
-                shared = "" if name == "q" or rep == 1 else f" (heads {g * rep}-{g * rep + rep - 1})"
-                w = mat(f"{hp}{name}_weight", f"{name.upper()} Weights{shared}",
-                        f"{q}self_attn.{name}_proj.weight", "A", "C", head * a * c, head=h, **att)
+                w = mat(f"{hp}{name}_weight", f"{name.upper()} Weights",
+                        f"{q}self_attn.{name}_proj.weight", "A", "C", head * a * c, **kw)
                 left = [w]
                 if config.qkv_bias:
-                    left.insert(0, vec(f"{hp}{name}_bias", f"{name.upper()} Bias{shared}",
-                                       f"{q}self_attn.{name}_proj.bias", "A", head * a, head=h, **att))
-                vec_ = block(f"{hp}{name}", f"{name.upper()} Vectors{shared}", "intermediate", f"h{i}.{name}", "matmul",
-                             "A", "T", head * t * a, 1, a, head=h, reads=(f"{p}ln1", *(b.key for b in left)), **att)
+                    left.insert(0, vec(f"{hp}{name}_bias", f"{name.upper()} Bias",
+                                       f"{q}self_attn.{name}_proj.bias", "A", head * a, **kw))
+                vec_ = block(f"{hp}{name}", f"{name.upper()} Vectors", "intermediate", f"h{i}.{name}", "matmul",
+                             "A", "T", head * t * a, 1, a, reads=(f"{p}ln1", *(b.key for b in left)), **kw)
                 right = []
                 if name != "v":
-                    right.append(block(f"{hp}{name}_rot", f"Rotated {name.upper()}{shared}", "intermediate",
-                                       f"h{i}.{name}_rot", "rope", "A", "T", head * t * a, 1, a, head=h,
-                                       reads=(vec_.key, "rope"), **att))
+                    right.append(block(f"{hp}{name}_rot", f"Rotated {name.upper()}", "intermediate",
+                                       f"h{i}.{name}_rot", "rope", "A", "T", head * t * a, 1, a,
+                                       reads=(vec_.key, "rope"), **kw))
                 per_head.append(Band([vec_], left=left[::-1], right=right))
             band, soft = kit.attention(hp, f"h{i}.", h, h, f"{hp}q_rot", k=f"{owner}k_rot", **att)
             y = block(f"{hp}y", "V Output", "intermediate", f"h{i}.y", "attend", "A", "T", h * a, 1, c,
@@ -384,7 +384,8 @@ def tell_attention_inputs(s) -> list:
              f"sees relative positions.", s.whole(f"{h0}k", f"{h0}k_rot"), weight=1.5),
         Plan(f"Grouped-query attention: {s.plural(nkv, 'K/V head')} serve {nh} query heads, {nh // nkv} each. The "
              f"KV cache keeps {cache} numbers per token and layer instead of {2 * nh * a}: "
-             f"{nh // nkv} times less.", s.whole(f"{h0}v"), weight=2.0),
+             f"{nh // nkv} times less.", s.whole(f"{h0}v"), weight=2.0,
+             focus=[*(f"h{s.layer}.head{h}.q_rot" for h in range(nh // nkv)), f"{h0}k_rot", f"{h0}v"]),
     ]
 
 
