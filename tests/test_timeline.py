@@ -149,6 +149,8 @@ def test_attention_row_by_row(full, key):
     (model.ModelConfig("one", 1, 1, 4, 5, 4), 1),
     (model.ModelConfig("wide", 13, 2, 8, 7, 6), 3),
     (model.ModelConfig("abc", 2, 3, 6, 3, 5, vocab=("x", "y", "z")), 4),
+    (model.ModelConfig("llama", 2, 4, 16, 5, 8, family="llama", n_kv_head=2, n_inner=24, qkv_bias=False,
+                       vocab=("the", "cat", "sat", "on", "mat")), 4),
 ])
 def test_order_for_other_shapes_and_subsets(config, n_tokens):
     w = model.random_weights(config, seed=0)

@@ -12,8 +12,8 @@ import numpy as np
 from ..layout import Layout
 from ..layout.formula import num
 from ..layout.lens import lens_box, lens_text
-from ..model import LensRow, Trace, Weights, decode, logit_lens, token_text
-from .closeups import mlp_value
+from ..model import LensRow, Trace, Weights, decode, family_of, logit_lens, token_text
+from . import closeups
 from .facts import Facts
 
 TOP_NEURONS = 3  # neurons, rows and heads named in a caption
@@ -107,11 +107,12 @@ def _attention(facts: Facts, found: Finding, word: str, plan_type) -> list:
 def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan_type) -> list:
     """The answer appears after an MLP: up projection, the strongest neurons, down projection."""
     p, i = f"h{found.layer}.", found.layer
-    fc = np.asarray(facts.trace[f"{p}fc"][t], np.float64)
-    gelu = np.asarray(facts.trace[f"{p}gelu"][t], np.float64)
+    mlp = family_of(facts.config).NEURONS  # the family's names for the MLP's neurons
+    fc = np.asarray(facts.trace[f"{p}{mlp['pre']}"][t], np.float64)
+    gelu = np.asarray(facts.trace[f"{p}{mlp['act']}"][t], np.float64)
     rows = np.argsort(-fc, kind="stable")[:TOP_NEURONS]
     neurons = np.argsort(-gelu, kind="stable")[:TOP_NEURONS]
-    w_out = weights[f"transformer.h.{i}.mlp.c_proj.weight"]  # (C, 4C)
+    w_out = weights[facts.layout[f"{p}{mlp['down_weight']}"].source[len("param:"):]]  # (C, 4C)
     resid = facts.trace[f"{p}mlp_resid"]
     without = []  # the target's probability after this MLP without each neuron's column
     for n in neurons:
@@ -125,14 +126,14 @@ def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan
         plan_type(f"Layer {i}'s MLP: each of its {n4} weight rows is a direction. Its dot product with the last "
                   f"column says how much the column points that way: rows "
                   + ", ".join(f"{r} ({num(fc[r])})" for r in rows) + " respond most.",
-                  focus=[f"{p}fc_weight", f"{p}ln2", f"{p}fc"], weight=2.0,
-                  closeup=mlp_value(facts, i, int(rows[0]), t)),
-        plan_type("GELU lets the strongest through: neurons "
+                  focus=[f"{p}{mlp['up_weight']}", f"{p}ln2", f"{p}{mlp['pre']}"], weight=2.0,
+                  closeup=getattr(closeups, mlp["closeup"])(facts, i, int(rows[0]), t)),
+        plan_type(f"{mlp['act_name']} lets the strongest through: neurons "
                   + ", ".join(f"{n} ({num(gelu[n])})" for n in neurons)
-                  + f" fire; {strong} of {n4} reach half the strongest.", focus=[f"{p}gelu"], weight=1.5),
+                  + f" fire; {strong} of {n4} reach half the strongest.", focus=[f"{p}{mlp['act']}"], weight=1.5),
         plan_type(f"The down projection adds each neuron's column, scaled by its output, back into the residual "
                   f"stream. Without its column, p({word}) after this MLP would be "
                   + ", ".join(f"{num(q)} (neuron {n})" for q, n in zip(without, neurons))
                   + f" instead of {num(found.after.target_prob)}.",
-                  focus=[f"{p}mlp_weight", f"{p}mlp", f"{p}mlp_resid"], weight=1.5),
+                  focus=[f"{p}{mlp['down_weight']}", f"{p}mlp", f"{p}mlp_resid"], weight=1.5),
     ]

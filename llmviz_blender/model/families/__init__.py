@@ -8,7 +8,9 @@ A family module holds:
 - its operations: `forward(params, config, tokens, record)`, made of model/ops.py;
 - its blocks: `bands(kit, config, t)`, where each sits (see layout/blocks.py for the kit);
 - `check(config, where)`, the fields it needs, and `from_hf_config(data, where)` for a config.json;
-- `RESIDUALS`, the trace names of the residual stream (the logit lens reads them), and `final_norm`.
+- `final_norm(params, config, x)` (the logit lens reads through it) and `NEURONS`, its MLP's neurons;
+- its captions: `tell_embedding`, `tell_layer_norm`, `tell_attention_inputs`, `tell_mlp` and
+  `tell_final_norm`, each given the walkthrough's Story (timeline/story.py), whose numbers they quote.
 
 There are no checks of which family a model is anywhere else: callers ask `family_of(config)`.
 """

@@ -162,7 +162,10 @@ BLOCK_TRACE = {
 }
 HEAD_TRACE = {"ln_f.mean": "T", "ln_f.std": "T", "ln_f": "T C",
               "logits": "T V", "logits.max": "T", "logits.sumexp": "T", "probs": "T V"}
-RESIDUALS = ("x", "attn_resid", "mlp_resid")  # the residual stream: the input, then per layer
+#: The MLP's neurons, as the facts chapter tells them: the pre-activation whose weight rows are
+#: directions, the activation, the down projection, and the close-up of one neuron.
+NEURONS = {"pre": "fc", "up_weight": "fc_weight", "act": "gelu", "act_name": "GELU", "down_weight": "mlp_weight",
+           "closeup": "mlp_value"}
 
 
 def trace_dims(config) -> list[tuple[str, str]]:

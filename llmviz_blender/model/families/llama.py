@@ -151,7 +151,9 @@ BLOCK_TRACE = {
 }
 HEAD_TRACE = {"ln_f.rms": "T", "ln_f": "T C",
               "logits": "T V", "logits.max": "T", "logits.sumexp": "T", "probs": "T V"}
-RESIDUALS = ("x", "attn_resid", "mlp_resid")
+#: The MLP's neurons (see gpt2.NEURONS): gate rows are the directions, a neuron's output SiLU(gate) x up.
+NEURONS = {"pre": "gate", "up_weight": "gate_weight", "act": "swiglu", "act_name": "SiLU(gate) x up",
+           "down_weight": "down_weight", "closeup": "gated_value"}
 
 
 def trace_dims(config) -> list[tuple[str, str]]:
