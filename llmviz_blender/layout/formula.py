@@ -10,8 +10,9 @@ import numpy as np
 
 TERMS = 3  # terms written out in a sum or a dot product
 
-#: GELU (the tanh approximation) as a formula.
+#: GELU (the tanh approximation) and SiLU as formulas.
 GELU = "GELU(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
+SILU = "SiLU(x) = x / (1 + exp(-x))"
 
 
 def num(value: float, digits: int = 2) -> str:
@@ -80,3 +81,10 @@ def rotation(pair: np.ndarray, angle: float, result: np.ndarray) -> str:
     a, b = (precise(v) for v in pair)
     c, s = precise(math.cos(angle)), precise(math.sin(angle))
     return (f"({a}*{c} - {b}*{s}, {b}*{c} + {a}*{s}) = ({precise(result[0])}, {precise(result[1])})")
+
+
+def rope_angle(position: int, pair: int, head_size: int, theta: float, freq: float, result: float,
+               scaled: object = None) -> str:
+    """The rotary angle of `pair` at `position`: position * theta^(-2 pair / head_size)."""
+    rate = f"{theta:g}^(-{2 * pair}/{head_size})" + (" rescaled" if scaled else "")
+    return f"angle = position x {rate} = {position} x {precise(freq)} = {precise(result)} rad"

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model import LN_EPS, Weights, param_shapes, token_text, trace_shapes
+from ..model import Weights, param_shapes, token_text, trace_shapes
+from ..model.ops import inv_freq
 from . import formula
 from .blocks import Block
 from .formula import num, precise
@@ -186,7 +187,8 @@ def _ln_mean(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
 def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp, mean = _reads(c.layout, b)[:2]
     out.sources = [_column(inp, col), _cell(mean, 0, col)]
-    what = f"sqrt(mean((x - mean)^2) + {LN_EPS:g}) over column {col} of {inp.name}"
+    eps = c.layout.config.norm_eps
+    what = f"sqrt(mean((x - mean)^2) + {eps:g}) over column {col} of {inp.name}"
     if out.value is None:
         out.formula = what
         return
@@ -194,8 +196,8 @@ def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     mu = c.cell(mean.key, 0, col)
     var = float(np.mean((x - mu) ** 2))
     out.terms = {"inputs": x, "mean": np.float64(mu)}
-    out.result = math.sqrt(var + LN_EPS)
-    out.formula = f"{what} = sqrt({precise(var)} + {LN_EPS:g}) with mean {precise(mu)} = {precise(out.value)}"
+    out.result = math.sqrt(var + eps)
+    out.formula = f"{what} = sqrt({precise(var)} + {eps:g}) with mean {precise(mu)} = {precise(out.value)}"
 
 
 def _layernorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -346,6 +348,96 @@ def _gelu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"{formula.GELU}; {formula.gelu(x, out.value)}"
 
 
+def _lookup(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    tokens_b, wte = _reads(c.layout, b)
+    out.sources = [_cell(tokens_b, 0, col)]
+    if out.value is None:
+        out.formula = f"row {row} of the token's embedding column (shape only: no numbers)"
+        return
+    tok = int(round(c.cell(tokens_b.key, 0, col)))
+    out.sources.append(_column(wte, tok))
+    out.terms = {"token": np.float64(tok)}
+    out.result = c.cell(wte.key, row, tok)
+    out.formula = f"embed[{token_text(c.layout.config, tok)}][{row}] = {precise(out.value)} (no position is added)"
+
+
+def _rope_angle(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    cfg = c.layout.config
+    freq = float(inv_freq(cfg.head_size, cfg.rope_theta, dict(cfg.rope_scaling or ()))[row])
+    out.terms = {"position": np.float64(col), "inv_freq": np.float64(freq)}
+    out.result = col * freq
+    out.formula = formula.rope_angle(col, row, cfg.head_size, cfg.rope_theta, freq, out.result, cfg.rope_scaling)
+
+
+def _rms(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    inp = _reads(c.layout, b)[0]
+    out.sources = [_column(inp, col)]
+    eps = c.layout.config.norm_eps
+    what = f"sqrt(mean(x^2) + {eps:g}) over column {col} of {inp.name}"
+    if out.value is None:
+        out.formula = what
+        return
+    _, x = _ln_input(c, b, col)
+    square = float(np.mean(x * x))
+    out.terms = {"inputs": x}
+    out.result = math.sqrt(square + eps)
+    out.formula = f"{what} = sqrt({precise(square)} + {eps:g}) = {precise(out.value)}"
+
+
+def _rmsnorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    inp, rms, gain = _reads(c.layout, b)
+    out.sources = [_cell(inp, row, col), _cell(rms, 0, col), _cell(gain, row, 0)]
+    if out.value is None:
+        out.formula = "x / rms * gain (shape only: no numbers)"
+        return
+    x, r, g = c.cell(inp.key, row, col), c.cell(rms.key, 0, col), c.cell(gain.key, row, 0)
+    out.terms = {"x": np.float64(x), "rms": np.float64(r), "gain": np.float64(g)}
+    out.result = x / r * g
+    out.formula = f"x / rms * gain = {precise(x)} / {precise(r)} * {precise(g)} = {precise(out.value)}"
+
+
+def _rope(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    vec, angle = _reads(c.layout, b)
+    half = vec.rows.size // 2
+    j, partner = row % half, (row + half) % (2 * half)
+    out.sources = [_cell(vec, row, col), _cell(vec, partner, col), _cell(angle, j, col)]
+    what = f"element {row} of {vec.name} turned with element {partner} by angle[{j}] of position {col}"
+    if out.value is None:
+        out.formula = what
+        return
+    pair = c.cells(vec.key, [min(row, partner), max(row, partner)], col)
+    theta = c.cell(angle.key, j, col)
+    out.terms = {"pair": pair, "angle": np.float64(theta)}
+    turned = (pair[0] * math.cos(theta) - pair[1] * math.sin(theta), pair[1] * math.cos(theta) + pair[0] * math.sin(theta))
+    out.result = turned[0] if row < half else turned[1]
+    out.formula = f"{what}: {formula.rotation(pair, theta, np.array(turned))}"
+
+
+def _silu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    gate = _reads(c.layout, b)[0]
+    out.sources = [_cell(gate, row, col)]
+    if out.value is None:
+        out.formula = formula.SILU
+        return
+    x = c.cell(gate.key, row, col)
+    out.terms = {"x": np.float64(x)}
+    out.result = x / (1.0 + math.exp(-x))
+    out.formula = f"{formula.SILU}; {formula.silu(x, out.value)}"
+
+
+def _product(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    left, right = _reads(c.layout, b)
+    out.sources = [_cell(left, row, col), _cell(right, row, col)]
+    what = f"{left.name} x {right.name}"
+    if out.value is None:
+        out.formula = what
+        return
+    x, y = c.cell(left.key, row, col), c.cell(right.key, row, col)
+    out.terms = {"left": np.float64(x), "right": np.float64(y)}
+    out.result = x * y
+    out.formula = f"{what} = {formula.product(x, y, out.value)}"
+
+
 def _param(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"parameter {out.source_text()} (a learned weight, not computed)"
     out.result = out.value
@@ -364,7 +456,8 @@ _OPS = {
     "matmul": _matmul, "embed": _embed, "ln_mean": _ln_mean, "ln_std": _ln_std, "layernorm": _layernorm,
     "softmax_max": _softmax_max, "softmax_sumexp": _softmax_sumexp, "softmax": _softmax,
     "attention": _attention, "attend": _attend, "residual": _residual, "gelu": _gelu,
-    "param": _param, "token": _token_op,
+    "param": _param, "token": _token_op, "lookup": _lookup, "rope_angle": _rope_angle, "rms": _rms,
+    "rmsnorm": _rmsnorm, "rope": _rope, "silu": _silu, "product": _product,
 }
 
 

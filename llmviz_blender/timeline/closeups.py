@@ -10,6 +10,7 @@ import numpy as np
 
 from ..layout import formula
 from ..layout.formula import TERMS, num, precise
+from ..model.ops import inv_freq
 from .facts import Facts
 
 Cell = tuple[str, int, int]  # (block key, row, col)
@@ -128,8 +129,10 @@ def rotary_pair(facts: Facts, layer: int, head: int, j: int, t: int) -> CloseUp:
     before = facts.cells(f"{p}q", [j, j + half], t)
     after = facts.cells(f"{p}q_rot", [j, j + half], t)
     sources = [(f"{p}q", j, t), (f"{p}q", j + half, t), ("rope", j, t)]
-    text = (f"angle = {t} x {precise(theta / t if t else 0.0)} = {precise(theta)} rad; "
-            f"({precise(before[0])}, {precise(before[1])}) turned: {formula.rotation(before, theta, after)}")
+    cfg = facts.config
+    freq = float(inv_freq(cfg.head_size, cfg.rope_theta, dict(cfg.rope_scaling or ()))[j])
+    text = (f"{formula.rope_angle(t, j, cfg.head_size, cfg.rope_theta, freq, theta, cfg.rope_scaling)}; "
+            f"turned: {formula.rotation(before, theta, after)}")
     numbers = {"angle": np.float64(theta), "before": before, "after": after}
     return CloseUp(0, 0, "rotary_pair", (f"{p}q_rot", j, t), sources, numbers, float(after[0]), text)
 
