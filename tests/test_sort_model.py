@@ -1,4 +1,5 @@
-"""The shipped nano-gpt weights (presets/nano-gpt-sort.safetensors, scripts/train_sort.py) really sort."""
+"""The shipped sort models really sort: nano-gpt (presets/nano-gpt-sort.safetensors, scripts/train_sort.py)
+and nano-llama (presets/nano-llama-sort.safetensors, scripts/train_sort_llama.py), every one of the 729 inputs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ import pytest
 from llmviz_blender import model
 
 SORT_FILE = model.PRESETS_DIR / "nano-gpt-sort.safetensors"
+SORTERS = {"nano-gpt": "nano-gpt-sort.safetensors", "nano-llama": "nano-llama-sort.safetensors"}
+
+
+@pytest.fixture(scope="module", params=list(SORTERS))
+def sorter(request) -> model.Weights:
+    return model.default_weights(model.load_preset(request.param))
 
 
 @pytest.fixture(scope="module")
@@ -17,12 +24,22 @@ def weights() -> model.Weights:
     return model.default_weights(model.load_preset("nano-gpt"))
 
 
-def test_preset_points_at_shipped_file():
-    assert model.load_preset("nano-gpt").weights == SORT_FILE.resolve()
-    assert SORT_FILE.is_file()
+@pytest.mark.parametrize("name", list(SORTERS))
+def test_preset_points_at_shipped_file(name):
+    path = model.PRESETS_DIR / SORTERS[name]
+    assert model.load_preset(name).weights == path.resolve()
+    assert path.is_file() and path.stat().st_size < 2 * 2**20
 
 
-def test_sorts_all_729_inputs(weights):
+def test_nano_llama_is_a_llama_with_shared_kv_heads():
+    cfg = model.load_preset("nano-llama")
+    assert (cfg.family, cfg.architecture, cfg.n_head, cfg.kv_heads, cfg.tied) == ("llama", "LlamaForCausalLM", 4, 2,
+                                                                                 True)
+    assert model.param_count(cfg) == 76_512  # about nano-gpt's 85,584
+
+
+def test_sorts_all_729_inputs(sorter):
+    weights = sorter
     wrong = []
     for inp in itertools.product(range(3), repeat=6):
         gen = model.generate(weights, list(inp), 6)
@@ -32,7 +49,8 @@ def test_sorts_all_729_inputs(weights):
     assert not wrong, f"{len(wrong)}/729 inputs sorted wrongly, e.g. {wrong[:5]}"
 
 
-def test_cbabbc(weights):
+def test_cbabbc(sorter):
+    weights = sorter
     cfg = weights.config
     tokens = model.encode(cfg, "CBABBC")
     assert tokens == [2, 1, 0, 1, 1, 2]
