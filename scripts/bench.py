@@ -1,4 +1,4 @@
-"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|gpt2|all`.
+"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|gpt2|smollm2|all`.
 
 Each benchmark measures against its baseline in the same run and prints the ratio, since the
 machines are noisy. Figures are best-of-N wall times.
@@ -408,6 +408,25 @@ def _gpt2_folder(folder: Path) -> Path:
     return folder
 
 
+def _smollm2_folder(folder: Path) -> Path:
+    """A seeded random SmolLM2-135M-shaped model saved as a Hugging Face folder (made once)."""
+    import json
+
+    from llmviz_blender import model
+
+    if not (folder / "model.safetensors").is_file():
+        cfg = model.load_preset("smollm2-135m")
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save_weights(model.random_weights(cfg, seed=0), folder / "model.safetensors")
+        (folder / "config.json").write_text(json.dumps({
+            "architectures": [cfg.architecture], "model_type": "llama", "num_hidden_layers": cfg.n_layer,
+            "hidden_size": cfg.n_embd, "num_attention_heads": cfg.n_head, "num_key_value_heads": cfg.kv_heads,
+            "intermediate_size": cfg.mlp_size, "vocab_size": cfg.vocab_size, "max_position_embeddings": cfg.block_size,
+            "rms_norm_eps": cfg.norm_eps, "rope_theta": cfg.rope_theta, "tie_word_embeddings": cfg.tied,
+            "bos_token_id": cfg.bos_token_id}))
+    return folder
+
+
 def _child(*args: str) -> list[float]:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return [float(v) for v in out.stdout.split()[-3:]]
@@ -420,7 +439,7 @@ def bench_gpt2(repeat: int) -> None:
     import tempfile
 
     folder = _gpt2_folder(Path(tempfile.gettempdir()) / "llmviz-bench-gpt2")
-    runs = [_child("_gpt2_build", str(folder)) for _ in range(max(1, repeat // 2))]
+    runs = [_child("_value_build", str(folder)) for _ in range(max(1, repeat // 2))]
     seconds, peak, size = min(runs)
     row(f"gpt2: GPT-2 small build, every value (HF folder, T={GPT2_TOKENS}), evaluated", seconds,
         "<= 30 s, peak <= 4 GB", f"peak memory {peak / 2**30:.2f} GB; .blend (packed) {size / 2**20:.0f} MiB")
@@ -431,6 +450,18 @@ def bench_gpt2(repeat: int) -> None:
         f"ratio {t_gpt2 / t_nano:.2f}x; peak memory (build + render) {peak_gpt2 / 2**30:.2f} GB; {out}")
     row("gpt2: overview 1920x1080 final (Cycles), nano-gpt", t_nano, "", f"peak memory {peak_nano / 2**30:.2f} GB")
     print(f"ratio GPT-2 small / nano-gpt overview: {t_gpt2 / t_nano:.2f}x (goal <= 2x)", flush=True)
+
+
+def bench_smollm2(repeat: int) -> None:
+    """SmolLM2-135M whole, every value shown (seeded random weights in a Hugging Face folder, 32 tokens):
+    build time and peak memory in a fresh process, and the .blend size."""
+    import tempfile
+
+    folder = _smollm2_folder(Path(tempfile.gettempdir()) / "llmviz-bench-smollm2")
+    runs = [_child("_value_build", str(folder)) for _ in range(max(1, repeat // 2))]
+    seconds, peak, size = min(runs)
+    row(f"smollm2: SmolLM2-135M build, every value (HF folder, T={GPT2_TOKENS}), evaluated", seconds,
+        "<= 30 s, peak <= 4 GB", f"peak memory {peak / 2**30:.2f} GB; .blend (packed) {size / 2**20:.0f} MiB")
 
 
 def _build(what: str):
@@ -444,8 +475,9 @@ def _build(what: str):
     return scene.build(weights=what, tokens=list(range(GPT2_TOKENS)))
 
 
-def _gpt2_build(folder: str) -> None:
-    """Child process: build GPT-2 small with values; print seconds, peak memory, saved .blend size."""
+def _value_build(folder: str) -> None:
+    """Child process: build a Hugging Face folder's model with values; print seconds, peak memory, saved
+    .blend size."""
     import resource
     import tempfile
 
@@ -481,7 +513,7 @@ def _overview(what: str, path: str) -> None:
 
 
 BENCHES = {"forward": bench_forward, "tokenize": bench_tokenize, "scene": bench_scene, "animate": bench_animate,
-           "render": bench_render, "gpt2": bench_gpt2}
+           "render": bench_render, "gpt2": bench_gpt2, "smollm2": bench_smollm2}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -491,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["_comparison_still"]:
         _comparison_still(sys.argv[2])
         return 0
-    if argv is None and sys.argv[1:2] in (["_gpt2_build"], ["_overview"]):
-        {"_gpt2_build": _gpt2_build, "_overview": _overview}[sys.argv[1]](*sys.argv[2:])
+    if argv is None and sys.argv[1:2] in (["_value_build"], ["_overview"]):
+        {"_value_build": _value_build, "_overview": _overview}[sys.argv[1]](*sys.argv[2:])
         return 0
     if argv is None and sys.argv[1:2] == ["_forward"]:
         print(*_forward_times(int(sys.argv[2])))
