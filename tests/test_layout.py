@@ -233,3 +233,11 @@ def test_camera_targets_name_a_layers_group_or_a_key_prefix():
     layers = layout.under("layers")  # every transformer layer, nothing before or after
     assert {b.layer for b in layers} == set(range(NANO.n_layer))
     assert len(layers) == sum(1 for b in layout.blocks if b.layer >= 0) and "wte" not in {b.key for b in layers}
+
+
+def test_comparison_columns_small_models_wrap_like_stills():
+    small = [model.load_preset(n) for n in ("nano-gpt", "nano-llama")]
+    k = L.comparison_columns(small, [6, 6])
+    assert 1 <= k < L.LAYERS_PER_COLUMN  # each model in a few columns, not one tall thread
+    assert L.comparison_columns(small, [6, 6], aspect=16 / 9) == L.auto_layers_per_column(small[0], 6, 8 / 9)
+    assert L.comparison_columns([*small, model.load_preset("gpt3")], [6, 6, 6]) == L.LAYERS_PER_COLUMN

@@ -36,7 +36,7 @@ def test_chapters_tell_what_differs_from_gpt2(walk):
     emb, ln, att, mlp = (captions(t, c) for c in ("embedding", "layer_norm", "attention", "mlp"))
     assert "no position is added" in emb and "rotations (RoPE)" in emb
     assert "root mean square" in ln and num(trace["h0.ln1.rms"][0]) in ln
-    assert "rotated" in att and "Grouped-query attention: 2 K/V heads serve 4 query heads, 2 each" in att
+    assert "rotated" in att and "only 2 K/V heads serve the 4, 2 each" in att
     assert "KV cache keeps 16 numbers per token and layer instead of 32" in att
     assert "Head 1 has its own queries and shares head 0's keys and values." in att
     assert "Head 2 does the same with its own weights." in att  # the first of the second group

@@ -332,11 +332,22 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
 
 def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int,
                       reserve: list[float] | None = None) -> list[Layout]:
-    """Several models side by side at one cell scale (see `side_by_side`); every model wraps at
-    LAYERS_PER_COLUMN layers, so their heights compare."""
+    """Several models side by side at one cell scale (see `side_by_side`), their layers wrapped alike
+    (`comparison_columns`), so their heights compare."""
     counts = [n_tokens] * len(configs) if isinstance(n_tokens, int) else list(n_tokens)
-    layouts = [model_layout(c, n, layers_per_column=LAYERS_PER_COLUMN) for c, n in zip(configs, counts)]
+    per_column = comparison_columns(configs, counts)
+    layouts = [model_layout(c, n, layers_per_column=per_column) for c, n in zip(configs, counts)]
     return side_by_side(layouts, reserve)
+
+
+def comparison_columns(configs: list[ModelConfig], n_tokens: list[int], aspect: float = ASPECT) -> int:
+    """Layers per column shared by the models of a comparison: LAYERS_PER_COLUMN; when none is deeper
+    than that, the count that best fills the deepest one's share of the frame (two small models stand
+    like two stills)."""
+    if any(c.n_layer > LAYERS_PER_COLUMN for c in configs):
+        return LAYERS_PER_COLUMN
+    deepest = max(range(len(configs)), key=lambda i: configs[i].n_layer)
+    return auto_layers_per_column(configs[deepest], n_tokens[deepest], aspect / len(configs))
 
 
 def side_by_side(layouts: list[Layout], reserve: list[float] | None = None) -> list[Layout]:

@@ -298,6 +298,11 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = No
     given = _weights_of(names, configs, weights or {})
     models = [_comparison_model(c, w, tokens, budget, value_budget) for c, w in zip(configs, given)]
     scene = scene or bpy.context.scene
+    per_column = lay.comparison_columns([m.config for m in models], [len(m.tokens) for m in models],
+                                        environment.aspect(scene))
+    for m in models:
+        if m.layout.layers_per_column != per_column:  # the same blocks, placed in other columns
+            m.layout = lay.model_layout(m.config, len(m.tokens), layers_per_column=per_column)
     picture = cmp.arrange([m.layout for m in models], environment.aspect(scene), insets)
     for m, layout in zip(models, picture.layouts):
         m.layout = layout  # a speck's layers may stand in other columns, to fill its inset

@@ -176,7 +176,8 @@ class Story:
         ]
         for h in range(1, f.config.n_head):
             hp = f"{p}head{h}."
-            keys = [f"{hp}{k}" for k in _HEAD_BLOCKS if f"{hp}{k}" in self.layout.by_key]
+            done = {w[0] for plan in plans for w in plan.work}  # what the family's steps computed already
+            keys = [f"{hp}{k}" for k in _HEAD_BLOCKS if f"{hp}{k}" in self.layout.by_key and f"{hp}{k}" not in done]
             owner = self.layout[f"{hp}att"].reads[1].split(".")[1]  # the head whose keys it reads
             caption = f"Head {h} does the same with its own weights." if owner == f"head{h}" else \
                 f"Head {h} has its own queries and shares {owner.replace('head', 'head ')}'s keys and values."

@@ -367,8 +367,9 @@ def tell_layer_norm(s) -> list:
 def tell_attention_inputs(s) -> list:
     """Head 0's queries, their rotation, and the keys and values its group shares."""
     f, cfg, Plan, num = s.facts, s.facts.config, s.Plan, s.num
-    t, h0, a = f.t, f"h{s.layer}.head0.", cfg.head_size
-    nh, nkv = cfg.n_head, cfg.kv_heads
+    t, p, a = f.t, f"h{s.layer}.", cfg.head_size
+    h0, nh, nkv = f"{p}head0.", cfg.n_head, cfg.kv_heads
+    rep = nh // nkv
     has_w = f.has_values(f"{h0}q_weight")
     pos = min(t - 1, 3)
     rot = s.closeups.rotary_pair(f, s.layer, 0, 0, pos)
@@ -384,10 +385,13 @@ def tell_attention_inputs(s) -> list:
              [(f"{h0}q", 1, t), *s.whole(f"{h0}q_rot")], weight=2.5, closeup=rot, window=s.CLOSEUP_WINDOW),
         Plan(f"Keys are rotated the same way, so a query meets a key at the angle of their distance: attention "
              f"sees relative positions.", s.whole(f"{h0}k", f"{h0}k_rot"), weight=1.5),
-        Plan(f"Grouped-query attention: {s.plural(nkv, 'K/V head')} serve {nh} query heads, {nh // nkv} each. The "
-             f"KV cache keeps {cache} numbers per token and layer instead of {2 * nh * a}: "
-             f"{nh // nkv} times less.", s.whole(f"{h0}v"), weight=2.0,
-             focus=[*(f"h{s.layer}.head{h}.q_rot" for h in range(nh // nkv)), f"{h0}k_rot", f"{h0}v"]),
+        Plan(f"Grouped-query attention: every query head computes its own Q, but only {s.plural(nkv, 'K/V head')} "
+             f"serve the {nh}, {rep} each. The KV cache keeps {cache} numbers per token and layer instead of "
+             f"{2 * nh * a}: {rep} times less.",
+             [(f"{h0}v", 0, t), *((f"{p}head{h}.{k}", 0, t) for h in range(1, nh) for k in ("q", "q_rot")),
+              *((f"{p}head{g * rep}.{k}", 0, t) for g in range(1, nkv) for k in ("k", "k_rot", "v"))],
+             weight=2.5, focus=[b.key for b in s.layout.blocks if b.layer == s.layer and b.key.endswith(
+                 (".q_rot", ".k_rot", ".v"))]),
     ]
 
 
