@@ -4,6 +4,7 @@ GPT-2's, WordLevel, ...), a GPT-2 style vocab.json + merges.txt pair, or a word 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -41,10 +42,12 @@ class TextTokenizer:
         self.source = source  # the file it came from, or a description ("the vocab of <preset>")
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         spec = json.loads(tokenizer.to_str())
-        parts = json.dumps([spec.get("decoder"), spec.get("pre_tokenizer")])
+        parts = json.dumps([spec.get("decoder"), spec.get("pre_tokenizer")], ensure_ascii=False)
         self.byte_level = '"ByteLevel"' in parts  # pieces spell bytes in GPT-2's alphabet ('Ġ' = space)
-        self.metaspace = '"Metaspace"' in parts  # pieces mark a leading space with '▁' (SentencePiece)
+        # pieces mark a leading space with '▁' (SentencePiece; Llama 2's decoder replaces it by a space)
+        self.metaspace = '"Metaspace"' in parts or '"▁"' in parts
         self.kind = (spec.get("model") or {}).get("type", "")
+        self.byte_fallback = bool((spec.get("model") or {}).get("byte_fallback"))  # '<0x0A>' pieces are bytes
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids, no special tokens added; ModelError naming a word outside the vocabulary."""
@@ -73,9 +76,33 @@ class TextTokenizer:
             raise ModelError(f"tokens: id {token_id} is not in the vocabulary of {self.source}")
         if self.byte_level and all(ch in _BYTES for ch in raw):
             return bytes(_BYTES[ch] for ch in raw).decode("utf-8", errors="backslashreplace")
+        if self.byte_fallback and (byte := _BYTE_PIECE.fullmatch(raw)):
+            return bytes([int(byte.group(1), 16)]).decode("utf-8", errors="backslashreplace")
         if self.metaspace:
             return raw.replace("▁", " ")
         return raw
+
+
+_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")  # a byte-fallback token (SentencePiece, Llama 2)
+
+
+def adds_bos(path: str | Path, bos_token_id: int | None) -> bool:
+    """Whether prompts start with the BOS token, as the model's own tokenizer does it: its
+    tokenizer_config.json's `add_bos_token` when it says, else whether the tokenizer's post-processor
+    puts `bos_token_id` first (Llama 3's adds <|begin_of_text|>; Qwen's and SmolLM2's add nothing)."""
+    if bos_token_id is None:
+        return False
+    file = _tokenizer_file(Path(path))
+    settings = file.with_name("tokenizer_config.json")
+    if settings.is_file():
+        try:
+            said = json.loads(settings.read_text(encoding="utf-8")).get("add_bos_token")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            raise ModelError(f"{settings}: cannot read ({exc})") from None
+        if isinstance(said, bool):
+            return said
+    ids = load_tokenizer(file).tokenizer.encode("a", add_special_tokens=True).ids
+    return ids[:1] == [bos_token_id]
 
 
 def _first_line(exc: BaseException) -> str:

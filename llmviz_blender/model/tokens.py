@@ -53,6 +53,8 @@ def encode(config: ModelConfig, text: str, as_ids: bool = True) -> list[int]:
             ids.append(config.vocab.index(ch))
     elif (tok := tokenizer_of(config)) is not None:
         ids = tok.encode(text)
+        if config.add_bos and config.bos_token_id is not None and ids[:1] != [config.bos_token_id]:
+            ids.insert(0, config.bos_token_id)  # as the model's tokenizer starts every prompt
     elif text.strip():
         if not as_ids:
             raise ModelError(f"prompt: {config.name} has no tokenizer to read text with (give its token ids, "

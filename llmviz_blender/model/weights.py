@@ -20,7 +20,7 @@ from . import hf
 from .config import ModelConfig, param_count
 from .errors import ModelError
 from .families import FAMILIES, family_of, gpt2, llama
-from .tokenizer import find_tokenizer
+from .tokenizer import adds_bos, find_tokenizer
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": None}
 RANDOM_LIMIT_BYTES = 8 * 2**30
@@ -209,7 +209,7 @@ def load_weights(path: str | Path, config: ModelConfig | None = None) -> Weights
         else:
             config = hf.read_config(folder, name=metadata.get("name")).replace(weights=path)
     if config.tokenizer is None and config.vocab is None and (found := find_tokenizer(path)) is not None:
-        config = config.replace(tokenizer=found)
+        config = config.replace(tokenizer=found, add_bos=config.add_bos or adds_bos(found, config.bos_token_id))
     check_params(params, config, f"{path}", layout)
     expected = param_shapes(config)
     return Weights(config, {k: params[k] for k in expected}, str(path))
