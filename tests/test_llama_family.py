@@ -223,3 +223,10 @@ def test_preset_counts_equal_transformers(name):
         fields["num_hidden_layers"], fields["hidden_size"], fields["num_attention_heads"],
         fields["num_key_value_heads"], fields["intermediate_size"], fields["vocab_size"],
         fields["tie_word_embeddings"])
+
+
+def test_biases_not_drawn(good, tmp_path):
+    folder = _copy(good, tmp_path)
+    _edit_config(folder, lambda d: d.update(attention_bias=True))
+    with pytest.raises(model.ModelError, match=r"field 'attention_bias' is true; biases on the output projection"):
+        model.load_weights(folder)
