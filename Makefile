@@ -65,13 +65,17 @@ renders: render
 	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 288
 	@echo "== the Llama family"
 	$(RENDER) $(FINAL) --preset nano-llama --still renders/nano-llama-overview.png
-	# the attention chapter's grouped-query step: 4 query heads, 2 shared K/V heads (frame of that step)
-	$(RENDER) $(FINAL) --preset nano-llama --chapters attention --frames 1580 --still renders/nano-llama-attention.png
-	$(RENDER) $(FINAL) --preset nano-llama --camera h0.head0.q_rot:1,4 --still renders/nano-llama-rotary.png
+	# the attention chapter's grouped-query step: 4 query heads, 2 shared K/V heads (a frame of that step);
+	# these two at 1600x900: their dense cubes stay under 1 MB
+	$(PY) scripts/render.py --resolution 1600x900 $(FINAL) --preset nano-llama --chapters attention --frames 1580 \
+		--still renders/nano-llama-attention.png
+	$(PY) scripts/render.py --resolution 1600x900 $(FINAL) --preset nano-llama --camera h0.head0.q_rot:1,4 \
+		--still renders/nano-llama-rotary.png
 	$(RENDER) $(FINAL) --compare nano-gpt,nano-llama --still renders/nano-gpt-vs-nano-llama.png
 	$(RENDER) $(FINAL) --compare nano-gpt,gpt2-small,llama-3.1-8b,gpt3,llama-3.1-405b --still renders/comparison-llama.png
-	$(RENDER) $(FINAL) --preset smollm2-135m --weights random --tokens $(shell seq -s, 0 31) --camera layers \
-		--still renders/smollm2-135m-layers.png
+	# SmolLM2-135M by value (seeded random weights): the end of a flight down to one cell of layer 5's MLP
+	$(RENDER) $(FINAL) --preset smollm2-135m --weights random --tokens $(shell seq -s, 0 31) \
+		--zoom-to h5.swiglu:1000,3 --still renders/smollm2-135m-cell.png
 
 .PHONY: render renders
 

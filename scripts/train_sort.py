@@ -53,6 +53,26 @@ def configure_optimizer(gpt: GPT, lr: float, weight_decay: float) -> torch.optim
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
 
 
+def lr_at(it: int, iters: int, lr: float) -> float:
+    """The learning rate of iteration `it`: a linear warmup over the first 5%, then cosine decay to lr / 10."""
+    warmup = max(1, iters // 20)
+    frac = (it + 1) / warmup if it < warmup else 0.1 + 0.45 * (1 + math.cos(math.pi * (it - warmup) / max(1, iters - warmup)))
+    return lr * min(1.0, frac)
+
+
+def parser(doc: str, out: Path, iters: int, lr: float) -> argparse.ArgumentParser:
+    """The training scripts' arguments, with their defaults."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=out)
+    ap.add_argument("--iters", type=int, default=iters)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed for reproducibility)")
+    ap.add_argument("--log-every", type=int, default=250)
+    return ap
+
+
 def step(gpt: GPT, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
     """One optimiser step at learning rate `lr` on inputs x and next-token targets y (-1: none),
     gradients clipped to norm 1; returns the loss."""
@@ -73,14 +93,11 @@ def train(config: model.ModelConfig, iters: int, seed: int, batch_size: int, lr:
     gen = torch.Generator().manual_seed(seed)
     gpt = GPT(config, dropout=0.0)
     opt = configure_optimizer(gpt, lr, weight_decay=0.1)
-    warmup = max(1, iters // 20)
     gpt.train()
     loss_value = float("nan")
     for it in range(iters):
-        # linear warmup, then cosine decay to lr / 10
-        frac = (it + 1) / warmup if it < warmup else 0.1 + 0.45 * (1 + math.cos(math.pi * (it - warmup) / max(1, iters - warmup)))
         x, y = batch(batch_size, gen, config.vocab_size)
-        loss_value = step(gpt, opt, x, y, lr * min(1.0, frac))
+        loss_value = step(gpt, opt, x, y, lr_at(it, iters, lr))
         if it % log_every == 0 or it == iters - 1:
             print(f"iter {it:5d}  loss {loss_value:.3e}", flush=True)
     gpt.eval()
@@ -99,15 +116,7 @@ def check_all(weights: model.Weights) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "presets" / "nano-gpt-sort.safetensors")
-    ap.add_argument("--iters", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed for reproducibility)")
-    ap.add_argument("--log-every", type=int, default=250)
-    args = ap.parse_args(argv)
+    args = parser(__doc__, ROOT / "presets" / "nano-gpt-sort.safetensors", 2000, 5e-4).parse_args(argv)
 
     torch.set_num_threads(args.threads)
     try:
@@ -123,15 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     train_s = time.perf_counter() - start
     print(f"trained in {train_s:.1f} s, final loss {loss:.3e}")
 
-    out = args.out.resolve()
+    return ship(gpt.to_weights(), args.out, None)
+
+
+def ship(weights: model.Weights, out: Path, config: model.ModelConfig | None) -> int:
+    """Write `weights` to a candidate file beside `out`, load it back with the numpy model (with
+    `config`, or from the file alone when None) and move it to `out` only when greedy generation sorts
+    all 729 inputs; return 0, else 1 with `out` untouched."""
+    out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     candidate = out.with_name(f".{out.name}.candidate")
-    model.save_weights(gpt.to_weights(), candidate, naming="mingpt")
+    model.save_weights(weights, candidate)
     try:
-        loaded = model.load_weights(candidate)  # no config: the file's metadata must say it all
+        loaded = model.load_weights(candidate, config)
+        cfg = loaded.config
         start = time.perf_counter()
         failures = check_all(loaded)
-        total = config.vocab_size ** LENGTH
+        total = cfg.vocab_size ** LENGTH
         print(f"numpy greedy check: {total - len(failures)}/{total} sorted correctly "
               f"({time.perf_counter() - start:.1f} s)")
         if failures:
@@ -141,10 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         os.replace(candidate, out)
     finally:
         candidate.unlink(missing_ok=True)
-    example = model.decode(loaded.config, model.generate(loaded, model.encode(loaded.config, "CBABBC"), LENGTH).generated)
+    example = model.decode(cfg, model.generate(loaded, model.encode(cfg, "CBABBC"), LENGTH).generated)
     print(f"CBABBC -> {example}; wrote {out} ({out.stat().st_size} bytes)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

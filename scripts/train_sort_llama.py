@@ -14,9 +14,6 @@ leaves --out untouched.
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +23,7 @@ import torch.nn.functional as F
 import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_sort import LENGTH, batch, check_all  # noqa: E402  (puts the repo root on sys.path)
+from train_sort import batch, lr_at, parser, ship  # noqa: E402  (puts the repo root on sys.path)
 from torch_gpt import ROOT  # noqa: E402
 
 from llmviz_blender import model  # noqa: E402
@@ -55,14 +52,11 @@ def train(config: model.ModelConfig, iters: int, seed: int, batch_size: int, lr:
     gen = torch.Generator().manual_seed(seed)
     net = transformers.LlamaForCausalLM(hf_config(config))
     opt = configure_optimizer(net, lr, weight_decay=0.1)
-    warmup = max(1, iters // 20)
     net.train()
     loss_value = float("nan")
     for it in range(iters):
-        # linear warmup, then cosine decay to lr / 10
-        frac = (it + 1) / warmup if it < warmup else 0.1 + 0.45 * (1 + math.cos(math.pi * (it - warmup) / max(1, iters - warmup)))
         for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, frac)
+            group["lr"] = lr_at(it, iters, lr)
         x, y = batch(batch_size, gen, config.vocab_size)
         logits = net(x).logits  # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1)
@@ -78,15 +72,7 @@ def train(config: model.ModelConfig, iters: int, seed: int, batch_size: int, lr:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "presets" / "nano-llama-sort.safetensors")
-    ap.add_argument("--iters", type=int, default=3000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed for reproducibility)")
-    ap.add_argument("--log-every", type=int, default=250)
-    args = ap.parse_args(argv)
+    args = parser(__doc__, ROOT / "presets" / "nano-llama-sort.safetensors", 3000, 3e-3).parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -99,29 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     net, loss = train(config, args.iters, args.seed, args.batch_size, args.lr, args.log_every)
     print(f"trained in {time.perf_counter() - start:.1f} s, final loss {loss:.3e}")
 
-    out = args.out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    candidate = out.with_name(f".{out.name}.candidate")
     params = {k: v.detach().numpy() for k, v in net.state_dict().items()}
-    model.save_weights(model.Weights(config, params), candidate)
-    try:
-        loaded = model.load_weights(candidate, config)
-        start = time.perf_counter()
-        failures = check_all(loaded)
-        total = config.vocab_size ** LENGTH
-        print(f"numpy greedy check: {total - len(failures)}/{total} sorted correctly "
-              f"({time.perf_counter() - start:.1f} s)")
-        if failures:
-            print("failures: " + ", ".join(failures[:10]) + (" ..." if len(failures) > 10 else ""), file=sys.stderr)
-            print(f"error: not all inputs sort correctly; {out} left unchanged", file=sys.stderr)
-            return 1
-        os.replace(candidate, out)
-    finally:
-        candidate.unlink(missing_ok=True)
-    example = model.decode(config, model.generate(loaded, model.encode(config, "CBABBC"), LENGTH).generated)
-    print(f"CBABBC -> {example}; wrote {out} ({out.stat().st_size} bytes)")
-    return 0
-
+    return ship(model.Weights(config, params), args.out, config)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -77,10 +77,12 @@ def product(a: float, b: float, result: float) -> str:
 
 
 def rotation(pair: np.ndarray, angle: float, result: np.ndarray) -> str:
-    """A rotary pair (a, b) turned by `angle`: (a cos - b sin, b cos + a sin) = result."""
+    """A rotary pair (a, b) turned by `angle`: (a cos - b sin, b cos + a sin) = result (a negative term
+    written after its sign: '- 0.5*0.7', not '+ -0.5*0.7')."""
     a, b = (precise(v) for v in pair)
     c, s = precise(math.cos(angle)), precise(math.sin(angle))
-    return (f"({a}*{c} - {b}*{s}, {b}*{c} + {a}*{s}) = ({precise(result[0])}, {precise(result[1])})")
+    text = f"({a}*{c} - {b}*{s}, {b}*{c} + {a}*{s})".replace("+ -", "- ").replace("- -", "+ ")
+    return f"cos {c}, sin {s}: {text} = ({precise(result[0])}, {precise(result[1])})"
 
 
 def rope_angle(position: int, pair: int, head_size: int, theta: float, freq: float, result: float,

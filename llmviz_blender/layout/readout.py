@@ -320,32 +320,44 @@ def _attend(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     out.formula = f"{what} = {formula.products(p, v)} = {precise(out.value)}"
 
 
-def _residual(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
-    resid, branch = _reads(c.layout, b)
-    out.sources = [_cell(resid, row, col), _cell(branch, row, col)]
-    what = f"{resid.name} + {branch.name}"
+def _elementwise(c: CellReader, b: Block, row: int, col: int, out: Readout, sign: str, terms: tuple[str, str],
+                 combine, write) -> None:
+    """A cell made of the same cell of the two blocks it reads: `combine`d, written by `write`."""
+    left, right = _reads(c.layout, b)
+    out.sources = [_cell(left, row, col), _cell(right, row, col)]
+    what = f"{left.name} {sign} {right.name}"
     if out.value is None:
         out.formula = what
         return
-    x, y = c.cell(resid.key, row, col), c.cell(branch.key, row, col)
-    out.terms = {"residual": np.float64(x), "branch": np.float64(y)}
-    out.result = x + y
-    out.formula = f"{what} = {formula.add(x, y, out.value)}"
+    x, y = c.cell(left.key, row, col), c.cell(right.key, row, col)
+    out.terms = {terms[0]: np.float64(x), terms[1]: np.float64(y)}
+    out.result = combine(x, y)
+    out.formula = f"{what} = {write(x, y, out.value)}"
+
+
+def _residual(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    _elementwise(c, b, row, col, out, "+", ("residual", "branch"), lambda x, y: x + y, formula.add)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
-    fc = _reads(c.layout, b)[0]
-    out.sources = [_cell(fc, row, col)]
+def _activation(c: CellReader, b: Block, row: int, col: int, out: Readout, rule: str, fn, write) -> None:
+    """A cell that is a function `fn` (its formula `rule`) of the same cell of the block it reads."""
+    src = _reads(c.layout, b)[0]
+    out.sources = [_cell(src, row, col)]
     if out.value is None:
-        out.formula = formula.GELU
+        out.formula = rule
         return
-    x = c.cell(fc.key, row, col)
+    x = c.cell(src.key, row, col)
     out.terms = {"x": np.float64(x)}
-    out.result = 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
-    out.formula = f"{formula.GELU}; {formula.gelu(x, out.value)}"
+    out.result = fn(x)
+    out.formula = f"{rule}; {write(x, out.value)}"
+
+
+def _gelu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
+    _activation(c, b, row, col, out, formula.GELU,
+                lambda x: 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3))), formula.gelu)
 
 
 def _lookup(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -414,28 +426,11 @@ def _rope(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
 
 
 def _silu(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
-    gate = _reads(c.layout, b)[0]
-    out.sources = [_cell(gate, row, col)]
-    if out.value is None:
-        out.formula = formula.SILU
-        return
-    x = c.cell(gate.key, row, col)
-    out.terms = {"x": np.float64(x)}
-    out.result = x / (1.0 + math.exp(-x))
-    out.formula = f"{formula.SILU}; {formula.silu(x, out.value)}"
+    _activation(c, b, row, col, out, formula.SILU, lambda x: x / (1.0 + math.exp(-x)), formula.silu)
 
 
 def _product(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
-    left, right = _reads(c.layout, b)
-    out.sources = [_cell(left, row, col), _cell(right, row, col)]
-    what = f"{left.name} x {right.name}"
-    if out.value is None:
-        out.formula = what
-        return
-    x, y = c.cell(left.key, row, col), c.cell(right.key, row, col)
-    out.terms = {"left": np.float64(x), "right": np.float64(y)}
-    out.result = x * y
-    out.formula = f"{what} = {formula.product(x, y, out.value)}"
+    _elementwise(c, b, row, col, out, "x", ("left", "right"), lambda x, y: x * y, formula.product)
 
 
 def _param(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .errors import ModelError
-from .families import family_of
+from .families import family_of, trace_dims
 from .ops import gelu  # noqa: F401  (public: model.gelu)
 from .weights import Weights
 
@@ -38,9 +38,8 @@ class Trace(Mapping):
 
 def trace_shapes(config: ModelConfig, t: int) -> dict[str, tuple[int, ...]]:
     """Name and shape of every Trace entry for `t` tokens, in computation order (the family's trace)."""
-    family = family_of(config)
-    dims = family.dims(config, t)
-    return {name: tuple(dims[d] for d in dim.split()) for name, dim in family.trace_dims(config)}
+    dims = family_of(config).dims(config, t)
+    return {name: tuple(dims[d] for d in dim.split()) for name, dim in trace_dims(config)}
 
 
 def check_tokens(config: ModelConfig, tokens: Sequence[int] | np.ndarray) -> np.ndarray:

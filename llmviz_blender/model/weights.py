@@ -247,7 +247,8 @@ def save_weights(weights: Weights, path: str | Path, naming: str = "mingpt") -> 
     config = weights.config
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32)
                for k, v in family_of(config).to_file(weights.params, config, naming).items()}
-    metadata = {"format": "np", "layout": naming, "name": config.name, "title": config.title,
+    metadata = {"format": "np", "layout": family_of(config).layout_name(naming), "name": config.name,
+                "title": config.title,
                 **{f: str(getattr(config, f)) for f in ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")}}
     if config.vocab is not None:
         metadata["vocab"] = json.dumps(list(config.vocab))

@@ -2,9 +2,11 @@
 
 A family module holds:
 - `NAME`, `TITLE` and `ARCHITECTURES` (the Hugging Face classes it reads, from config.json);
-- its parameters: `param_shapes(config)` with their keys, `random_params(config, rng)`, `from_file(tensors,
-  path)` (a file's keys and layout onto its own) and `to_file(params, config, naming)`;
-- its trace: `trace_dims(config)`, every entry with its dims in computation order, and `dims(config, t)`;
+- its parameters: `TOKEN_EMBEDDING` and `param_shapes(config)` with their keys, `random_params(config, rng)`,
+  `detect(tensors)` (a file holds them), `from_file(tensors, path)` (a file's keys and layout onto its
+  own), `to_file(params, config, naming)` and `layout_name(naming)`;
+- its trace: `EMBEDDING_TRACE`, `BLOCK_TRACE` (per layer, as h{i}.<name>) and `HEAD_TRACE`, every entry
+  with its dims in computation order, and `dims(config, t)`, their sizes;
 - its operations: `forward(params, config, tokens, record)`, made of model/ops.py;
 - its blocks: `bands(kit, config, t)`, where each sits (see layout/blocks.py for the kit);
 - `check(config, where)`, the fields it needs, and `from_hf_config(data, where)` for a config.json;
@@ -43,3 +45,11 @@ def family_for_architecture(name: str, where: str) -> ModuleType:
     if name not in ARCHITECTURES:
         raise ModelError(f"{where}: architecture '{name}' is not drawn; drawn: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]
+
+
+def trace_dims(config) -> list[tuple[str, str]]:
+    """Every trace entry of `config`'s family with its dims, in computation order."""
+    family = family_of(config)
+    return [*family.EMBEDDING_TRACE.items(),
+            *((f"h{i}.{name}", dim) for i in range(config.n_layer) for name, dim in family.BLOCK_TRACE.items()),
+            *family.HEAD_TRACE.items()]

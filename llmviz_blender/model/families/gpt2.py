@@ -113,6 +113,11 @@ def to_file(params: Mapping[str, np.ndarray], config, naming: str) -> dict[str, 
     return tensors
 
 
+def layout_name(naming: str) -> str:
+    """The key layout a file written with `naming` has ("mingpt" or "hf")."""
+    return naming
+
+
 _LAYER = re.compile(r"(?:^|\.)h\.(\d+)\.")
 
 
@@ -167,11 +172,6 @@ HEAD_TRACE = {"ln_f.mean": "T", "ln_f.std": "T", "ln_f": "T C",
 NEURONS = {"pre": "fc", "up_weight": "fc_weight", "act": "gelu", "act_name": "GELU", "down_weight": "mlp_weight",
            "closeup": "mlp_value"}
 
-
-def trace_dims(config) -> list[tuple[str, str]]:
-    return [*EMBEDDING_TRACE.items(),
-            *((f"h{i}.{name}", dim) for i in range(config.n_layer) for name, dim in BLOCK_TRACE.items()),
-            *HEAD_TRACE.items()]
 
 
 def dims(config, t: int) -> dict[str, int]:

@@ -75,15 +75,14 @@ def from_file(tensors: dict[str, np.ndarray], path: Path) -> tuple[dict[str, np.
     return out, "hf"
 
 
-def tie(params: dict[str, np.ndarray], config) -> None:
-    """A tied LM head is the token embedding itself."""
-    if config.tied and "lm_head.weight" not in params and TOKEN_EMBEDDING in params:
-        params["lm_head.weight"] = params[TOKEN_EMBEDDING]
-
-
 def to_file(params: Mapping[str, np.ndarray], config, naming: str) -> dict[str, np.ndarray]:
     """The tensors to write (Hugging Face keys; a tied lm_head left out, as transformers saves it)."""
     return {k: v for k, v in params.items() if not (k == "lm_head.weight" and config.tied)}
+
+
+def layout_name(naming: str) -> str:
+    """The key layout of a written file: always Hugging Face's."""
+    return "hf"
 
 
 def check(config, where: str) -> None:
@@ -155,11 +154,6 @@ HEAD_TRACE = {"ln_f.rms": "T", "ln_f": "T C",
 NEURONS = {"pre": "gate", "up_weight": "gate_weight", "act": "swiglu", "act_name": "SiLU(gate) x up",
            "down_weight": "down_weight", "closeup": "gated_value"}
 
-
-def trace_dims(config) -> list[tuple[str, str]]:
-    return [*EMBEDDING_TRACE.items(),
-            *((f"h{i}.{name}", dim) for i in range(config.n_layer) for name, dim in BLOCK_TRACE.items()),
-            *HEAD_TRACE.items()]
 
 
 def dims(config, t: int) -> dict[str, int]:
