@@ -64,6 +64,10 @@ def _toml_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)  # 1e-05, 10000.0: TOML floats
+    if isinstance(value, dict):  # an inline table (rope_scaling)
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
@@ -72,7 +76,7 @@ def _toml_value(value) -> str:
 
 
 def to_toml(data: dict) -> str:
-    """A flat preset table as TOML text."""
+    """A preset table as TOML text (its one nested table, rope_scaling, written inline)."""
     return "".join(f"{key} = {_toml_value(value)}\n" for key, value in data.items())
 
 
