@@ -42,6 +42,7 @@ def test_chapters_tell_what_differs_from_gpt2(walk):
     assert "Head 2 does the same with its own weights." in att  # the first of the second group
     assert "gated MLP (SwiGLU)" in mlp and "SiLU" in mlp
     assert "final RMSNorm" in captions(t, "output")
+    assert "4 query heads sharing 2 K/V heads per layer" in captions(t, "overview")
 
 
 def test_rotary_close_up_recomputes(walk):

@@ -136,8 +136,10 @@ class Story:
         cfg, f = self.facts.config, self.facts
         layers = [f"Transformer {i}" for i in range(cfg.n_layer)]
         t = self.facts.t
+        heads = _plural(cfg.n_head, "head") if cfg.kv_heads == cfg.n_head else \
+            f"{cfg.n_head} query heads sharing {cfg.kv_heads} K/V heads"
         return [
-            Plan(f"This is {cfg.title}: {_plural(cfg.n_layer, 'layer')}, {_plural(cfg.n_head, 'head')} per layer, "
+            Plan(f"This is {cfg.title}: {_plural(cfg.n_layer, 'layer')}, {heads} per layer, "
                  f"{param_count(cfg):,} parameters.", focus=[], box=self.layout.bounds()),
             Plan(f"The input {f.text(f.tokens)} enters at the top as {_plural(t, 'token')}.", focus=[],
                  box=self.region("Embedding")),

@@ -336,8 +336,8 @@ def tell_embedding(s) -> list:
         Plan(f"Every token gets its column the same way: {s.plural(t, 'column')} of {cfg.n_embd} numbers.",
              [("x", 1, t)], weight=1.5, focus=["x", "wte"], sources=["tokens", "wte"]),
         Plan(f"Positions enter later, as rotations (RoPE): pair j of position p turns by p x {cfg.rope_theta:g}^(-2j/"
-             f"{cfg.head_size}) radians. Position {last} turns its first pair by {num(f.cell('rope', 0, last))} and "
-             f"its last by {num(f.cell('rope', half - 1, last))}.", s.whole("rope"), weight=2.0, focus=["rope"]),
+             f"{cfg.head_size}) radians. Position {last} turns its first pair by {num(f.cell('rope', 0, last))} rad "
+             f"and its last by {num(f.cell('rope', half - 1, last))}.", s.whole("rope"), weight=2.0, focus=["rope"]),
     ]
 
 
