@@ -98,7 +98,7 @@ def test_preferences_absent_when_registered_directly(ui):
 # ------------------------------------------------------------------------------ generate
 
 def test_generate_defaults_build_nano_gpt(ui):
-    assert ui.preset == "nano-gpt"  # smallest shipped preset first: the default
+    assert ui.preset == "nano-gpt"  # the default preset first
     assert bpy.ops.llmviz.generate() == {"FINISHED"}
     coll = properties.model_collection(bpy.context.scene)
     assert coll["llmviz_preset"] == "nano-gpt" and list(coll["llmviz_tokens"]) == [2, 1, 0, 1, 1, 2]

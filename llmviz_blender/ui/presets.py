@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import model
+from ..defaults import PRESET
 from ..files import atomic_path
 from ..model import ModelConfig, ModelError
 
@@ -22,11 +23,11 @@ def _shipped() -> tuple[str, ...]:
             return model.param_count(model.load_preset(name))
         except ModelError:
             return 0
-    return tuple(sorted(model.preset_names(), key=lambda n: (size(n), n)))
+    return tuple(sorted(model.preset_names(), key=lambda n: (n != PRESET, size(n), n)))
 
 
 def builtin() -> list[str]:
-    """The shipped presets, smallest model first (nano-gpt is the default)."""
+    """The shipped presets: the default (nano-gpt) first, then the smallest model first."""
     return list(_shipped())
 
 
