@@ -63,6 +63,13 @@ def softmax(record: Record, name: str, z: np.ndarray) -> np.ndarray:
     return e
 
 
+def lm_head(record: Record, h: np.ndarray, weight: np.ndarray) -> None:
+    """The LM head on the final norm's output h (T, C): logits = h @ weight.T (T, V), recorded with their
+    softmax (probs) and its aggregates."""
+    logits = record("logits", h @ weight.T)  # (T, V)
+    record("probs", softmax(record, "logits", logits))  # (T, V)
+
+
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU, tanh approximation (GPT-2 / minGPT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
     evaluated in place on one temporary (a scalar in, a scalar out)."""

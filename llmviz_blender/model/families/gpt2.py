@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ModelError
-from ..ops import Affine, Record, attention, bind, gelu, layer_norm, linear, softmax
+from ..ops import Affine, Record, attention, bind, gelu, layer_norm, linear, lm_head
 
 NAME = "gpt2"
 TITLE = "GPT-2"
@@ -226,8 +226,7 @@ def forward(params: Mapping[str, np.ndarray], config, idx: np.ndarray, record: R
         m = record(p + "mlp", linear(g, block.mlp_proj))  # (T, C)
         x = record(p + "mlp_resid", x + m)  # (T, C)
     h = layer_norm(record, "ln_f", x, bind(params, "transformer.ln_f"), eps)  # (T, C)
-    logits = record("logits", h @ params["lm_head.weight"].T)  # (T, V)
-    record("probs", softmax(record, "logits", logits))  # (T, V)
+    lm_head(record, h, params["lm_head.weight"])  # logits (T, V) and probs (T, V)
 
 
 # ------------------------------------------------------------------------------------------ blocks

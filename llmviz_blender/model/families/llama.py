@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ModelError
-from ..ops import ROPE_TYPES, Affine, Record, attention, bind, inv_freq, linear, rms_norm, rotate, silu, softmax
+from ..ops import ROPE_TYPES, Affine, Record, attention, bind, inv_freq, linear, lm_head, rms_norm, rotate, silu
 
 NAME = "llama"
 TITLE = "Llama"
@@ -220,8 +220,7 @@ def forward(params: Mapping[str, np.ndarray], config, idx: np.ndarray, record: R
         m = record(p + "mlp", linear(m, block.down))  # (T, C)
         x = record(p + "mlp_resid", x + m)  # (T, C)
     h = rms_norm(record, "ln_f", x, bind(params, "model.norm"), eps)  # (T, C)
-    logits = record("logits", h @ params["lm_head.weight"].T)  # (T, V)
-    record("probs", softmax(record, "logits", logits))  # (T, V)
+    lm_head(record, h, params["lm_head.weight"])  # logits (T, V) and probs (T, V)
 
 
 # ------------------------------------------------------------------------------------------ blocks
