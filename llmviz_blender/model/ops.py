@@ -100,7 +100,7 @@ def attention(record: Record, p: str, q: np.ndarray, k: np.ndarray, v: np.ndarra
     its softmax aggregates and p+att_sm; returns the heads' outputs side by side (T, nh * A)."""
     nh, T, A = q.shape
     group = nh // k.shape[0]
-    kh, vh = np.repeat(k, group, axis=0), np.repeat(v, group, axis=0)  # (nh, T, A): transformers' repeat_kv
+    kh, vh = (k, v) if group == 1 else (np.repeat(k, group, axis=0), np.repeat(v, group, axis=0))  # (nh, T, A)
     att = q @ kh.transpose(0, 2, 1)  # (nh, T, T)
     att *= np.float32(1.0 / np.sqrt(A))
     att += np.triu(np.full((T, T), -np.inf, np.float32), k=1)  # -inf above the diagonal
