@@ -41,9 +41,10 @@ if str(ROOT) not in sys.path:
 from llmviz_blender.defaults import (DEVICE, DEVICES, ENGINES, FPS, FPS_RANGE, QUALITIES, QUALITY,  # noqa: E402
                                      QUALITY_DEFAULTS, QUALITY_ENGINES, RESOLUTION, RESOLUTION_RANGE, SAMPLES_MAX)
 from llmviz_blender.composition.theme import THEMES  # noqa: E402
-from llmviz_blender.defaults import (PRESET, READING_SPEED, SEED, STORYBOARD_WIDTH, TEMPERATURE, THEME,  # noqa: E402
+from llmviz_blender.defaults import (PRESET, SEED, STORYBOARD_WIDTH, TEMPERATURE, THEME,  # noqa: E402
                                      TOP_K, TOP_P)
 from llmviz_blender.files import is_video, video_size_problem  # noqa: E402
+from llmviz_blender.i18n import LANGUAGES  # noqa: E402
 from llmviz_blender.layout.lod import LOD_MODES  # noqa: E402
 from llmviz_blender.layout.texels import DEFAULT_VALUE_BUDGET  # noqa: E402
 from llmviz_blender.timeline import CHAPTERS, Timing, TimelineError  # noqa: E402
@@ -68,6 +69,12 @@ def script_args(argv: list[str]) -> list[str]:
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no usage block
         raise Usage(f"{message} (see --help)")
+
+
+def _language(code: str) -> str:
+    if code not in LANGUAGES:
+        raise argparse.ArgumentTypeError(f"unknown language {code!r} (available: {', '.join(LANGUAGES)})")
+    return code
 
 
 def _int_in(lo: int, hi: int | None = None):
@@ -203,7 +210,8 @@ def parser() -> Parser:
     a.add_argument("--speed", type=_speed, help="story speed factor (2 = twice as fast, reading included)")
     a.add_argument("--reading-speed", type=_number(0.0, float("inf"), lo_open=True), metavar="CPS",
                    help=f"characters a second a viewer reads: each step holds until its caption (and formula) "
-                   f"is read (default {READING_SPEED:g})")
+                   f"is read (default: the language's subtitle speed, "
+                   + ", ".join(f"{c} {lang.reading_speed:g}" for c, lang in LANGUAGES.items()) + ")")
     a.add_argument("--timing", metavar="FILE.toml", help="a narrator's seconds per chapter ([chapters] "
                    "attention = 40) or step ([steps.attention] 1 = 6.5, numbered from 1); the rest are paced")
     a.add_argument("--start-layer", type=_int_in(0), default=0, help="the layer told in detail (default 0)")
@@ -219,6 +227,9 @@ def parser() -> Parser:
                    help="a camera flight from the whole model down to one cell (e.g. h0.fc:3,1), ending on its "
                    "value and formula: --animation renders it, --still its last frame (or --frames N)")
     r = p.add_argument_group("render")
+    r.add_argument("--language", type=_language, default="en", metavar="CODE",
+                   help="captions, titles, labels, cards and subtitles in this language: "
+                        + ", ".join(f"{c} ({lang.name})" for c, lang in LANGUAGES.items()) + " (default en)")
     r.add_argument("--theme", choices=tuple(THEMES), default=THEME,
                    help="; ".join(f"{n}: {t.purpose}" for n, t in THEMES.items()) + f" (default {THEME})")
     r.add_argument("--quality", choices=QUALITIES, help=f"draft: Workbench, every cell's colour, fast on a CPU; "
@@ -379,7 +390,7 @@ def run(args: argparse.Namespace, con: Console) -> None:
         from llmviz_blender.layout.target import cell_target
         cell_target(m.layout, args.zoom_to, "--zoom-to")
     top_k = args.top_k or TOP_K
-    coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens, theme=args.theme)
+    coll = scene_api.build(m, top_k=top_k, logit_lens=args.logit_lens, theme=args.theme, language=args.language)
     con.say(f"built {m.config.name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
 
     zoom_end = None
@@ -438,6 +449,7 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
     names = [n for n, _ in args.compare]
     weights = {n: w for n, w in args.compare if w is not None}
     root = scene_api.build_comparison(names, args.compare_tokens, weights=weights, theme=args.theme,
+                                      language=args.language,
                                       value_budget=round(args.value_budget * 2**30) if args.value_budget else None)
     con.say(f"built comparison {', '.join(names)}: {len(root.all_objects)} objects in "
             f"{time.perf_counter() - t0:.1f} s")
@@ -453,7 +465,8 @@ def run_compare(args, con: Console, scene_api, render, outputs) -> None:
             inputs = [list(c["llmviz_tokens"]) for c in root.children if "llmviz_tokens" in c]
             for name, tokens in zip(names, inputs):
                 t = time.perf_counter()
-                coll = scene_api.build(name, weights=weights.get(name), tokens=tokens, lod=args.lod, theme=args.theme)
+                coll = scene_api.build(name, weights=weights.get(name), tokens=tokens, lod=args.lod, theme=args.theme,
+                                       language=args.language)
                 con.say(f"built {name}: {len(coll.all_objects)} objects in {time.perf_counter() - t:.1f} s")
                 if args.camera != "overview":
                     con.say(f"camera: {scene_api.frame_target(coll, args.camera)}")

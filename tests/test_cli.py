@@ -250,6 +250,7 @@ def test_bad_arguments_and_input_exit_2(tmp_path):
         "unknown camera target": [*still, "--camera", "h7.head9"],
         "nothing to do": ["--preset", "nano-gpt"],
         "unknown option": [*still, "--colour", "red"],
+        "unknown language": [*still, "--language", "tlh"],
     }
     if _no_gpu():
         cases["gpu requested, none here"] = [*still, "--engine", "cycles", "--device", "gpu"]
@@ -260,6 +261,8 @@ def test_bad_arguments_and_input_exit_2(tmp_path):
         assert "Traceback" not in stderr + stdout, f"{name}: {stderr}"
         lines = stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("render.py: "), f"{name}: {stderr!r}"
+    assert "unknown language 'tlh' (available: en, ja, ko, zh-Hans, zh-Hant, es, fr, de)" in \
+        results["unknown language"][2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "bad.safetensors", "bad.toml", "busy"]
     assert [p.name for p in (tmp_path / "busy").iterdir()] == ["notes.txt"]
 

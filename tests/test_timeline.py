@@ -8,11 +8,14 @@ import pytest
 from llmviz_blender import layout as L
 from llmviz_blender import model
 from llmviz_blender import timeline as tl
-from llmviz_blender.defaults import HIGHLIGHT_FRAMES, READING_SPEED
+from llmviz_blender.defaults import HIGHLIGHT_FRAMES
 from llmviz_blender.layout import readout
 from llmviz_blender.layout.formula import num, precise
 from llmviz_blender.timeline.reveal import units
-from llmviz_blender.timeline.story import SPLIT_OVER, split_caption
+from llmviz_blender.i18n import ENGLISH
+from llmviz_blender.timeline.story import SPLIT_CUES, split_caption
+
+SPLIT_OVER = SPLIT_CUES * 2 * ENGLISH.line
 
 NANO = model.load_preset("nano-gpt")
 WEIGHTS = model.default_weights(NANO)
@@ -218,11 +221,11 @@ def test_bad_timing(kwargs, field):
 
 def test_timing_defaults():
     t = tl.Timing(durations={"mlp": 20})
-    assert t.fps == 24 and t.speed == 1.0 and t.frame_start == 1 and t.reading_speed == READING_SPEED == 14
+    assert t.fps == 24 and t.speed == 1.0 and t.frame_start == 1 and t.reading_speed is None and ENGLISH.reading_speed == 14
     assert t.durations == {"mlp": 20.0} and t.steps == {}  # only what is given; the rest is paced
     assert set(tl.DEFAULT_DURATIONS) == set(tl.CHAPTERS)
     assert tl.DEFAULT_DURATIONS["stack"] < tl.DEFAULT_DURATIONS["attention"]
-    assert t.reading(140) == pytest.approx(10.5)  # 10 s to read, half a second to settle
+    assert t.reading(140, ENGLISH) == pytest.approx(10.5)  # 10 s to read, half a second to settle
 
 
 # ---- pacing --------------------------------------------------------------------------------------
@@ -243,7 +246,7 @@ def test_every_step_can_be_read(full):
         assert on_screen(full, s) / seconds(s) <= 15, s.caption
     slower = build(timing=tl.Timing(reading_speed=7.0))
     for a, b in zip(full.steps, slower.steps):  # reading-bound steps take twice as long to read
-        reading = on_screen(full, a) / READING_SPEED
+        reading = on_screen(full, a) / ENGLISH.reading_speed
         if reading > 2 * (a.motion_end - a.frame_start) / 24:
             assert seconds(b) == pytest.approx(2 * reading + 0.5, abs=0.1), a.caption
 
@@ -264,12 +267,12 @@ def test_motion_first_then_hold(full):
 
 
 def test_long_captions_become_two_steps(full):
-    assert split_caption("Short. Caption.") == ["Short. Caption."]
+    assert split_caption("Short. Caption.", ENGLISH) == ["Short. Caption."]
     long = " ".join(f"Sentence number {i} says a little more." for i in range(6))
-    first, second = split_caption(long)
+    first, second = split_caption(long, ENGLISH)
     assert len(long) > SPLIT_OVER and f"{first} {second}" == long and first.endswith(".")
     assert abs(len(first) - len(second)) < 40
-    assert split_caption("x" * (SPLIT_OVER + 1)) == ["x" * (SPLIT_OVER + 1)]  # no sentence end: whole
+    assert split_caption("x" * (SPLIT_OVER + 1), ENGLISH) == ["x" * (SPLIT_OVER + 1)]  # no sentence end: whole
     steps = full.chapter("attention").steps
     i = next(i for i, s in enumerate(steps) if s.caption.startswith("Softmax"))
     a, b = steps[i - 1], steps[i]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import i18n
 from ..defaults import CHAR_WIDTH
 from ..model import ModelConfig, param_count
 from .place import Layout, model_layout, side_by_side
@@ -55,10 +56,11 @@ class Picture:
 
     def card_lines(self, i: int) -> list[str]:
         """The text of model i's card, line by line."""
-        config = self.layouts[i].config
-        lines = [config.title, f"{param_count(config):,} parameters"]
+        config, L = self.layouts[i].config, i18n.current()
+        lines = [config.title, parameters(config)]
         inset = self.insets[i]
-        return lines + [f"shown \u00d7{inset.scale:,.4g}"] if inset is not None else lines
+        return lines + [L.tr("shown ×{scale}", scale=L.count(round(inset.scale)) if inset.scale >= 10 else
+                             L.num(f"{inset.scale:.4g}"))] if inset is not None else lines
 
     def boxes(self) -> list[Box]:
         """World boxes of the insets' outlines and cards (the camera frames them too)."""
@@ -68,7 +70,13 @@ class Picture:
 
 def card_width(config: ModelConfig, size: float, inset: bool = False) -> float:
     """Rough width of a model's card text at `size` (with an inset's "shown xN" line)."""
-    return max(len(config.title), len(f"{param_count(config):,} parameters"), 16 if inset else 0) * CHAR_WIDTH * size
+    return max(i18n.text_width(config.title), i18n.text_width(parameters(config)), 16 * CHAR_WIDTH if inset else 0) * size
+
+
+def parameters(config: ModelConfig) -> str:
+    """'124,439,808 parameters' (in the current language, i18n)."""
+    L = i18n.current()
+    return L.trn("{count} parameter", "{count} parameters", param_count(config), count=L.count(param_count(config)))
 
 
 def nice_floor(x: float) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..defaults import CHAR_WIDTH
+from .. import i18n
 from ..model import LensRow, ModelConfig, token_text
 from .blocks import CELL, PITCH
 from .place import Layout, label_size
@@ -13,15 +13,15 @@ from .place import Layout, label_size
 LENS_LINES = 5  # lines of a table with k = 3: title, 3 tokens, the target's rank
 LENS_FILL = 0.8  # a table is at most this share of its residual block's height tall
 LINE = 1.25  # line advance of Blender's default font, in text heights
-STAGES = {"attn": "attention", "mlp": "MLP"}
-
-
 def lens_text(config: ModelConfig, row: LensRow, target: int | None = None) -> str:
-    """A table: where it reads, the top tokens with probabilities, and the target's rank."""
-    lines = [f"lens after {STAGES[row.stage]} {row.layer}"]
-    lines += [f"{text} {p:.1%}" for _, text, p in row.top]
+    """A table: where it reads, the top tokens with probabilities, and the target's rank (in the
+    current language, i18n)."""
+    L = i18n.current()
+    lines = [L.tr("lens after attention {i}", i=row.layer) if row.stage == "attn" else
+             L.tr("lens after MLP {i}", i=row.layer)]
+    lines += [f"{text} {L.num(f'{100 * p:.1f}')}%" for _, text, p in row.top]
     if target is not None and row.target_rank is not None:
-        lines.append(f"{token_text(config, target, quoted=False)}: rank {row.target_rank}")
+        lines.append(L.tr("{token}: rank {r}", token=token_text(config, target, quoted=False), r=row.target_rank))
     return "\n".join(lines)
 
 
@@ -42,6 +42,6 @@ def lens_box(layout: Layout, source: str, text: str) -> tuple[np.ndarray, np.nda
     """World box of the table `text` beside `source`."""
     size = lens_size(layout, source, text.count("\n") + 1)
     top_left = lens_anchor(layout, source)
-    width = max(len(line) for line in text.split("\n")) * CHAR_WIDTH * size
+    width = max(i18n.text_width(line) for line in text.split("\n")) * size
     height = (text.count("\n") + 1) * LINE * size
     return top_left - [0.0, 0.0, height], top_left + [width, 0.0, 0.0]

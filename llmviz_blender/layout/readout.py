@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import i18n
 from ..model import Weights, param_shapes, token_text, trace_shapes
 from ..model.ops import inv_freq
 from . import formula
@@ -68,11 +69,12 @@ class Readout:
         return f"{name}[{', '.join(str(i) for i in self.index)}]"
 
     def value_text(self) -> str:
+        L = i18n.current()
         if self.masked:
-            return "masked"
+            return L.tr("masked")
         if self.op == "token" and self.value is not None:
             return str(int(round(self.value)))
-        return "no numbers (shape only)" if self.value is None else precise(self.value)
+        return L.tr("no numbers (shape only)") if self.value is None else L.num(precise(self.value))
 
     def lines(self) -> list[str]:
         """The readout for a panel: title, cell, value, formula."""
@@ -98,18 +100,18 @@ def _cell(block: Block, row: int, col: int) -> Span:
 
 
 def _dim_text(layout: Layout, block: Block, axis: str, index: int, tokens: list[int] | None) -> str:
-    dim = block.rows if axis == "row" else block.cols
-    word = "row" if axis == "row" else "column"
+    dim, L = block.rows if axis == "row" else block.cols, i18n.current()
     if dim.label == "1":
         return ""
-    text = f"{word} {index} of {dim.label}"
+    text = L.tr("row {i} of {dim}", i=index, dim=dim.label) if axis == "row" else \
+        L.tr("column {i} of {dim}", i=index, dim=dim.label)
     config = layout.config
     if dim.label == "T" and tokens is not None and index < len(tokens):
-        text += f" (token {token_text(config, tokens[index])})"
+        text += L.tr(" (token {token})", token=token_text(config, tokens[index]))
     elif dim.label == "n_vocab":
-        text += f" (token {token_text(config, index)})"
+        text += L.tr(" (token {token})", token=token_text(config, index))
     elif dim.label == "block_size":
-        text += f" (position {index})"
+        text += L.tr(" (position {i})", i=index)
     return text
 
 
@@ -466,8 +468,9 @@ def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Wei
     block = check_cell(layout, key, row, col, "inspector").block
     cells = CellReader(layout, trace, weights)
     tokens = [int(t) for t in trace["tokens"]] if trace is not None else None
-    where = ", ".join(t for t in (_dim_text(layout, block, "row", row, tokens),
-                                  _dim_text(layout, block, "col", col, tokens)) if t) or "the only cell"
+    L = i18n.current()
+    where = L.join(t for t in (_dim_text(layout, block, "row", row, tokens),
+                               _dim_text(layout, block, "col", col, tokens)) if t) or L.tr("the only cell")
     out = Readout(block.key, block.name, block.kind, block.op, block.source, _index(layout, block, row, col),
                   row, col, where, None, "")
     if block.triangle and col > row:

@@ -6,6 +6,7 @@ and is tagged as ours, so `clear` removes exactly what we made.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from .. import i18n
 from .. import layout as lay
 from .. import model
 from ..defaults import ALWAYS, ASPECT, PRESET, THEME, TOP_K
@@ -204,7 +206,8 @@ def relayout(collection: bpy.types.Collection, m: Model, scene: bpy.types.Scene 
     ids += [o.data for o in collection.all_objects if o.data is not None]
     ids += [o.animation_data.action for o in collection.all_objects if o.animation_data and o.animation_data.action]
     bpy.data.batch_remove([i for i in ids if datablocks.is_owned(i)])
-    _fill(collection, m, **options)
+    with i18n.using(collection.get(LANGUAGE_PROP)):
+        _fill(collection, m, **options)
     environment.setup(scene, [m.layout], collection)
     environment.apply_theme(scene, collection.get(THEME_PROP, THEME))
 
@@ -233,7 +236,7 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
           max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
           layers_per_column: int | None = None, labels: bool = True, card: bool = True, top_k: int = TOP_K,
           logit_lens: bool = False, theme: str = THEME, value_boxes: bool = True, value_budget: int | None = None,
-          scene: bpy.types.Scene | None = None) -> bpy.types.Collection:
+          scene: bpy.types.Scene | None = None, language: str | None = None) -> bpy.types.Collection:
     """Build one model's scene (replacing any earlier llmviz content) and return its collection.
 
     Layers wrap into columns of `layers_per_column` (None: 12 for deep models, else what best
@@ -242,9 +245,11 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
     adds a table per layer and stage beside the residual stream. `theme`: dark (video) or light
     (slides, papers). Big blocks with numbers are value boxes (each cell's shade from an image;
     `value_boxes=False`: kind-colour grid boxes); `value_budget` bytes bound a model with values
-    (see `prepare`). Raises ModelError / LayoutError on bad input before anything changes.
+    (see `prepare`). Labels, cards and tables are in `language` (an i18n code; None: English).
+    Raises ModelError / LayoutError / LanguageError on bad input before anything changes.
     """
     check_theme(theme)
+    lang = i18n.language(language)
     scene = scene or bpy.context.scene
     if isinstance(preset_or_config, Model):
         m = preset_or_config
@@ -257,10 +262,11 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
                          f"weights='random'")
     clear()
     try:
-        coll = _add_model(m, scene.collection, labels, card, top_k, logit_lens, value_boxes)
+        with i18n.using(lang):
+            coll = _add_model(m, scene.collection, labels, card, top_k, logit_lens, value_boxes)
         environment.setup(scene, [m.layout], coll)
         environment.apply_theme(scene, theme)
-        coll[THEME_PROP] = theme
+        coll[THEME_PROP], coll[LANGUAGE_PROP] = theme, lang.code
     except Exception:
         clear()
         raise
@@ -268,6 +274,16 @@ def build(preset_or_config: str | Path | ModelConfig | Model | None = None,
 
 
 THEME_PROP = "llmviz_theme"
+LANGUAGE_PROP = "llmviz_language"  # the language a model's text was made in (i18n code)
+
+
+def in_its_language(fn):
+    """Run `fn(collection, ...)` making text in the language the collection was built in."""
+    @functools.wraps(fn)
+    def run(collection, *args, **kwargs):
+        with i18n.using(collection.get(LANGUAGE_PROP)):
+            return fn(collection, *args, **kwargs)
+    return run
 
 
 def check_theme(name: str) -> None:
@@ -279,7 +295,8 @@ def check_theme(name: str) -> None:
 def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = None, *,
                      weights: Mapping[str, Weights | str | Path] | None = None, labels: bool = False,
                      insets: bool = True, scene: bpy.types.Scene | None = None, budget: int | None = None,
-                     value_budget: int | None = None, theme: str = THEME) -> bpy.types.Collection:
+                     value_budget: int | None = None, theme: str = THEME, language: str | None = None
+                     ) -> bpy.types.Collection:
     """Several models side by side at one cell scale, tops aligned, each with its card and a pointer
     down to it (layout.compare). `weights` maps a model (its name as given, or its config's name)
     to its weights: a .safetensors file, a Hugging Face folder, "random" or a Weights; presets with
@@ -288,8 +305,10 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = No
     block size) tokens, as the reference draws them. `tokens` sets every model's input length (at
     most its block size). A model too small to see is ringed and, with `insets`, shown magnified in
     an inset (a scaled instance of its collection) with its card, joined to its ring by a line.
-    A model with weights over `value_budget` bytes (see `prepare`) is refused."""
+    A model with weights over `value_budget` bytes (see `prepare`) is refused. Cards are in
+    `language` (an i18n code; None: English)."""
     check_theme(theme)
+    lang = i18n.language(language)
     if not names:
         raise ModelError("comparison: no models given")
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
@@ -303,28 +322,30 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = No
     for m in models:
         if m.layout.layers_per_column != per_column:  # the same blocks, placed in other columns
             m.layout = lay.model_layout(m.config, len(m.tokens), layers_per_column=per_column)
-    picture = cmp.arrange([m.layout for m in models], environment.aspect(scene), insets)
+    with i18n.using(lang):  # the cards' text sizes the picture
+        picture = cmp.arrange([m.layout for m in models], environment.aspect(scene), insets)
     for m, layout in zip(models, picture.layouts):
         m.layout = layout  # a speck's layers may stand in other columns, to fill its inset
     clear()
     try:
-        root = _collection(f"{ROOT} Comparison", scene.collection)
-        root["llmviz_compare"] = [m.config.name for m in models]
-        for i, m in enumerate(models):
-            coll = _add_model(m, root, labels, card=False)
-            prefix = f"{ROOT} {m.config.name}"
-            lo, hi = m.layout.bounds()
-            inset = picture.insets[i]
-            if inset is None:
-                text = _collection(f"{prefix} Card", coll)
-                add_card(m.layout, text, prefix, size=picture.card_size,
-                         location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + cmp.CARD_LIFT * picture.card_size],
-                         pointer=True, mark=picture.specks[i])
-            else:
-                _add_inset(m, coll, root, inset, picture, i)
+        with i18n.using(lang):
+            root = _collection(f"{ROOT} Comparison", scene.collection)
+            root["llmviz_compare"] = [m.config.name for m in models]
+            for i, m in enumerate(models):
+                coll = _add_model(m, root, labels, card=False)
+                prefix = f"{ROOT} {m.config.name}"
+                lo, hi = m.layout.bounds()
+                inset = picture.insets[i]
+                if inset is None:
+                    text = _collection(f"{prefix} Card", coll)
+                    add_card(m.layout, text, prefix, size=picture.card_size,
+                             location=[(lo[0] + hi[0]) / 2, -1.0, hi[2] + cmp.CARD_LIFT * picture.card_size],
+                             pointer=True, mark=picture.specks[i])
+                else:
+                    _add_inset(m, coll, root, inset, picture, i)
         environment.setup(scene, picture.layouts, root, direction=COMPARISON_VIEW, extra=picture.boxes())
         environment.apply_theme(scene, theme)
-        root[THEME_PROP] = theme
+        root[THEME_PROP], root[LANGUAGE_PROP] = theme, lang.code
     except Exception:
         clear()
         raise

@@ -7,13 +7,14 @@ import math
 import bpy
 import numpy as np
 
+from .. import i18n
 from ..composition.theme import THEMES
 from ..defaults import CHAR_WIDTH, DIM_COLORS, THEME, TOP_K
 from ..layout import CELL, PITCH, Block, Layout, label_size, margin, token_size
-from ..layout.compare import RING
+from ..layout.compare import RING, parameters
 from ..layout.pieces import Pieces, place_pieces
 from ..layout.place import output_text_anchor
-from ..model import param_count, token_text, top_k
+from ..model import token_text, top_k
 from . import compat, datablocks
 
 TEXT_COLOR, SECTION_COLOR, MUTED_COLOR = "text", "section", "muted"  # theme roles (composition.theme)
@@ -68,6 +69,8 @@ def add_text(name: str, body: str, location, size: float, color: str, collection
     kind of label it is and `block` which block it names (for the label placement, label_keys)."""
     curve = datablocks.tag(bpy.data.curves.new(name, "FONT"))
     curve.body = body
+    if i18n.current().wide or any(i18n.wide(ch) for ch in body):
+        curve.font = cjk_font()
     curve.align_x, curve.align_y = align_x, align_y
     curve.materials.append(flat_material(color))
     obj = datablocks.tag(bpy.data.objects.new(name, curve))
@@ -80,6 +83,21 @@ def add_text(name: str, body: str, location, size: float, color: str, collection
     return obj
 
 
+CJK_FONT = "Noto Sans CJK Regular.woff2"  # Blender's own font for Chinese, Japanese and Korean (every version)
+
+
+def cjk_font() -> bpy.types.VectorFont:
+    """Blender's bundled CJK font, loaded once as our own data-block (a user's copy of it is never
+    used, so clearing the scene never removes it)."""
+    def load(key: str) -> bpy.types.VectorFont:
+        font = bpy.data.fonts.load(f"{bpy.utils.system_resource('DATAFILES', path='fonts')}/{CJK_FONT}",
+                                   check_existing=False)
+        font.name = key
+        return font
+
+    return datablocks.get_or_create("fonts", f"{datablocks.PREFIX} CJK", load)
+
+
 def _top_left(block: Block) -> np.ndarray:
     return np.add(block.origin, [-CELL / 2, 0.0, CELL / 2])
 
@@ -88,27 +106,24 @@ SHORT_NAMES = {"ln_mean": "μ", "ln_std": "σ", "softmax_max": "max", "softmax_s
 
 
 def short_name(block: Block, width: float, size: float) -> str:
-    """The block's name, or a short form when the name is wider than the block."""
-    if len(block.name) * CHAR_WIDTH * size <= width + 2 * size:
-        return block.name
+    """The block's name (in the current language, i18n), or a short form when the name is wider
+    than the block."""
+    name = i18n.current().tr(block.name)
+    if i18n.text_width(name) * size <= width + 2 * size:
+        return name
     if block.op in SHORT_NAMES:
         return SHORT_NAMES[block.op]
     if block.key.endswith((".gamma", ".beta")):
         return "γ" if block.key.endswith(".gamma") else "β"
     if block.name.endswith("Bias"):
         return "b"
-    return wrap(block.name, width, size)
+    return wrap(name, width, size)
 
 
 def wrap(text: str, width: float, size: float) -> str:
-    """Break `text` between words so each line fits `width` where it can (one word at least)."""
-    lines: list[str] = []
-    for word in text.split():
-        if lines and len(lines[-1] + " " + word) * CHAR_WIDTH * size <= width + 2 * size:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return "\n".join(lines)
+    """Break `text` by its script's rules (i18n) so each line fits `width` where it can (one word
+    or character at least)."""
+    return "\n".join(i18n.current().wrap(text, max(2, int((width + 2 * size) / (CHAR_WIDTH * size))), cut=False))
 
 
 def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.Collection) -> None:
@@ -117,14 +132,16 @@ def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.C
     width, height = (c - 1) * PITCH + CELL, (r - 1) * PITCH + CELL
     front = -CELL  # a little in front of the cubes
     if block.key == "tokens":  # the token letters stand above this row: name it on the left
-        add_text(f"{prefix} {block.key} name", block.name, top_left + [-size, front, -CELL / 2], size, TEXT_COLOR,
+        add_text(f"{prefix} {block.key} name", i18n.current().tr(block.name), top_left + [-size, front, -CELL / 2], size,
+                 TEXT_COLOR,
                  collection, align_x="RIGHT", label="name", block=block.key)
         return
     name = short_name(block, width, size)
-    narrow = max(len(line) for line in name.split("\n")) * CHAR_WIDTH * size > width
-    add_text(f"{prefix} {block.key} name", name, top_left + [width / 2 if narrow or len(name) <= 4 else 0, front,
+    narrow = max(i18n.text_width(line) for line in name.split("\n")) * size > width
+    short = i18n.text_width(name) <= 4 * CHAR_WIDTH
+    add_text(f"{prefix} {block.key} name", name, top_left + [width / 2 if narrow or short else 0, front,
                                                             0.9 * size + 1.2 * size * name.count("\n")],
-             size, TEXT_COLOR, collection, align_x="CENTER" if narrow or len(name) <= 4 else "LEFT", align_y="BOTTOM",
+             size, TEXT_COLOR, collection, align_x="CENTER" if narrow or short else "LEFT", align_y="BOTTOM",
              label="name", block=block.key)
     dim = 0.8 * size
     if block.cols.label != "1":
@@ -155,7 +172,7 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
                 n_input: int | None = None) -> None:
     """Names and dimensions of blocks, section and group labels, tokens above, predictions below
     (the input: the first `n_input` columns, default all; later columns hold fed-back tokens)."""
-    m = margin(layout.config)
+    m, L = margin(layout.config), i18n.current()
     size = label_size(layout.config)
     for block in _labelled(layout):
         _label_block(block, prefix, size, collection)
@@ -164,12 +181,13 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
     for name, (rlo, rhi) in layout.regions("section").items():
         lane = next(b for b in layout.blocks if b.section == name and b.cols.label == "T")
         x = lane.origin[0] + (lane.cols.size - 1) * PITCH / 2
-        add_text(f"{prefix} section {name}", name, [x, -CELL, rhi[2] + 2.2 * big], big, SECTION_COLOR,
+        add_text(f"{prefix} section {name}", i18n.block_name(L, name, section=True), [x, -CELL, rhi[2] + 2.2 * big],
+                 big, SECTION_COLOR,
                  collection, align_x="CENTER", align_y="BOTTOM", label="section")
     for key, (rlo, rhi) in layout.regions("group").items():
         section, group = key.split("/")
         if group in ("Self-attention", "Projection", "MLP"):
-            add_text(f"{prefix} group {key}", group, [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
+            add_text(f"{prefix} group {key}", L.tr(group), [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
                      collection, align_y="TOP", label="group")
     _label_tokens(layout, collection, prefix, trace, token_size(layout.config), top_k,
                   layout.n_tokens if n_input is None else n_input)
@@ -184,10 +202,9 @@ def heading_size(layout: Layout) -> float:
 def next_tokens(config, probs: np.ndarray, k: int, fanned: bool) -> str:
     """The k most likely next tokens with their probabilities, as listed under the output (one a
     line for word pieces)."""
-    best = top_k(config, probs, k)
-    if fanned:
-        return "next token:\n" + "\n".join(f"{w} {p:.1%}" for _, w, p in best)
-    return "next token: " + "  ".join(f"{w} {p:.1%}" for _, w, p in best)
+    best, L = top_k(config, probs, k), i18n.current()
+    listed = [f"{w} {L.num(f'{100 * p:.1f}')}%" for _, w, p in best]
+    return L.tr("next token:") + ("\n" + "\n".join(listed) if fanned else " " + "  ".join(listed))
 
 
 PREDICTED_DROP = 1.3  # token heights from the Probabilities down to each position's predicted token (below its T label)
@@ -273,7 +290,7 @@ def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size
     lo, hi = layout.bounds()
     size = size or 1.4 * heading_size(layout)
     where = np.asarray(location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 3.5 * size], float)
-    body = f"{config.title}\n{param_count(config):,} parameters"
+    body = f"{config.title}\n{parameters(config)}"
     card = add_text(f"{prefix} card", body, where, size, SECTION_COLOR, collection, align_x="CENTER",
                     align_y="BOTTOM", label="card")
     if pointer or mark:

@@ -17,11 +17,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from .. import i18n
 from ..composition.theme import THEMES
-from ..defaults import QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH, THEME
+from ..defaults import CHAR_WIDTH, QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH, THEME
 from ..files import atomic_path
 from . import quality, render
-from .builder import THEME_PROP
+from .builder import THEME_PROP, in_its_language
+from .labels import cjk_font
 from .render_core import run as run_render
 from .walkthrough import steps_of
 
@@ -41,6 +43,7 @@ TEXT_AA = "16"
 NAME = "LLMViz Storyboard"
 
 
+@in_its_language
 def storyboard(collection: bpy.types.Collection, path: str | Path, *, width: int = STORYBOARD_WIDTH,
                columns: int | None = None, engine: str = "workbench", scene: bpy.types.Scene | None = None,
                log: Log | None = None, progress: Callable[[int], None] | None = None) -> Path:
@@ -149,7 +152,8 @@ def _compose(steps: list[dict], frames: list[np.ndarray], tile: tuple[int, int],
     """The sheet as RGB floats (rows top-down): background, text strips, frames copied exactly;
     `colours`: sRGB hex by theme role."""
     with _TextScene(colours) as text:
-        labels = [text.label(f"{i}. {s['title']}", f"frame {s['key']}", s["caption"], tile[0] - 2 * PAD)
+        labels = [text.label(f"{i}. {s['title']}", i18n.current().tr("frame {n}", n=s['key']), s["caption"],
+                             tile[0] - 2 * PAD)
                   for i, s in enumerate(steps, 1)]
         text.evaluate()
         strip = PAD + max(lab.height() for lab in labels) + PAD
@@ -216,7 +220,12 @@ class _TextScene:
 
     def _text(self, body: str, size: int, color: str, width: float, align: str = "LEFT") -> bpy.types.Object:
         curve = bpy.data.curves.new(NAME, "FONT")
+        lang = i18n.current()
+        if align == "LEFT" and lang.char_breaks:  # Blender wraps only at spaces: break by the script's rules
+            body = "\n".join(lang.wrap(body, max(2, int(width / size / CHAR_WIDTH))))
         curve.body = body
+        if lang.wide or any(i18n.wide(ch) for ch in body):
+            curve.font = cjk_font()
         curve.size = size
         curve.align_x, curve.align_y = align, "TOP"
         if align == "LEFT":

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import bpy
 
+from .. import i18n
 from ..files import atomic_path, is_video
 from ..timeline import subtitles
 from . import render
+from .builder import LANGUAGE_PROP
 from .walkthrough import steps_of
 
 
@@ -26,18 +28,20 @@ def subtitle_paths(path: str | Path) -> list[Path]:
 
 
 def write_subtitles(collection: bpy.types.Collection, path: str | Path, frames: tuple[int, int] | None = None,
-                    width: int = subtitles.LINE_WIDTH, lines: int = subtitles.MAX_LINES,
+                    width: int | None = None, lines: int = subtitles.MAX_LINES,
                     scene: bpy.types.Scene | None = None) -> list[Path]:
     """Write the captions of the collection's keyed walkthrough as subtitles, and its chapters, for
     `path` (see `subtitle_paths`), timed from the first of `frames` (default the whole walkthrough)
-    and clipped to them, at the scene's fps; cues of at most `lines` lines of `width` characters.
+    and clipped to them, at the scene's fps; cues of at most `lines` lines of `width` columns (default
+    the subtitle line of the walkthrough's language, i18n).
     Returns the paths written (each atomically, all or none).
 
     TimelineError when the collection has no walkthrough; RenderSettingsError for a folder that
     cannot be written."""
     steps = steps_of(collection)
     fps = (scene or bpy.context.scene).render.fps
-    cues = subtitles.walkthrough_cues(steps, fps, frames, width, lines)
+    lang = i18n.language(collection.get(LANGUAGE_PROP))
+    cues = subtitles.walkthrough_cues(steps, fps, frames, width, lines, lang)
     chapters = subtitles.chapters_text(subtitles.chapter_marks(steps, fps, frames))
     paths = [render.check_output(p, "subtitles") for p in subtitle_paths(path)]
     texts = [subtitles.subtitle_text(cues, p.suffix) for p in paths[:-1]] + [chapters]

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 import bpy
 import numpy as np
 
-from .. import model, timeline
-from ..defaults import FPS, READING_SPEED, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
+from .. import i18n, model, timeline
+from ..i18n import narrow_chars
+from ..defaults import CHAR_WIDTH, FPS, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
 from ..layout import CELL, PITCH, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
@@ -27,7 +28,7 @@ from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, 
                                  TEXT_WIDTH, TITLE_BAND, TITLE_SCALE, CAPTION_TOP, PanelText, caption_size, formula_size,
                                  panel_text)
 from . import datablocks, environment, label_keys, materials, value_boxes
-from .builder import ROOT, THEME_PROP, relayout, with_fed
+from .builder import LANGUAGE_PROP, ROOT, THEME_PROP, relayout, with_fed
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import (DIM_COLORS, NEXT, POSITION, PREDICTION, ROLE, SECTION_COLOR, TEXT_COLOR, TEXT_SIZE,
@@ -147,6 +148,9 @@ def overlay_plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, 
 
 def overlay_text(name, body, rig, anim, location, size, color, width=None, align_x="CENTER",
                   align_y="CENTER") -> bpy.types.Object:
+    lang = i18n.current()
+    if width is not None and lang.char_breaks:  # Blender wraps only at spaces: break by the script's rules
+        body = "\n".join(lang.wrap(body, max(2, int(width / size / CHAR_WIDTH))))
     obj = add_text(name, body, location, size, color, anim, align_x=align_x, align_y=align_y)
     obj.rotation_euler = (0.0, 0.0, 0.0)
     obj.parent = rig
@@ -168,7 +172,8 @@ def _spans(steps) -> list[tuple[int, int]]:
 
 
 def _panel(tl: Timeline, aspect: float) -> PanelText:
-    return panel_text(aspect, max(len(s.caption) for s in tl.steps), max(len(c.title) for c in tl.chapters))
+    return panel_text(aspect, max(narrow_chars(s.caption) for s in tl.steps),
+                      max(narrow_chars(c.title) for c in tl.chapters))
 
 
 def _key_captions(tl: Timeline, rig: bpy.types.Object, d: float, height: float, width: float,
@@ -195,7 +200,8 @@ def _key_captions(tl: Timeline, rig: bpy.types.Object, d: float, height: float, 
         plate = plates[k]()
         if len(used) > 1:
             set_visibility(plate, _spans(layouts[k]), tl.frame_start)
-    sizes = {bar: caption_size(aspect, max(len(s.caption) for s in tl.steps), bar) * height for bar in (BAR, TALL_BAR)}
+    longest = max(narrow_chars(s.caption) for s in tl.steps)
+    sizes = {bar: caption_size(aspect, longest, bar) * height for bar in (BAR, TALL_BAR)}
     for i, step in enumerate(tl.steps):
         if step.side:
             text = overlay_text(f"{ROOT} Caption {i:03d}", step.caption, rig, anim,
@@ -252,14 +258,14 @@ def _key_closeup(i: int, cu: CloseUp, tl: Timeline, m: Model, anim: bpy.types.Co
     shown = [(cu.frame_start, cu.frame_end)]
     if step.side:  # at the bottom of the side panel, under the caption
         panel = _panel(tl, width / height)
-        size = panel.formula(width / height, len(cu.formula), len(step.caption))
+        size = panel.formula(width / height, narrow_chars(cu.formula), narrow_chars(step.caption))
         formula = overlay_text(f"{ROOT} Close-up {i} formula", cu.formula, rig, anim,
                                 ((panel.left + panel.width / 2 - width / height / 2) * height,
                                  (PANEL_PAD - 0.5) * height, -d), size * height, FORMULA_COLOR,
                                 width=panel.width * height, align_x="LEFT", align_y="BOTTOM")
         set_visibility(formula, shown, first)
         return
-    size = formula_size(width / height, len(cu.formula)) * height
+    size = formula_size(width / height, narrow_chars(cu.formula)) * height
     top = -height / 2 + ((TALL_BAR if step.tall else BAR) + FORMULA_BAR) * height
     plate = overlay_plate(f"{ROOT} Close-up {i} plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
     set_visibility(plate, shown, first)
@@ -292,7 +298,7 @@ def _outputs(tl: Timeline, m: Model, coll: bpy.types.Collection, anim: bpy.types
     lists = {int(o[POSITION]): o for o in outputs if o.get(NEXT)}
     first = lists.get(n_in - 1)
     if first is not None:  # a list per later pass, like the first pass's
-        fanned = first.data.body.startswith("next token:\n")
+        fanned = "\n" in first.data.body  # word pieces are listed one a line
         for position in range(n_in, layout.n_tokens):
             lists[position] = add_next_tokens(layout, anim, f"{ROOT} Next {position}", m.trace, position,
                                               int(first[NEXT]), fanned, float(first[TEXT_SIZE]))
@@ -363,9 +369,9 @@ def plan(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
          start_layer: int = 0, durations: dict[str, float] | None = None,
          generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
          top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED,
-         reading_speed: float = READING_SPEED, timing: Narration | None = None) -> Timeline:
+         reading_speed: float | None = None, timing: Narration | None = None) -> Timeline:
     """The timeline for a built model (validation only: raises TimelineError / ModelError, touches
-    nothing), laid out as `walk` lays it out."""
+    nothing), laid out as `walk` lays it out (in the current language, i18n.using)."""
     return walk(m, scene, fps, speed, chapters, start_layer, durations, generate_steps, captions, temperature, top_k,
                 top_p, seed, reading_speed, timing)[0]
 
@@ -374,14 +380,14 @@ def walk(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
          start_layer: int = 0, durations: dict[str, float] | None = None,
          generate_steps: int | None = None, captions: bool = True, temperature: float = TEMPERATURE,
          top_k: int | None = TOP_K, top_p: float | None = TOP_P, seed: int | None = SEED,
-         reading_speed: float = READING_SPEED, timing: Narration | None = None) -> tuple[Timeline, Model]:
+         reading_speed: float | None = None, timing: Narration | None = None) -> tuple[Timeline, Model]:
     """The timeline for a built model and the model as the walkthrough shows it: with a column for
     every generated token fed back when the generation chapter is told (`builder.with_fed`).
     Validation only: raises TimelineError / ModelError, touches nothing. With captions, each step
     is framed in the part of the picture above the caption bar. The generation samples with
     temperature, top_k, top_p and seed (temperature 0: greedy). Steps last until their text is
-    read at reading_speed (characters a second); durations (chapter -> seconds) and timing (a
-    narrator's TOML file or dict: Timing.narrated) set seconds instead."""
+    read at reading_speed (characters a second; None: the language's, i18n.current()); durations
+    (chapter -> seconds) and timing (a narrator's TOML file or dict: Timing.narrated) set seconds instead."""
     options = {"fps": fps, "speed": speed, "durations": dict(durations or {}), "reading_speed": reading_speed}
     clock = Timing.narrated(timing, **options) if timing is not None else Timing(**options)
     if m.trace is None or m.weights is None:
@@ -396,8 +402,9 @@ def walk(m: Model, scene: bpy.types.Scene, fps: int = FPS, speed: float = 1.0, c
     top_p = None if top_p is not None and top_p >= 1 else top_p
     generation = model.generate(m.weights, m.tokens, steps, temperature, top_k, top_p, seed) \
         if steps > 0 and told else None
-    sampling = ", ".join([f"temperature {temperature:g}", *([f"top-k {top_k}"] if top_k else []),
-                          *([f"top-p {top_p:g}"] if top_p else [])]) if temperature > 0 else ""
+    L = i18n.current()
+    sampling = L.join([L.tr("temperature {t}", t=L.num(f"{temperature:g}")), *([f"top-k {top_k}"] if top_k else []),
+                       *([f"top-p {L.num(f'{top_p:g}')}"] if top_p else [])]) if temperature > 0 else ""
     if generation is None and chapters is not None and "generation" in chapters:
         raise TimelineError("chapters: 'generation' needs generate_steps > 0")
     shown = with_fed(m, generation.generated[:-1], generation.traces[-1]) if generation is not None else with_fed(m, [])
@@ -429,58 +436,63 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
             chapters: Sequence[str] | None = None, start_layer: int = 0, durations: dict[str, float] | None = None,
             generate_steps: int | None = None, captions: bool = True, closeups: bool = True,
             temperature: float = TEMPERATURE, top_k: int | None = TOP_K, top_p: float | None = TOP_P,
-            seed: int | None = SEED, reading_speed: float = READING_SPEED, timing: Narration | None = None,
-            scene: bpy.types.Scene | None = None) -> tuple[int, int]:
+            seed: int | None = SEED, reading_speed: float | None = None, timing: Narration | None = None,
+            scene: bpy.types.Scene | None = None, language: str | None = None) -> tuple[int, int]:
     """Keyframe the forward-pass walkthrough of a built model; returns (frame_start, frame_end).
     The generation chapter samples with temperature, top_k, top_p and seed (temperature 0: greedy).
-    Each step moves, then holds until its caption (and formula) is read at reading_speed characters
-    a second; durations {chapter: seconds} or timing (a narrator's TOML file or dict, see
+    Captions, titles and labels are in `language` (an i18n code; None: the one the model was built
+    in). Each step moves, then holds until its caption (and formula) is read at reading_speed characters
+    a second (None: the language's); durations {chapter: seconds} or timing (a narrator's TOML file or dict, see
     Timing.narrated) give chapters or steps their seconds. With the generation chapter, the
     collection's objects are made again with a column for every generated token fed back (each
     later pass computes only its own column); without it, with the input's columns alone.
 
     Raises TimelineError (or ModelError) on bad options before anything changes.
     """
-    scene = scene or bpy.context.scene
-    tl, m = walk(model_of(collection), scene, fps, speed, chapters, start_layer, durations, generate_steps, captions,
-                 temperature, top_k, top_p, seed, reading_speed, timing)
-    if m is not model_of(collection):  # room for the generated columns, or none any more
-        relayout(collection, m, scene)
-    cam = scene_camera(scene, collection)
+    lang = i18n.language(language if language is not None else collection.get(LANGUAGE_PROP))
+    with i18n.using(lang):
+        scene = scene or bpy.context.scene
+        tl, m = walk(model_of(collection), scene, fps, speed, chapters, start_layer, durations, generate_steps, captions,
+                     temperature, top_k, top_p, seed, reading_speed, timing)
+        if m is not model_of(collection) or lang.code != collection.get(LANGUAGE_PROP, "en"):
+            collection[LANGUAGE_PROP] = lang.code  # room for the generated columns (or none), or another language
+            relayout(collection, m, scene)
+        cam = scene_camera(scene, collection)
 
-    prefix = f"{ROOT} {m.config.name}"
-    objects = {o["llmviz_key"]: o for o in collection.all_objects if "llmviz_key" in o}
-    clear_keys([cam, cam.data, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
-    anim = animation_collection(collection, prefix)
-    for key, obj in objects.items():
-        reveal = tl.reveal.get(key)
-        if reveal is not None and value_boxes.is_value_box(obj):
-            value_boxes.key_reveal(obj, m.layout[key], reveal)
-        elif reveal is not None:
-            obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
-            obj.data.update()
-    rig, d, height, width = overlay_rig(cam, scene, anim)
-    key_camera(cam, tl, anim, rig, height)
-    _key_dimming(objects, tl)
-    if captions:
-        _key_captions(tl, rig, d, height, width, anim)
-    if closeups:
-        for i, cu in enumerate(tl.closeups):
-            _key_closeup(i, cu, tl, m, anim, tl.frame_start, rig, d, height, width)
-    available = _outputs(tl, m, collection, anim)
-    _key_pass_columns(tl, m, anim)
-    frame = Frame(width / height, caption=captions, title=captions)
-    label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,
-                         available)
-    environment.apply_theme(scene, collection.get(THEME_PROP, THEME))  # the overlays' new materials too
-    scene.render.fps = tl.fps
-    scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end
-    scene.frame_set(tl.frame_start)
-    collection["llmviz_frames"] = [tl.frame_start, tl.frame_end]
-    collection["llmviz_chapters"] = [c.id for c in tl.chapters]
-    collection[STEPS] = json.dumps([{"chapter": c.id, "title": c.title, "caption": s.caption, "frames": [
-        s.frame_start, s.frame_end], "key": key_frame(s)} for c in tl.chapters for s in c.steps])
-    return tl.frame_start, tl.frame_end
+        prefix = f"{ROOT} {m.config.name}"
+        objects = {o["llmviz_key"]: o for o in collection.all_objects if "llmviz_key" in o}
+        clear_keys([cam, cam.data, *objects.values(), *(o for o in collection.all_objects if o.type == "FONT")])
+        anim = animation_collection(collection, prefix)
+        for key, obj in objects.items():
+            reveal = tl.reveal.get(key)
+            if reveal is not None and value_boxes.is_value_box(obj):
+                value_boxes.key_reveal(obj, m.layout[key], reveal)
+            elif reveal is not None:
+                obj.data.attributes["reveal"].data.foreach_set("value", np.ascontiguousarray(reveal, np.float32))
+                obj.data.update()
+        rig, d, height, width = overlay_rig(cam, scene, anim)
+        key_camera(cam, tl, anim, rig, height)
+        _key_dimming(objects, tl)
+        if captions:
+            _key_captions(tl, rig, d, height, width, anim)
+        if closeups:
+            for i, cu in enumerate(tl.closeups):
+                _key_closeup(i, cu, tl, m, anim, tl.frame_start, rig, d, height, width)
+        available = _outputs(tl, m, collection, anim)
+        _key_pass_columns(tl, m, anim)
+        frame = Frame(width / height, caption=captions, title=captions)
+        label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,
+                             available)
+        environment.apply_theme(scene, collection.get(THEME_PROP, THEME))  # the overlays' new materials too
+        scene.render.fps = tl.fps
+        scene.frame_start, scene.frame_end = tl.frame_start, tl.frame_end
+        scene.frame_set(tl.frame_start)
+        collection["llmviz_frames"] = [tl.frame_start, tl.frame_end]
+        collection["llmviz_chapters"] = [c.id for c in tl.chapters]
+        collection[LANGUAGE_PROP] = lang.code
+        collection[STEPS] = json.dumps([{"chapter": c.id, "title": c.title, "caption": s.caption, "frames": [
+            s.frame_start, s.frame_end], "key": key_frame(s)} for c in tl.chapters for s in c.steps])
+        return tl.frame_start, tl.frame_end
 
 
 def key_frame(step) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..i18n import narrow_chars
 from ..defaults import ALWAYS, CELL, FPS, THEME
 from ..composition.frame import BAR, CAPTION_TOP, FORMULA_BAR, FORMULA_WIDTH, TEXT_WIDTH, caption_size, formula_size
 from ..layout import CellRef
@@ -18,7 +19,7 @@ from ..layout.target import cell_target
 from ..timeline.zoom import (HOLD, OVERLAY_SHARE, SECONDS, caption, cell_pose, marker_quads, occluders, plan_zoom,
                              zoom_frame)
 from . import datablocks, environment, label_keys
-from .builder import ROOT, THEME_PROP
+from .builder import ROOT, THEME_PROP, in_its_language
 from .keys import set_keys, set_vector_keys, set_visibility
 from .labels import TEXT_COLOR, flat_material
 from .nodes import DIM_PROP
@@ -75,14 +76,15 @@ def _overlays(rig, anim, d: float, height: float, width: float, texts: list[str]
     aspect = width / height
     bottom = -height / 2
     overlay_plate(f"{ROOT} Zoom Caption Bar", rig, anim, d, width, bottom - height, bottom + BAR * height)
-    size = caption_size(aspect, max(len(t) for t in texts)) * height
+    size = caption_size(aspect, max(narrow_chars(t) for t in texts)) * height
     shown = [overlay_text(f"{ROOT} Zoom Caption {i}", text, rig, anim,
                            (0.0, bottom + CAPTION_TOP * BAR * height, -d), size, TEXT_COLOR,
                            width=TEXT_WIDTH * width, align_y="TOP") for i, text in enumerate(texts)]
     top = bottom + (BAR + FORMULA_BAR) * height
     plate = overlay_plate(f"{ROOT} Zoom Formula Plate", rig, anim, d, width, top - FORMULA_BAR * height, top)
     text = overlay_text(f"{ROOT} Zoom Formula", formula, rig, anim, (0.0, top - 0.5 * FORMULA_BAR * height, -d),
-                         formula_size(aspect, len(formula)) * height, FORMULA_COLOR, width=FORMULA_WIDTH * width)
+                         formula_size(aspect, narrow_chars(formula)) * height, FORMULA_COLOR,
+                         width=FORMULA_WIDTH * width)
     return shown, [plate, text]
 
 
@@ -126,6 +128,7 @@ def _hide_blocks(collection: bpy.types.Collection, spans: dict[str, list[tuple[i
             set_visibility(obj, shown, first)
 
 
+@in_its_language
 def zoom_to(collection: bpy.types.Collection, target: str, *, seconds: float = SECONDS, hold: float = HOLD,
             fps: int | None = None, scene: bpy.types.Scene | None = None) -> tuple[int, int]:
     """Key a camera flight from the whole model down to the cell `target` (BLOCK:ROW,COL, e.g.
@@ -163,6 +166,7 @@ def zoom_to(collection: bpy.types.Collection, target: str, *, seconds: float = S
     return first, last
 
 
+@in_its_language
 def frame_cell(collection: bpy.types.Collection, target: str, scene: bpy.types.Scene | None = None) -> str:
     """Frame the cell `target` (BLOCK:ROW,COL) and its neighbours for a still, with its value and
     formula on screen and the blocks in front of it hidden; returns what it frames."""

@@ -11,7 +11,9 @@ import numpy as np
 from ..composition import Frame, Pose, compose
 from ..composition.camera import corners, screen_box
 from ..composition.frame import MAX_LABEL, SIDE_ASPECT
+from .. import i18n
 from ..defaults import ALWAYS, ASPECT, HIGHLIGHT_FRAMES, NEVER
+from ..i18n import Language
 from ..layout import Layout, label_room, label_size
 from ..model import Generation, ModelConfig, Weights, token_text
 from .closeups import CloseUp
@@ -104,6 +106,7 @@ class Timeline:
     reveal: dict[str, np.ndarray]
     camera_keys: list[CameraKey]
     predictions: list[Prediction]
+    lang: Language = i18n.ENGLISH  # the captions' and titles' language
 
     @property
     def steps(self) -> list[Step]:
@@ -223,17 +226,17 @@ class _Beat:
     caption: str
     held: bool = False
 
-    @property
-    def chars(self) -> int:
-        """Characters on screen: the caption and the close-up's formula plate."""
-        return len(self.caption) + (len(self.plan.closeup.formula) if self.plan.closeup is not None else 0)
+    def chars(self, lang: Language) -> float:
+        """Characters to read on screen: the caption and the close-up's formula plate."""
+        return lang.characters(self.caption) + (lang.characters(self.plan.closeup.formula)
+                                                if self.plan.closeup is not None else 0)
 
 
-def _beats(plans: list[Plan]) -> list[_Beat]:
-    return [_Beat(p, part, k > 0) for p in plans for k, part in enumerate(split_caption(p.caption))]
+def _beats(plans: list[Plan], lang: Language) -> list[_Beat]:
+    return [_Beat(p, part, k > 0) for p in plans for k, part in enumerate(split_caption(p.caption, lang))]
 
 
-def _paced(chapter: str, beats: list[_Beat], timing: Timing, units: int) -> tuple[list[float], list[float]]:
+def _paced(chapter: str, beats: list[_Beat], timing: Timing, units: int, lang: Language) -> tuple[list[float], list[float]]:
     """A chapter's steps in story seconds, and the seconds of motion at the start of each: a step
     given seconds (timing.steps) takes them; the others are paced, max(motion, reading time), where
     motion is the chapter's DEFAULT_DURATIONS (times its `units`: layers of the stack, generated
@@ -243,7 +246,7 @@ def _paced(chapter: str, beats: list[_Beat], timing: Timing, units: int) -> tupl
     weight = sum(b.plan.weight for b in beats if not b.held and b.plan.seconds is None)
     motion = [0.0 if b.held else b.plan.seconds if b.plan.seconds is not None else total * b.plan.weight / weight
               for b in beats]
-    paced = [max(m, timing.reading(b.chars)) for b, m in zip(beats, motion)]
+    paced = [max(m, timing.reading(b.chars(lang), lang)) for b, m in zip(beats, motion)]
     given = timing.steps.get(chapter, {})
     for n in given:
         if n > len(beats):
@@ -409,7 +412,8 @@ def _predictions(generation: Generation, chapter: Chapter, facts: Facts) -> list
 def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timing | None = None,
                    chapters: Sequence[str] | None = None, start_layer: int = 0,
                    generation: Generation | None = None, weights: Weights | None = None,
-                   frame: Frame | None = None, sampling: str = "") -> Timeline:
+                   frame: Frame | None = None, sampling: str = "", language: str | Language | None = None
+                   ) -> Timeline:
     """The walkthrough of `trace` (a model.forward Trace for layout's tokens) over `layout`.
 
     chapters: ids from CHAPTERS (None: all that apply), always told in story order. start_layer:
@@ -420,26 +424,29 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
     them, in a fast-forward step opening the next chosen chapter when one does, and never when no
     chosen chapter follows them. frame: the picture the camera composes for (default 16:9 with
     captions and chapter titles). sampling: how the generation sampled, for its captions
-    ("temperature 0.8, top-k 3").
+    ("temperature 0.8, top-k 3"). language: the captions' and titles' (i18n code; None: i18n.current());
+    steps are paced at its reading speed unless the timing gives one.
     """
+    lang = i18n.language(language) if language is not None else i18n.current()
     timing = timing or Timing()
     _check(layout, trace, start_layer, generation)
     n_layer = layout.config.n_layer
     chosen = _chosen(chapters, available(layout.config, start_layer, generation is not None, weights is not None))
     n_input = len(generation.tokens) - len(generation.traces) if generation is not None else layout.n_tokens
-    facts = Facts(layout, trace, weights, n_input)
+    facts = Facts(layout, trace, weights, n_input, lang)
     story = Story(facts, start_layer, generation, sampling)
     homes = {b.key: home(b, start_layer) for b in layout.blocks}
     plans = {c: story.chapter(c) for c in chosen}
     skipped = [b.key for b in layout.blocks if homes[b.key] is not None and homes[b.key] not in chosen]
     before, catch_up = _skipped(skipped, homes, chosen)
     for c, keys in catch_up.items():
-        titles = _dedupe(CHAPTERS[homes[k]] for k in keys)
-        plans[c].insert(0, Plan(f"Fast-forward: {', '.join(titles)} computed.", story.whole(*keys),
+        titles = _dedupe(lang.tr(CHAPTERS[homes[k]]) for k in keys)
+        plans[c].insert(0, Plan(lang.tr("Fast-forward: {chapters} computed.", chapters=lang.join(titles)),
+                                story.whole(*keys),
                                 seconds=CATCH_UP_SECONDS, window=(0.05, 0.95), catch_up=True))
     units = {"stack": n_layer - 1 - start_layer, "generation": len(generation.traces) if generation else 0}
-    beats = {c: _beats(plans[c]) for c in chosen}
-    paced = {c: _paced(c, beats[c], timing, units.get(c, 1)) for c in chosen}
+    beats = {c: _beats(plans[c], lang) for c in chosen}
+    paced = {c: _paced(c, beats[c], timing, units.get(c, 1), lang) for c in chosen}
     frames = _frames(timing, [s for c in chosen for s in paced[c][0]])
     spans = iter(zip(frames[:-1], frames[1:]))
 
@@ -463,8 +470,9 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
             if b.plan.closeup is not None:
                 ups.append(replace(b.plan.closeup, frame_start=start, frame_end=end))
         blocks = _dedupe(key for s in steps for key in s.computes)
-        out.append(Chapter(c, CHAPTERS[c], steps[0].frame_start, steps[-1].frame_end, blocks, steps, ups))
+        out.append(Chapter(c, lang.tr(CHAPTERS[c]), steps[0].frame_start, steps[-1].frame_end, blocks, steps, ups))
     predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []
     all_steps = [s for ch in out for s in ch.steps]
     return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal,
-                    _camera(all_steps, timing, frame or Frame(ASPECT), label_room(layout.config), label_size(layout.config)), predictions)
+                    _camera(all_steps, timing, frame or Frame(ASPECT), label_room(layout.config), label_size(layout.config)), predictions,
+                    lang)

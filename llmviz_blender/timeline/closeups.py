@@ -48,7 +48,7 @@ def embedding_sum(facts: Facts, t: int) -> CloseUp:
     pe = facts.trace["pos_emb"][t].astype(np.float64)
     x = facts.cells("x", np.arange(c), t)
     rows = ", ".join(formula.add(a, b, s) for a, b, s in zip(te[:TERMS], pe[:TERMS], x))
-    text = f"x = token column + position column: {rows}{', ...' if c > TERMS else ''}"
+    text = facts.lang.tr("x = token column + position column: {sums}", sums=rows + (", ..." if c > TERMS else ""))
     sources = [("tokens", 0, t), *_column("wte", c, tok), *_column("wpe", c, t)]
     return CloseUp(0, 0, "embedding_sum", ("x", 0, t), sources,
                    {"token_embedding": te, "position_embedding": pe, "sum": x}, float(x[0]), text)
@@ -91,10 +91,12 @@ def attention_row(facts: Facts, layer: int, head: int, row: int) -> CloseUp:
     soft[:row + 1] = facts.cells(f"{p}att_sm", row, np.arange(row + 1))
     top = int(np.argmax(soft))
     zmax, sumexp = facts.cell(f"{p}att.max", row, 0), facts.cell(f"{p}att.sumexp", row, 0)
-    shown = ", ".join(num(s) if j <= row else "masked" for j, s in enumerate(scores))
+    masked = facts.lang.tr("masked")
+    shown = ", ".join(num(s) if j <= row else masked for j, s in enumerate(scores))
     weights = ", ".join(num(s) for s in soft)
-    text = (f"scores = q.k / sqrt({a}) = [{shown}]; max {precise(zmax)}; sum of exp(score - max) "
-            f"{precise(sumexp)}; softmax = [{weights}]")
+    text = facts.lang.tr("scores = q.k / sqrt({a}) = [{scores}]; max {max}; sum of exp(score - max) {sumexp}; "
+                         "softmax = [{weights}]", a=a, scores=shown, max=precise(zmax), sumexp=precise(sumexp),
+                         weights=weights)
     sources = [*_column(q_key, a, row), *(cell for j in range(row + 1) for cell in _column(k_key, a, j)),
                *_row(f"{p}att", row, row + 1)]
     numbers = {"query": q, "keys": keys, "scale": np.float64(math.sqrt(a)), "scores": scores,
@@ -131,8 +133,8 @@ def rotary_pair(facts: Facts, layer: int, head: int, j: int, t: int) -> CloseUp:
     sources = [(f"{p}q", j, t), (f"{p}q", j + half, t), ("rope", j, t)]
     cfg = facts.config
     freq = float(inv_freq(cfg.head_size, cfg.rope_theta, dict(cfg.rope_scaling or ()))[j])
-    text = (f"{formula.rope_angle(t, j, cfg.head_size, cfg.rope_theta, freq, theta, cfg.rope_scaling)}; "
-            f"turned: {formula.rotation(before, theta, after)}")
+    text = facts.lang.tr("{angle}; turned: {rotation}", angle=formula.rope_angle(
+        t, j, cfg.head_size, cfg.rope_theta, freq, theta, cfg.rope_scaling), rotation=formula.rotation(before, theta, after))
     numbers = {"angle": np.float64(theta), "before": before, "after": after}
     return CloseUp(0, 0, "rotary_pair", (f"{p}q_rot", j, t), sources, numbers, float(after[0]), text)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..i18n import ENGLISH, Language
 from ..layout import CellReader
 from ..model import ModelConfig, decode, token_text
 
@@ -13,9 +14,10 @@ from ..model import ModelConfig, decode, token_text
 class Facts(CellReader):
     """A layout's cell values with the trace (and optionally the weights), and the text of its
     tokens. The first pass reads the first `n_input` columns (None: all); later columns hold
-    generated tokens fed back (each computed by a pass of its own)."""
+    generated tokens fed back (each computed by a pass of its own). `lang`: the captions' language."""
 
     n_input: int | None = None
+    lang: Language = ENGLISH
 
     @property
     def config(self) -> ModelConfig:
@@ -47,5 +49,5 @@ class Facts(CellReader):
     def position(self, t: int) -> str:
         """'position 3 (B)' naming the token there when the vocabulary has letters."""
         if self.config.vocab is None:
-            return f"position {t}"
-        return f"position {t} ({token_text(self.config, self.sequence[t], quoted=False)})"
+            return self.lang.tr("position {t}", t=t)
+        return self.lang.tr("position {t} ({token})", t=t, token=token_text(self.config, self.sequence[t], quoted=False))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..i18n import Language
 from ..layout import Layout
-from ..layout.formula import num
 from ..layout.lens import lens_box, lens_text
 from ..model import LensRow, Trace, Weights, decode, family_of, logit_lens, token_text
 from . import closeups
@@ -46,30 +46,32 @@ def find(weights: Weights, trace: Trace, position: int = -1) -> Finding:
     return Finding(target, rows[max(first - 1, 0)], rows[first])
 
 
-def _where(row: LensRow) -> str:
-    return "the input embedding" if row.stage == "embed" else \
-        f"layer {row.layer}'s {'attention' if row.stage == 'attn' else 'MLP'}"
+def _where(L: Language, row: LensRow) -> str:
+    if row.stage == "embed":
+        return L.tr("the input embedding")
+    return L.tr("layer {i}'s attention", i=row.layer) if row.stage == "attn" else L.tr("layer {i}'s MLP", i=row.layer)
 
 
-def _rank(row: LensRow) -> str:
-    return f"rank {row.target_rank} (p {num(row.target_prob)})"
+def _rank(L: Language, row: LensRow) -> str:
+    return L.tr("rank {r} (p {p})", r=row.target_rank, p=float(row.target_prob))
 
 
 def plans(facts: Facts, weights: Weights, plan_type) -> list:
     """The chapter's steps as `plan_type` (story.Plan) instances."""
-    layout, trace, cfg = facts.layout, facts.trace, facts.config
+    layout, trace, cfg, L = facts.layout, facts.trace, facts.config, facts.lang
     t = facts.t - 1
     found = find(weights, trace, t)
     word = token_text(cfg, found.target)
     before, after = found.before, found.after
-    lens = (f"The logit lens: read the residual stream through the final layer norm and the LM head. "
-            f"For '{decode(cfg, facts.tokens)}', {word} goes from {_rank(before)} before {_where(after)} to "
-            f"{_rank(after)} after it.")
-    close = "Features are directions, not single neurons: many neurons share each fact, and each neuron " \
-            "takes part in many (superposition)."
+    lens = L.tr("The logit lens: read the residual stream through the final layer norm and the LM head. For "
+                "'{prompt}', {word} goes from {before} before {where} to {after} after it.",
+                prompt=decode(cfg, facts.tokens), word=word, before=_rank(L, before), where=_where(L, after),
+                after=_rank(L, after))
+    close = L.tr("Features are directions, not single neurons: many neurons share each fact, and each neuron takes "
+                 "part in many (superposition).")
     if before.target_rank == 1 and before.stage == "embed":
-        return [plan_type(f"{word} is already the top prediction from the input embedding alone: "
-                          f"{_rank(before)}.", focus=["x"], sources=[]),
+        return [plan_type(L.tr("{word} is already the top prediction from the input embedding alone: {rank}.",
+                               word=word, rank=_rank(L, before)), focus=["x"], sources=[]),
                 plan_type(close, focus=[], box=layout.bounds())]
     if found.stage == "attn":
         steps = _attention(facts, found, word, plan_type)
@@ -90,23 +92,24 @@ def _lens_box(layout: Layout, rows: list[LensRow], target: int):
 
 def _attention(facts: Facts, found: Finding, word: str, plan_type) -> list:
     """The answer appears after an attention layer: say so, and where the last column looks."""
-    p, t = f"h{found.layer}.", facts.t - 1
+    p, t, L = f"h{found.layer}.", facts.t - 1, facts.lang
     att = np.asarray(facts.trace[f"{p}att_sm"], np.float64)[:, t, :]  # (heads, T): the last row
     h, j = np.unravel_index(int(np.argmax(att)), att.shape)
     return [
-        plan_type(f"The answer is already the top prediction after {_where(found.after)}: {word} goes from "
-                  f"rank {found.before.target_rank} to rank 1. Attention, not an MLP, puts it there.",
+        plan_type(L.tr("The answer is already the top prediction after {where}: {word} goes from rank {r} to rank 1. "
+                       "Attention, not an MLP, puts it there.", where=_where(L, found.after), word=word,
+                       r=found.before.target_rank),
                   focus=[f"{p}attn_proj", f"{p}attn_resid"], weight=1.5),
-        plan_type(f"From the last position, head {h} gives weight {num(att[h, j])} to position {j} "
-                  f"({token_text(facts.config, facts.tokens[j])}): "
-                  f"attention copies what the model knows about that token into the last column.",
+        plan_type(L.tr("From the last position, head {h} gives weight {w} to position {j} ({token}): attention copies "
+                       "what the model knows about that token into the last column.", h=int(h), w=float(att[h, j]),
+                       j=int(j), token=token_text(facts.config, facts.tokens[j])),
                   focus=[f"{p}head{h}.att_sm", f"{p}head{h}.y"], weight=1.5),
     ]
 
 
 def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan_type) -> list:
     """The answer appears after an MLP: up projection, the strongest neurons, down projection."""
-    p, i = f"h{found.layer}.", found.layer
+    p, i, L = f"h{found.layer}.", found.layer, facts.lang
     mlp = family_of(facts.config).NEURONS  # the family's names for the MLP's neurons
     fc = np.asarray(facts.trace[f"{p}{mlp['pre']}"][t], np.float64)
     gelu = np.asarray(facts.trace[f"{p}{mlp['act']}"][t], np.float64)
@@ -122,18 +125,20 @@ def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan
         without.append(row.target_prob)
     n4 = fc.size
     strong = int((gelu > 0.5 * gelu.max()).sum()) if gelu.max() > 0 else 0
+    effects = L.join(L.tr("{p} (neuron {n})", p=float(q), n=int(n)) for q, n in zip(without, neurons))
     return [
-        plan_type(f"Layer {i}'s MLP: each of its {n4} weight rows is a direction. Its dot product with the last "
-                  f"column says how much the column points that way: rows "
-                  + ", ".join(f"{r} ({num(fc[r])})" for r in rows) + " respond most.",
+        plan_type(L.tr("Layer {i}'s MLP: each of its {n} weight rows is a direction. Its dot product with the last "
+                       "column says how much the column points that way: rows {rows} respond most.", i=i, n=n4,
+                       rows=L.join(f"{r} ({L.num(float(fc[r]))})" for r in rows)),
                   focus=[f"{p}{mlp['up_weight']}", f"{p}ln2", f"{p}{mlp['pre']}"], weight=2.0,
                   closeup=getattr(closeups, mlp["closeup"])(facts, i, int(rows[0]), t)),
-        plan_type(f"{mlp['act_name']} lets the strongest through: neurons "
-                  + ", ".join(f"{n} ({num(gelu[n])})" for n in neurons)
-                  + f" fire; {strong} of {n4} reach half the strongest.", focus=[f"{p}{mlp['act']}"], weight=1.5),
-        plan_type(f"The down projection adds each neuron's column, scaled by its output, back into the residual "
-                  f"stream. Without its column, p({word}) after this MLP would be "
-                  + ", ".join(f"{num(q)} (neuron {n})" for q, n in zip(without, neurons))
-                  + f" instead of {num(found.after.target_prob)}.",
+        plan_type(L.tr("{act} lets the strongest through: neurons {neurons} fire; {strong} of {n} reach half the "
+                       "strongest.", act=mlp["act_name"], strong=strong, n=n4,
+                       neurons=L.join(f"{n} ({L.num(float(gelu[n]))})" for n in neurons)),
+                  focus=[f"{p}{mlp['act']}"], weight=1.5),
+        plan_type(L.tr("The down projection adds each neuron's column, scaled by its output, back into the residual "
+                       "stream. Without its column, p({word}) after this MLP would be {without} instead of {p}.",
+                       word=word, p=float(found.after.target_prob),
+                       without=effects),
                   focus=[f"{p}{mlp['down_weight']}", f"{p}mlp", f"{p}mlp_resid"], weight=1.5),
     ]

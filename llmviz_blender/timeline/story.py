@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..i18n import Language, columns
 from ..layout import Block, Layout
-from ..layout.formula import num
 from ..layout.place import sequence_box
 from ..model import Generation, family_of, param_count, sequence_text, token_text
 from . import closeups, facts_chapter
@@ -37,9 +37,9 @@ SPREAD_VOCAB = 8  # a vocabulary this small gets every probability in the captio
 WINDOW = (0.15, 0.9)
 #: A close-up step computes late: the formula builds up first, then the value lands.
 CLOSEUP_WINDOW = (0.6, 0.92)
-#: A caption longer than two subtitle cues (2 lines of 42 characters each) is told in two steps.
-SPLIT_OVER = 2 * 2 * 42
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+#: A caption longer than this many subtitle cues (of 2 lines each) is told in two steps.
+SPLIT_CUES = 2
+_SENTENCE_END = re.compile(r"(?<=[.!?])[ \n]+|(?<=[。！？])[ \n]*(?=\S)")
 
 
 @dataclass
@@ -72,18 +72,15 @@ def home(block: Block, start_layer: int) -> str | None:
     return _DETAIL_GROUPS[block.group] if block.layer == start_layer else "stack"
 
 
-def split_caption(caption: str) -> list[str]:
-    """The caption as one part, or, when longer than SPLIT_OVER, as two at the sentence end
-    nearest its middle (one part when it has no sentence end inside)."""
-    ends = list(_SENTENCE_END.finditer(caption)) if len(caption) > SPLIT_OVER else []
+def split_caption(caption: str, lang: Language) -> list[str]:
+    """The caption as one part, or, when longer than SPLIT_CUES subtitle cues of two of the
+    language's lines, as two at the sentence end nearest its middle (one part when it has no
+    sentence end inside)."""
+    ends = list(_SENTENCE_END.finditer(caption)) if columns(caption) > SPLIT_CUES * 2 * lang.line else []
     if not ends:
         return [caption]
     cut = min(ends, key=lambda m: abs(m.start() - len(caption) / 2))
     return [caption[:cut.start()], caption[cut.end():]]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -97,7 +94,12 @@ class Story:
 
     # what a family's captions (model/families) tell with
     Plan, closeups, CLOSEUP_WINDOW = Plan, closeups, CLOSEUP_WINDOW
-    num, plural, token_text = staticmethod(num), staticmethod(_plural), staticmethod(token_text)
+    token_text = staticmethod(token_text)
+
+    @property
+    def lang(self) -> Language:
+        """The captions' language."""
+        return self.facts.lang
 
     @property
     def layout(self) -> Layout:
@@ -133,27 +135,28 @@ class Story:
         return out
 
     def overview(self) -> list[Plan]:
-        cfg, f = self.facts.config, self.facts
+        cfg, f, L = self.facts.config, self.facts, self.lang
         layers = [f"Transformer {i}" for i in range(cfg.n_layer)]
         t = self.facts.t
-        heads = _plural(cfg.n_head, "head") if cfg.kv_heads == cfg.n_head else \
-            f"{cfg.n_head} query heads sharing {cfg.kv_heads} K/V heads"
+        heads = L.trn("{n} head", "{n} heads", cfg.n_head) if cfg.kv_heads == cfg.n_head else \
+            L.tr("{n} query heads sharing {kv} K/V heads", n=cfg.n_head, kv=cfg.kv_heads)
         return [
-            Plan(f"This is {cfg.title}: {_plural(cfg.n_layer, 'layer')}, {heads} per layer, "
-                 f"{param_count(cfg):,} parameters.", focus=[], box=self.layout.bounds()),
-            Plan(f"The input {f.text(f.tokens)} enters at the top as {_plural(t, 'token')}.", focus=[],
-                 box=self.region("Embedding")),
-            Plan(f"It passes through {_plural(cfg.n_layer, 'transformer layer')}, one after the other.",
-                 weight=1.5, focus=[], box=self.region(*layers)),
-            Plan(f"At the end, {cfg.vocab_size} probabilities per position say which token comes next.",
+            Plan(L.tr("This is {model}: {layers}, {heads} per layer, {params} parameters.", model=cfg.title,
+                      layers=L.trn("{n} layer", "{n} layers", cfg.n_layer), heads=heads,
+                      params=L.count(param_count(cfg))), focus=[], box=self.layout.bounds()),
+            Plan(L.tr("The input {text} enters at the top as {tokens}.", text=f.text(f.tokens),
+                      tokens=L.trn("{n} token", "{n} tokens", t)), focus=[], box=self.region("Embedding")),
+            Plan(L.trn("It passes through {n} transformer layer.", "It passes through {n} transformer layers, one "
+                       "after the other.", cfg.n_layer), weight=1.5, focus=[], box=self.region(*layers)),
+            Plan(L.tr("At the end, {v} probabilities per position say which token comes next.", v=cfg.vocab_size),
                  focus=[], box=self.region("Output")),
         ]
 
     def embedding(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.facts.t
+        f, cfg, t, L = self.facts, self.facts.config, self.facts.t, self.lang
         ids = " ".join(str(i) for i in f.tokens[:16]) + (" ..." if t > 16 else "")
-        first = f"The input {f.text(f.tokens)} becomes token ids: {ids}." if cfg.vocab else \
-            f"The input is {_plural(t, 'token id')}: {ids}."
+        first = L.tr("The input {text} becomes token ids: {ids}.", text=f.text(f.tokens), ids=ids) if cfg.vocab else \
+            L.trn("The input is {n} token id: {ids}.", "The input is {n} token ids: {ids}.", t, ids=ids)
         return [Plan(first, self.whole("tokens"), focus=["tokens"]), *self.family.tell_embedding(self)]
 
     def layer_norm(self) -> list[Plan]:
@@ -162,36 +165,40 @@ class Story:
     def attention(self) -> list[Plan]:
         """The first head in detail (its queries, keys and values as the family makes them, then one
         attention row), then each other head in one step."""
-        f, t = self.facts, self.facts.t
+        f, t, L = self.facts, self.facts.t, self.lang
         p, r = f"h{self.layer}.", t // 2
         h0 = f"{p}head0."
         row = closeups.attention_row(f, self.layer, 0, r)
         top, where = row.target[2], f.position(r)
         plans = [
             *self.family.tell_attention_inputs(self),
-            Plan(f"{where[0].upper()}{where[1:]} compares its query with the keys up to itself: "
-                 f"q.k / sqrt({f.config.head_size}). Later positions are masked. Softmax turns the scores into "
-                 f"weights that sum to 1: {num(row.value)} go to {f.position(top)}.",
+            Plan(L.tr("{where} compares its query with the keys up to itself: q.k / sqrt({a}). Later positions are "
+                      "masked. Softmax turns the scores into weights that sum to 1: {w} go to {top}.",
+                      where=where[:1].upper() + where[1:], a=f.config.head_size, w=row.value, top=f.position(top)),
                  self.whole(f"{h0}att", f"{h0}att.max", f"{h0}att.sumexp", f"{h0}att_sm"), weight=3.0,
                  closeup=row, window=CLOSEUP_WINDOW),
-            Plan("Each position's output is the weighted sum of the V vectors.", self.whole(f"{h0}y"), weight=1.5),
+            Plan(L.tr("Each position's output is the weighted sum of the V vectors."), self.whole(f"{h0}y"), weight=1.5),
         ]
         for h in range(1, f.config.n_head):
             hp = f"{p}head{h}."
             done = {w[0] for plan in plans for w in plan.work}  # what the family's steps computed already
             keys = [f"{hp}{k}" for k in _HEAD_BLOCKS if f"{hp}{k}" in self.layout.by_key and f"{hp}{k}" not in done]
             owner = self.layout[f"{hp}att"].reads[1].split(".")[1]  # the head whose keys it reads
-            caption = f"Head {h} does the same with its own weights." if owner == f"head{h}" else \
-                f"Head {h} has its own queries and shares {owner.replace('head', 'head ')}'s keys and values."
+            caption = L.tr("Head {h} does the same with its own weights.", h=h) if owner == f"head{h}" else \
+                L.tr("Head {h} has its own queries and shares head {owner}'s keys and values.", h=h,
+                     owner=owner.removeprefix("head"))
             plans.append(Plan(caption, self.whole(*keys)))
         return plans
 
     def projection(self) -> list[Plan]:
-        cfg, p = self.facts.config, f"h{self.layer}."
+        cfg, p, L = self.facts.config, f"h{self.layer}.", self.lang
         return [
-            Plan(f"The {_plural(cfg.n_head, 'head')}' outputs are stacked back into {cfg.n_embd} numbers per "
-                 f"position and multiplied by the projection weights.", self.whole(f"{p}attn_proj"), weight=1.5),
-            Plan("The result is added to the layer's input: the residual connection.", self.whole(f"{p}attn_resid")),
+            Plan(L.trn("The {n} head's output is stacked back into {c} numbers per position and multiplied by the "
+                       "projection weights.", "The {n} heads' outputs are stacked back into {c} numbers per position "
+                       "and multiplied by the projection weights.", cfg.n_head, c=cfg.n_embd),
+                 self.whole(f"{p}attn_proj"), weight=1.5),
+            Plan(L.tr("The result is added to the layer's input: the residual connection."),
+                 self.whole(f"{p}attn_resid")),
         ]
 
     def mlp(self) -> list[Plan]:
@@ -201,33 +208,33 @@ class Story:
         plans = []
         for i in range(self.layer + 1, self.facts.config.n_layer):
             keys = [b.key for b in self.layout.blocks if b.layer == i and b.kind != "weight"]
-            plans.append(Plan(f"Layer {i} repeats the same steps with its own weights.", self.whole(*keys),
-                              box=self.region(f"Transformer {i}")))
+            plans.append(Plan(self.lang.tr("Layer {i} repeats the same steps with its own weights.", i=i),
+                              self.whole(*keys), box=self.region(f"Transformer {i}")))
         return plans
 
     def output(self) -> list[Plan]:
-        f, cfg, t = self.facts, self.facts.config, self.facts.t
+        f, cfg, t, L = self.facts, self.facts.config, self.facts.t, self.lang
         probs = f.cells("probs", np.arange(cfg.vocab_size), t - 1)
         best = int(np.argmax(probs))
-        per = "one per letter" if cfg.letters else "one per token of the vocabulary"
+        per = L.tr("one per letter") if cfg.letters else L.tr("one per token of the vocabulary")
         spread = self._spread(probs)
         return [
             self.family.tell_final_norm(self),
-            Plan(f"The LM head turns each column into {cfg.vocab_size} scores (logits), {per}.",
+            Plan(L.tr("The LM head turns each column into {v} scores (logits), {per}.", v=cfg.vocab_size, per=per),
                  self.whole("logits"), weight=1.5),
-            Plan("Softmax turns the scores into probabilities.", self.whole("logits.max", "logits.sumexp", "probs"),
-                 weight=1.5),
-            Plan(f"At the last position the model predicts {token_text(cfg, best)} with probability "
-                 f"{num(probs[best])}{spread}.", weight=2.0, focus=["probs"], sources=["probs"],
-                 box=self.box(["probs", "logits"])),
+            Plan(L.tr("Softmax turns the scores into probabilities."),
+                 self.whole("logits.max", "logits.sumexp", "probs"), weight=1.5),
+            Plan(L.tr("At the last position the model predicts {token} with probability {p}{spread}.",
+                      token=token_text(cfg, best), p=float(probs[best]), spread=spread),
+                 weight=2.0, focus=["probs"], sources=["probs"], box=self.box(["probs", "logits"])),
         ]
 
     def _spread(self, probs: np.ndarray) -> str:
         """' ('A' 1.00, 'B' 0.00, 'C' 0.00)': every probability, for a vocabulary of a few tokens."""
-        cfg = self.facts.config
+        cfg, L = self.facts.config, self.lang
         if cfg.vocab_size > SPREAD_VOCAB:
             return ""
-        return " (" + ", ".join(f"{token_text(cfg, i)} {v:.2f}" for i, v in enumerate(probs)) + ")"
+        return " (" + L.join(f"{token_text(cfg, i)} {L.num(f'{v:.2f}')}" for i, v in enumerate(probs)) + ")"
 
     def facts_stored(self) -> list[Plan]:
         assert self.facts.weights is not None
@@ -239,7 +246,7 @@ class Story:
         and values the earlier columns kept (a KV cache), and nothing before it is computed again.
         Then that column's probabilities and the pass's choice (a step on the output). The last
         token is only appended."""
-        f, gen, cfg = self.facts, self.generation, self.facts.config
+        f, gen, cfg, L = self.facts, self.generation, self.facts.config, self.lang
         assert gen is not None
         n_in, passes = f.t, len(gen.traces)
         computed = [b.key for b in self.layout.blocks if b.kind != "weight" and b.key not in PASS_OUTPUT]
@@ -252,33 +259,36 @@ class Story:
             att = np.asarray(gen.traces[j][f"h{self.layer}.att_sm"][0, -1], np.float64)  # head 0, the new row
             top = int(np.argmax(att))
             if j == 1:
-                caption = (f"{fed} joins the input as column {c}, and the model runs again on that column alone. "
-                           f"Its query reads the {c + 1} keys and values kept from before (a KV cache: layer "
-                           f"{self.layer}, head 0 gives {num(att[top])} to {f.position(top)}); no earlier column is "
-                           f"computed again.")
+                caption = L.tr("{token} joins the input as column {c}, and the model runs again on that column alone. "
+                               "Its query reads the {n} keys and values kept from before (a KV cache: layer {layer}, "
+                               "head 0 gives {w} to {top}); no earlier column is computed again.",
+                               token=fed, c=c, n=c + 1, layer=self.layer, w=float(att[top]), top=f.position(top))
             else:
-                caption = (f"Pass {j + 1}: {fed} joins as column {c}. Only that column is computed, its query "
-                           f"reading {c + 1} cached keys and values.")
+                caption = L.tr("Pass {k}: {token} joins as column {c}. Only that column is computed, its query reading "
+                               "{n} cached keys and values.", k=j + 1, token=fed, c=c, n=c + 1)
             plans.append(Plan(caption, [(k, c, c + 1) for k in computed], focus=[], sources=[], box=whole))
-            plans.append(Plan(f"Pass {j + 1} {self._choice(j)}.", [(k, c, c + 1) for k in PASS_OUTPUT],
-                              focus=["probs"], sources=["probs"], box=out))
+            plans.append(Plan(L.tr("Pass {k} {choice}.", k=j + 1, choice=self._choice(j)),
+                              [(k, c, c + 1) for k in PASS_OUTPUT], focus=["probs"], sources=["probs"], box=out))
         last = token_text(cfg, gen.tokens[-1])
-        runs = "one pass over the input" if passes == 1 else f"{passes} passes: the input's, then one column each"
-        plans.append(Plan(f"{last} is appended. After {runs}, the sequence reads {f.text(gen.tokens)}.",
-                          focus=["probs"], sources=["probs"], box=out))
+        caption = L.tr("{token} is appended. After one pass over the input, the sequence reads {text}.", token=last,
+                       text=f.text(gen.tokens)) if passes == 1 else \
+            L.tr("{token} is appended. After {n} passes: the input's, then one column each, the sequence reads "
+                 "{text}.", token=last, n=passes, text=f.text(gen.tokens))
+        plans.append(Plan(caption, focus=["probs"], sources=["probs"], box=out))
         return plans
 
     def _choice(self, i: int) -> str:
         """How pass i + 1 chose its token, with the numbers: 'predicts 'B' (0.97)' or the sampling."""
-        f, gen = self.facts, self.generation
+        f, gen, L = self.facts, self.generation, self.lang
         assert gen is not None
         tok = gen.tokens[len(gen.tokens) - len(gen.traces) + i]
         choice = gen.choices[i] if i < len(gen.choices) else None
         if choice is not None and choice.draw is not None:
-            shown = ", ".join(f"{token_text(f.config, c, quoted=False)} {num(p)}"
-                              for c, p in choice.candidates[:SAMPLED_SHOWN])
-            more = f" and {choice.kept - SAMPLED_SHOWN} more" if choice.kept > SAMPLED_SHOWN else ""
-            return (f"samples {token_text(f.config, tok)} (p {num(choice.probability)}) from {shown}{more} "
-                    f"({self.sampling})")
+            shown = L.join(f"{token_text(f.config, c, quoted=False)} {L.num(float(p))}"
+                           for c, p in choice.candidates[:SAMPLED_SHOWN])
+            more = L.tr(" and {n} more", n=choice.kept - SAMPLED_SHOWN) if choice.kept > SAMPLED_SHOWN else ""
+            return L.tr("samples {token} (p {p}) from {shown}{more} ({how})", token=token_text(f.config, tok),
+                        p=float(choice.probability), shown=shown, more=more, how=self.sampling)
         probs = np.asarray(gen.traces[i]["probs"][-1], np.float64)
-        return f"predicts {token_text(f.config, tok)}{self._spread(probs) or f' ({num(probs[tok])})'}"
+        return L.tr("predicts {token}{how}", token=token_text(f.config, tok),
+                    how=self._spread(probs) or f" ({L.num(float(probs[tok]))})")

@@ -13,11 +13,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-LINE_WIDTH = 42  # characters a subtitle line holds (broadcast and streaming style guides)
+from ..i18n import ENGLISH, Language, squeeze
+
 MAX_LINES = 2  # lines a cue shows at once
 SUFFIXES = (".srt", ".vtt")
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"')\]\u201d\u2019])\s+")  # where cues may split
+#: Where cues may split: after a sentence's end (CJK sentences end in full-width marks, no space).
+_SENTENCE_END = re.compile(r"(?<=[.!?])[ \n]+|(?<=[.!?][\"')\]\u201d\u2019\u00bb])[ \n]+|(?<=[。！？])[ \n]*(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -29,36 +31,32 @@ class Cue:
     text: str
 
 
-def wrap(text: str, width: int = LINE_WIDTH) -> list[str]:
-    """Greedy word wrap of one paragraph into lines of at most `width` characters; a word longer
-    than a line is cut into line-long pieces. The one place a language's line rules belong."""
-    if width < 1:
+def wrap(text: str, width: int | None = None, lang: Language = ENGLISH) -> list[str]:
+    """One paragraph as lines of at most `width` columns (default the language's subtitle line), by
+    the language's line rules (i18n.Language.wrap)."""
+    if width is not None and width < 1:
         raise ValueError(f"line width must be at least 1, got {width}")
-    words = [w[i:i + width] for w in text.split() for i in range(0, len(w), width)]
-    lines: list[str] = []
-    for word in words:
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines
+    return lang.wrap(text, width)
 
 
-def split(caption: str, width: int = LINE_WIDTH, lines: int = MAX_LINES) -> list[list[str]]:
-    """A caption as consecutive cues' lines, each cue at most `lines` lines of `width`: whole
-    sentences while they fit, a longer sentence cut at line boundaries."""
+def split(caption: str, width: int | None = None, lines: int = MAX_LINES,
+          lang: Language = ENGLISH) -> list[list[str]]:
+    """A caption as consecutive cues' lines, each cue at most `lines` lines of `width` columns:
+    whole sentences while they fit, a longer sentence cut at line boundaries."""
     if lines < 1:
         raise ValueError(f"lines per cue must be at least 1, got {lines}")
+    gap = "" if lang.char_breaks else " "
     cues: list[list[str]] = []
     current: list[str] = []
-    for sentence in _SENTENCE_END.split(" ".join(caption.split())):
-        joined = wrap(" ".join([*current, sentence]), width)
+    for sentence in _SENTENCE_END.split(squeeze(caption)):
+        joined = wrap(gap.join(["".join(current) if lang.char_breaks else " ".join(current), sentence])
+                      if current else sentence, width, lang)
         if len(joined) <= lines:
             current = joined
             continue
         if current:
             cues.append(current)
-        rest = wrap(sentence, width)
+        rest = wrap(sentence, width, lang)
         while len(rest) > lines:
             cues.append(rest[:lines])
             rest = rest[lines:]
@@ -68,13 +66,13 @@ def split(caption: str, width: int = LINE_WIDTH, lines: int = MAX_LINES) -> list
     return cues
 
 
-def caption_cues(caption: str, start: float, end: float, width: int = LINE_WIDTH,
-                 lines: int = MAX_LINES) -> list[Cue]:
+def caption_cues(caption: str, start: float, end: float, width: int | None = None, lines: int = MAX_LINES,
+                 lang: Language = ENGLISH) -> list[Cue]:
     """A caption shown from `start` to `end` seconds as consecutive cues that cover exactly that
     span, each for a share proportional to its characters."""
-    parts = split(caption, width, lines)
-    sizes = [len(" ".join(p)) for p in parts]
-    total, done, cues = sum(sizes), 0, []
+    parts = split(caption, width, lines, lang)
+    sizes = [lang.characters("".join(p)) for p in parts]
+    total, done, cues = sum(sizes), 0.0, []
     for part, size in zip(parts, sizes):
         a = start + (end - start) * done / total
         done += size
@@ -96,12 +94,12 @@ def step_times(step: Mapping, fps: float, first: int) -> tuple[float, float]:
 
 
 def walkthrough_cues(steps: Sequence[Mapping], fps: float, frames: tuple[int, int] | None = None,
-                     width: int = LINE_WIDTH, lines: int = MAX_LINES) -> list[Cue]:
-    """Every step's caption as cues, timed from the first frame of `frames` (default the
-    walkthrough's first and last) and clipped to them."""
+                     width: int | None = None, lines: int = MAX_LINES, lang: Language = ENGLISH) -> list[Cue]:
+    """Every step's caption as cues (in `lang`'s lines), timed from the first frame of `frames`
+    (default the walkthrough's first and last) and clipped to them."""
     first, last = frames if frames is not None else (steps[0]["frames"][0], steps[-1]["frames"][1])
     cues = [c for s in steps if s["caption"].strip()
-            for c in caption_cues(s["caption"], *step_times(s, fps, first), width, lines)]
+            for c in caption_cues(s["caption"], *step_times(s, fps, first), width, lines, lang)]
     return clip(cues, 0.0, (last + 1 - first) / fps)
 
 

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..defaults import FPS, READING_SPEED
+from ..defaults import FPS
+from ..i18n import Language, N_
 
 
 class TimelineError(ValueError):
@@ -19,16 +20,16 @@ class TimelineError(ValueError):
 
 #: Chapter id -> title, in story order.
 CHAPTERS: dict[str, str] = {
-    "overview": "Overview",
-    "embedding": "Embedding",
-    "layer_norm": "Layer norm",
-    "attention": "Self-attention",
-    "projection": "Projection",
-    "mlp": "MLP",
-    "stack": "The transformer stack",
-    "output": "Softmax and output",
-    "facts": "How facts are stored",
-    "generation": "Generation loop",
+    "overview": N_("Overview"),
+    "embedding": N_("Embedding"),
+    "layer_norm": N_("Layer norm"),
+    "attention": N_("Self-attention"),
+    "projection": N_("Projection"),
+    "mlp": N_("MLP"),
+    "stack": N_("The transformer stack"),
+    "output": N_("Softmax and output"),
+    "facts": N_("How facts are stored"),
+    "generation": N_("Generation loop"),
 }
 
 #: Seconds of motion per chapter at speed 1 (shared by its steps' weights; each step then lasts at
@@ -64,7 +65,7 @@ def _positive_number(value: object) -> bool:
 class Timing:
     """How long the walkthrough takes: frames per second, a global speed factor (2.0 = twice as
     fast, reading included), the captions' reading speed (characters a second: a step lasts at least
-    its text's reading time plus SETTLE_SECONDS), and a narrator's seconds at speed 1: `durations`
+    its text's reading time plus SETTLE_SECONDS; None: the language's, i18n), and a narrator's seconds at speed 1: `durations`
     (chapter id -> its seconds, shared by its steps in their paced proportions) and `steps` (chapter
     id -> {1-based step number: its seconds}); `source` names where these came from (`narrated`)."""
 
@@ -72,7 +73,7 @@ class Timing:
     speed: float = 1.0
     durations: dict[str, float] = field(default_factory=dict)
     frame_start: int = 1
-    reading_speed: float = READING_SPEED
+    reading_speed: float | None = None
     steps: dict[str, dict[int, float]] = field(default_factory=dict)
     source: str = ""
 
@@ -83,7 +84,7 @@ class Timing:
             raise TimelineError(f"Timing.speed: must be a number > 0, got {self.speed!r}")
         if isinstance(self.frame_start, bool) or not isinstance(self.frame_start, int):
             raise TimelineError(f"Timing.frame_start: must be an integer, got {self.frame_start!r}")
-        if not _positive_number(self.reading_speed):
+        if self.reading_speed is not None and not _positive_number(self.reading_speed):
             raise TimelineError(f"Timing.reading_speed: must be a number of characters a second > 0, "
                                 f"got {self.reading_speed!r}")
         self.durations = {c: self._seconds(v, "durations", c) for c, v in self._chapters("durations").items()}
@@ -152,9 +153,10 @@ class Timing:
         """Frames that `seconds` of story take at this fps and speed."""
         return seconds * self.fps / self.speed
 
-    def reading(self, chars: int) -> float:
-        """Story seconds to read `chars` characters and settle."""
-        return chars / self.reading_speed + SETTLE_SECONDS
+    def reading(self, chars: float, lang: Language) -> float:
+        """Story seconds to read `chars` characters (of `lang`, at its speed unless reading_speed
+        is given) and settle."""
+        return chars / (self.reading_speed or lang.reading_speed) + SETTLE_SECONDS
 
 
 #: The tables of a narrator's timing file.

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import i18n
+
 from ..composition import Frame, Pose, compose
 from ..composition.camera import DIRECTION
 from ..defaults import CELL, FPS, PITCH
@@ -117,13 +119,17 @@ def occluders(layout: Layout, ref: CellRef, poses: list[Pose]) -> list[set[str]]
 
 
 def caption(readout: Readout) -> str:
-    """The caption on arrival (and in a cell still): the cell and its value."""
-    return f"{readout.name} ({readout.key}), {readout.where} = {readout.value_text()}"
+    """The caption on arrival (and in a cell still): the cell and its value (current language, i18n)."""
+    L = i18n.current()
+    return L.tr("{name} ({key}), {where} = {value}", name=L.tr(readout.name), key=readout.key, where=readout.where,
+                value=readout.value_text())
 
 
 def flight_caption(readout: Readout, total: int) -> str:
     """The caption during the flight: where it goes, out of how many numbers."""
-    return f"{readout.name} ({readout.key}), {readout.where}: one of {total:,} numbers"
+    L = i18n.current()
+    return L.tr("{name} ({key}), {where}: one of {total} numbers", name=L.tr(readout.name), key=readout.key,
+                where=readout.where, total=L.count(total))
 
 
 @dataclass(frozen=True)

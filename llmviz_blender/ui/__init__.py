@@ -7,7 +7,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from ..scene import session
-from . import inspector, operators, panel, preferences, properties
+from . import inspector, operators, panel, preferences, properties, translations
 
 CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *inspector.CLASSES, *panel.CLASSES)
 
@@ -23,9 +23,11 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.llmviz = bpy.props.PointerProperty(type=properties.LLMVizSettings)
     bpy.app.handlers.load_pre.append(_forget_live_models)
+    translations.register()
 
 
 def unregister() -> None:
+    translations.unregister()
     inspector.stop_all()
     if _forget_live_models in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_forget_live_models)

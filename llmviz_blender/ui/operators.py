@@ -12,6 +12,7 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
+from .. import i18n
 from .. import scene as scene_api
 from ..layout import LayoutError
 from ..model import ModelError
@@ -19,7 +20,7 @@ from ..scene import render
 from ..scene.walkthrough import STEPS, steps_of, tellable
 from ..timeline import TimelineError
 from . import preferences, presets
-from .properties import SHAPE_FIELDS, model_collection
+from .properties import AUTO_LANGUAGE, SHAPE_FIELDS, model_collection
 
 #: Errors of bad input: reported as they are. Anything else is reported too, with its type name,
 #: and its traceback goes to the console.
@@ -92,7 +93,15 @@ def build_request(settings, context) -> dict:
             "tokenizer": tokenizer, "lod": settings.lod, "max_cells": settings.max_cells,
             "budget": int(settings.budget_gb * 2**30) or None, "labels": settings.labels, "card": settings.card,
             "top_k": settings.top_k, "logit_lens": settings.logit_lens, "theme": settings.theme,
-            "value_budget": round(settings.value_budget_gb * 2**30)}
+            "value_budget": round(settings.value_budget_gb * 2**30), "language": language(settings)}
+
+
+def language(settings) -> str:
+    """The i18n code the Language option stands for (its default: Blender's interface language when a
+    catalog exists for it, else English)."""
+    if settings.language != AUTO_LANGUAGE:
+        return settings.language
+    return i18n.for_blender_locale(bpy.app.translations.locale).code
 
 
 def sampling(settings) -> dict:
@@ -179,7 +188,8 @@ class LLMVIZ_OT_animate(_ProgressOperator, bpy.types.Operator):
             raise TimelineError(f"chapters: choose at least one chapter ({', '.join(told)})")
         timing = Path(bpy.path.abspath(settings.timing_path)).expanduser() if settings.timing_path.strip() else None
         start, end = scene_api.animate(coll, fps=settings.fps, speed=settings.speed,
-                                       reading_speed=settings.reading_speed, timing=timing,
+                                       reading_speed=settings.reading_speed or None, timing=timing,
+                                       language=language(settings),
                                        chapters=None if chosen == told else chosen,
                                        start_layer=settings.start_layer, **sampling(settings))
         return f"walkthrough keyed: frames {start}-{end} at {settings.fps} fps"

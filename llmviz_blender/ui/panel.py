@@ -72,6 +72,7 @@ class LLMVIZ_PT_model(_Panel, bpy.types.Panel):
         layout.prop(s, "tokens")
         layout.prop(s, "prompt")
         layout.prop(s, "tokenizer_path")
+        layout.prop(s, "language")
         row = layout.row(align=True)
         row.scale_y = 1.4
         row.operator("llmviz.generate", icon="MESH_GRID")

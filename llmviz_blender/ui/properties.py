@@ -9,7 +9,8 @@ from .. import model
 from ..composition.theme import THEMES
 from ..defaults import (FPS, FPS_RANGE, QUALITIES, QUALITY, QUALITY_DEFAULTS, RESOLUTION, RESOLUTION_RANGE,
                         SAMPLES_MAX, STORYBOARD_WIDTH, THEME)
-from ..defaults import READING_SPEED, SEED, TEMPERATURE, TOP_K, TOP_P
+from ..defaults import SEED, TEMPERATURE, TOP_K, TOP_P
+from ..i18n import LANGUAGES
 from ..layout.lod import AUTO_BUDGET, DEFAULT_BUDGET, DEFAULT_MAX_CELLS, LOD_MODES
 from ..layout.texels import DEFAULT_VALUE_BUDGET
 from ..scene import session
@@ -19,6 +20,7 @@ from . import preferences, presets
 
 QUALITY_ITEMS = [(q, q.title(), f"{QUALITY_DEFAULTS[q]['engine']}, {QUALITY_DEFAULTS[q]['samples']} samples by "
                   "default") for q in QUALITIES]
+AUTO_LANGUAGE = "AUTO"  # the Language option's default: Blender's interface language
 SHAPE_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "block_size")
 
 _items_cache: list[tuple[str, str, str]] = []  # Blender needs the enum strings kept alive
@@ -120,9 +122,14 @@ class LLMVizSettings(bpy.types.PropertyGroup):
     fps: IntProperty(name="FPS", default=FPS, min=FPS_RANGE[0], max=FPS_RANGE[1])
     speed: FloatProperty(name="Speed", default=1.0, min=0.01, soft_max=8.0,
                          description="2 plays the walkthrough twice as fast")
-    reading_speed: FloatProperty(name="Reading Speed", default=READING_SPEED, min=0.1, soft_min=4.0, soft_max=30.0,
+    language: EnumProperty(name="Language", default=AUTO_LANGUAGE,
+                           items=[(AUTO_LANGUAGE, "Interface Language", "The Blender interface language when a "
+                                   "catalog exists for it, else English"),
+                                  *((code, lang.native, lang.name) for code, lang in LANGUAGES.items())],
+                           description="Language of captions, titles, labels and subtitles")
+    reading_speed: FloatProperty(name="Reading Speed", default=0.0, min=0.0, soft_max=30.0,
                                  description="Characters a second a viewer reads: each step holds until its caption "
-                                             "(and formula) is read")
+                                             "(and formula) is read; 0: the language's subtitle reading speed")
     timing_path: StringProperty(name="Narrator Timing", subtype="FILE_PATH", default="",
                                 description="A TOML file of a narrator's seconds per chapter ([chapters]) or step "
                                             "([steps.<chapter>]); empty: every step paced for reading")

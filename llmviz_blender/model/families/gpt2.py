@@ -315,77 +315,82 @@ def bands(kit, config, t: int) -> list:
 
 
 # ------------------------------------------------------------------------------------------ captions
-# Each takes the walkthrough's Story `s` (timeline/story.py): its facts, the layer told in detail, and
-# what a plan is told with (s.Plan, s.num, s.closeups, s.plural, s.token_text, s.CLOSEUP_WINDOW).
+# Each takes the walkthrough's Story `s` (timeline/story.py): its facts, the layer told in detail, its
+# language (s.lang: tr / trn translate, num writes numbers) and what a plan is told with (s.Plan,
+# s.closeups, s.token_text, s.CLOSEUP_WINDOW).
 
 def tell_embedding(s) -> list:
-    f, cfg, Plan, num = s.facts, s.facts.config, s.Plan, s.num
+    f, cfg, Plan, L = s.facts, s.facts.config, s.Plan, s.lang
     t, tok = f.t, f.tokens[0]
     close = s.closeups.embedding_sum(f, 0)
     return [
-        Plan(f"Token {s.token_text(cfg, tok)} picks column {tok} of the token embedding. Position 0 picks "
-             f"column 0 of the position embedding. Their sum is the first input column; its top value is "
-             f"{num(close.value)}.", [("x", 0, 1)], weight=2.0, focus=["x", "wte", "wpe"],
+        Plan(L.tr("Token {token} picks column {id} of the token embedding. Position 0 picks column 0 of the position "
+                  "embedding. Their sum is the first input column; its top value is {v}.",
+                  token=s.token_text(cfg, tok), id=tok, v=close.value),
+             [("x", 0, 1)], weight=2.0, focus=["x", "wte", "wpe"],
              sources=["tokens", "wte", "wpe"], closeup=close, window=s.CLOSEUP_WINDOW),
-        Plan(f"Every token gets its column the same way: {s.plural(t, 'column')} of {cfg.n_embd} numbers.",
+        Plan(L.trn("Every token gets its column the same way: {n} column of {c} numbers.",
+                   "Every token gets its column the same way: {n} columns of {c} numbers.", t, c=cfg.n_embd),
              [("x", 1, t)], weight=1.5, focus=["x", "wte", "wpe"], sources=["tokens", "wte", "wpe"]),
     ]
 
 
 def tell_layer_norm(s) -> list:
-    f, Plan, num = s.facts, s.Plan, s.num
+    f, Plan, L = s.facts, s.Plan, s.lang
     t, key = f.t, f"h{s.layer}.ln1"
     m, sd = f.cell(f"{key}.mean", 0, 0), f.cell(f"{key}.std", 0, 0)
     x, v = f.cell(s.layout[key].reads[0], 0, 0), f.cell(key, 0, 0)
-    formula = "(x - mean) / std * gamma + beta"
     if f.has_values(f"{key}.gamma"):
         g, b = f.cell(f"{key}.gamma", 0, 0), f.cell(f"{key}.beta", 0, 0)
-        formula += f": ({num(x)} - ({num(m)})) / {num(sd)} * {num(g)} + {num(b)} = {num(v)}"
+        scaled = L.tr("Each value is centred, scaled and shifted: (x - mean) / std * gamma + beta: "
+                      "({x} - ({m})) / {sd} * {g} + {b} = {v}.", x=x, m=m, sd=sd, g=g, b=b, v=v)
     else:
-        formula += f". The top one becomes {num(v)}"
+        scaled = L.tr("Each value is centred, scaled and shifted: (x - mean) / std * gamma + beta. The top one "
+                      "becomes {v}.", v=v)
     return [
-        Plan(f"Layer norm works on one column at a time. First the mean of each column: {num(m)} for the "
-             "first one.", s.whole(f"{key}.mean")),
-        Plan(f"Then how far the values spread: standard deviation {num(sd)}.", s.whole(f"{key}.std")),
-        Plan(f"Each value is centred, scaled and shifted: {formula}.", [(key, 0, 1)], weight=1.5),
-        Plan("The same for every column. Before gamma and beta, each column has mean 0 and "
-             "standard deviation 1.", [(key, 1, t)]),
+        Plan(L.tr("Layer norm works on one column at a time. First the mean of each column: {m} for the first one.",
+                  m=m), s.whole(f"{key}.mean")),
+        Plan(L.tr("Then how far the values spread: standard deviation {sd}.", sd=sd), s.whole(f"{key}.std")),
+        Plan(scaled, [(key, 0, 1)], weight=1.5),
+        Plan(L.tr("The same for every column. Before gamma and beta, each column has mean 0 and standard "
+                  "deviation 1."), [(key, 1, t)]),
     ]
 
 
 def tell_attention_inputs(s) -> list:
     """Head 0's queries, keys and values."""
-    f, Plan, num = s.facts, s.Plan, s.num
+    f, Plan, L = s.facts, s.Plan, s.lang
     t, h0 = f.t, f"h{s.layer}.head0."
     q = f.cell(f"{h0}q", 0, 0)
     has_w = f.has_values(f"{h0}q_weight")
     return [
-        Plan(f"Head 0 starts with queries. One Q value is a row of Q weights times the normalised column, "
-             f"plus a bias: {num(q, 3)}.", [(f"{h0}q", 0, 1)], weight=2.0,
+        Plan(L.tr("Head 0 starts with queries. One Q value is a row of Q weights times the normalised column, plus "
+                  "a bias: {q}.", q=L.num(q, 3)), [(f"{h0}q", 0, 1)], weight=2.0,
              closeup=s.closeups.q_value(f, s.layer, 0, 0, 0) if has_w else None, window=s.CLOSEUP_WINDOW),
-        Plan(f"The same for every token, and again for keys (K) and values (V): {f.config.head_size} numbers each.",
-             [(f"{h0}q", 1, t), *s.whole(f"{h0}k", f"{h0}v")], weight=1.5),
+        Plan(L.tr("The same for every token, and again for keys (K) and values (V): {a} numbers each.",
+                  a=f.config.head_size), [(f"{h0}q", 1, t), *s.whole(f"{h0}k", f"{h0}v")], weight=1.5),
     ]
 
 
 def tell_mlp(s) -> list:
-    f, cfg, Plan, num = s.facts, s.facts.config, s.Plan, s.num
+    f, cfg, Plan, L = s.facts, s.facts.config, s.Plan, s.lang
     t, p, c, w = f.t, f"h{s.layer}.", cfg.n_embd, cfg.mlp_size
     j = s.closeups.gelu_row(f, s.layer, 0)
     fc, g = f.cell(f"{p}fc", j, 0), f.cell(f"{p}gelu", j, 0)
     has_w = f.has_values(f"{p}fc_weight")
     return [
-        Plan("Layer norm again, before the MLP.", s.whole(f"{p}ln2.mean", f"{p}ln2.std", f"{p}ln2")),
-        Plan(f"The MLP widens each column to {w} numbers. Value {j} of the first column is a bias plus "
-             f"weights times the column: {num(fc, 3)}. GELU turns it into {num(g, 3)}.",
+        Plan(L.tr("Layer norm again, before the MLP."), s.whole(f"{p}ln2.mean", f"{p}ln2.std", f"{p}ln2")),
+        Plan(L.tr("The MLP widens each column to {w} numbers. Value {j} of the first column is a bias plus weights "
+                  "times the column: {fc}. GELU turns it into {g}.", w=w, j=j, fc=L.num(fc, 3), g=L.num(g, 3)),
              [(f"{p}fc", 0, 1)], weight=2.0, closeup=s.closeups.mlp_value(f, s.layer, j, 0) if has_w else None,
              window=s.CLOSEUP_WINDOW),
-        Plan("All columns are widened, then GELU keeps positive values and squashes negative ones toward 0.",
+        Plan(L.tr("All columns are widened, then GELU keeps positive values and squashes negative ones toward 0."),
              [(f"{p}fc", 1, t), *s.whole(f"{p}gelu")], weight=1.5),
-        Plan(f"A second matrix projects the {w} numbers back to {c}.", s.whole(f"{p}mlp")),
-        Plan(f"The result joins the residual stream. Layer {s.layer} is done.", s.whole(f"{p}mlp_resid")),
+        Plan(L.tr("A second matrix projects the {w} numbers back to {c}.", w=w, c=c), s.whole(f"{p}mlp")),
+        Plan(L.tr("The result joins the residual stream. Layer {i} is done.", i=s.layer), s.whole(f"{p}mlp_resid")),
     ]
 
 
 def tell_final_norm(s):
-    return s.Plan("A final layer norm: each column is normalised once more.", s.whole("ln_f.mean", "ln_f.std", "ln_f"))
+    return s.Plan(s.lang.tr("A final layer norm: each column is normalised once more."),
+                  s.whole("ln_f.mean", "ln_f.std", "ln_f"))

@@ -320,46 +320,51 @@ def bands(kit, config, t: int) -> list:
 
 
 # ------------------------------------------------------------------------------------------ captions
-# Each takes the walkthrough's Story `s` (timeline/story.py): its facts, the layer told in detail, and
-# what a plan is told with (s.Plan, s.num, s.closeups, s.plural, s.token_text, s.CLOSEUP_WINDOW). They
-# tell what differs from GPT-2, and why, with the trace's numbers.
+# Each takes the walkthrough's Story `s` (timeline/story.py): its facts, the layer told in detail, its
+# language (s.lang) and what a plan is told with (s.Plan, s.closeups, s.token_text, s.CLOSEUP_WINDOW).
+# They tell what differs from GPT-2, and why, with the trace's numbers.
 
 def tell_embedding(s) -> list:
-    f, cfg, Plan, num = s.facts, s.facts.config, s.Plan, s.num
+    f, cfg, Plan, L = s.facts, s.facts.config, s.Plan, s.lang
     t, tok, half = f.t, f.tokens[0], cfg.head_size // 2
     last = t - 1
     return [
-        Plan(f"Token {s.token_text(cfg, tok)} picks column {tok} of the token embedding: that is the first input "
-             f"column, top value {num(f.cell('x', 0, 0))}. Unlike GPT-2, no position is added here.",
+        Plan(L.tr("Token {token} picks column {id} of the token embedding: that is the first input column, top value "
+                  "{v}. Unlike GPT-2, no position is added here.", token=s.token_text(cfg, tok), id=tok,
+                  v=f.cell('x', 0, 0)),
              [("x", 0, 1)], weight=2.0, focus=["x", "wte"], sources=["tokens", "wte"]),
-        Plan(f"Every token gets its column the same way: {s.plural(t, 'column')} of {cfg.n_embd} numbers.",
+        Plan(L.trn("Every token gets its column the same way: {n} column of {c} numbers.",
+                   "Every token gets its column the same way: {n} columns of {c} numbers.", t, c=cfg.n_embd),
              [("x", 1, t)], weight=1.5, focus=["x", "wte"], sources=["tokens", "wte"]),
-        Plan(f"Positions enter later, as rotations (RoPE): pair j of position p turns by p x {cfg.rope_theta:g}^(-2j/"
-             f"{cfg.head_size}) radians. Position {last} turns its first pair by {num(f.cell('rope', 0, last))} rad "
-             f"and its last by {num(f.cell('rope', half - 1, last))}.", s.whole("rope"), weight=2.0, focus=["rope"]),
+        Plan(L.tr("Positions enter later, as rotations (RoPE): pair j of position p turns by p x {theta}^(-2j/{a}) "
+                  "radians. Position {p} turns its first pair by {first} rad and its last by {last}.",
+                  theta=f"{cfg.rope_theta:g}", a=cfg.head_size, p=last, first=f.cell('rope', 0, last),
+                  last=f.cell('rope', half - 1, last)), s.whole("rope"), weight=2.0, focus=["rope"]),
     ]
 
 
 def tell_layer_norm(s) -> list:
-    f, Plan, num = s.facts, s.Plan, s.num
+    f, Plan, L = s.facts, s.Plan, s.lang
     t, key = f.t, f"h{s.layer}.ln1"
     rms, x, v = f.cell(f"{key}.rms", 0, 0), f.cell(s.layout[key].reads[0], 0, 0), f.cell(key, 0, 0)
-    formula = "x / rms * gain"
     if f.has_values(f"{key}.gain"):
-        formula += f": {num(x)} / {num(rms)} * {num(f.cell(f'{key}.gain', 0, 0))} = {num(v)}"
+        scaled = L.tr("Each value is divided by it and scaled by a learned gain: x / rms * gain: {x} / {rms} * {g} "
+                      "= {v}.", x=x, rms=rms, g=f.cell(f'{key}.gain', 0, 0), v=v)
+    else:
+        scaled = L.tr("Each value is divided by it and scaled by a learned gain: x / rms * gain.")
     return [
-        Plan(f"RMSNorm works on one column at a time. Unlike layer norm it takes no mean away: it divides by "
-             f"the root mean square, sqrt(mean(x^2) + eps): {num(rms)} for the first column.", s.whole(f"{key}.rms"),
-             weight=1.5),
-        Plan(f"Each value is divided by it and scaled by a learned gain: {formula}.", [(key, 0, 1)], weight=1.5),
-        Plan("The same for every column: one statistic instead of two, and no bias, for the same stable scale.",
+        Plan(L.tr("RMSNorm works on one column at a time. Unlike layer norm it takes no mean away: it divides by the "
+                  "root mean square, sqrt(mean(x^2) + eps): {rms} for the first column.", rms=rms),
+             s.whole(f"{key}.rms"), weight=1.5),
+        Plan(scaled, [(key, 0, 1)], weight=1.5),
+        Plan(L.tr("The same for every column: one statistic instead of two, and no bias, for the same stable scale."),
              [(key, 1, t)]),
     ]
 
 
 def tell_attention_inputs(s) -> list:
     """Head 0's queries, their rotation, and the keys and values its group shares."""
-    f, cfg, Plan, num = s.facts, s.facts.config, s.Plan, s.num
+    f, cfg, Plan, L = s.facts, s.facts.config, s.Plan, s.lang
     t, p, a = f.t, f"h{s.layer}.", cfg.head_size
     h0, nh, nkv = f"{p}head0.", cfg.n_head, cfg.kv_heads
     rep = nh // nkv
@@ -367,20 +372,27 @@ def tell_attention_inputs(s) -> list:
     pos = min(t - 1, 3)
     rot = s.closeups.rotary_pair(f, s.layer, 0, 0, pos)
     cache = 2 * nkv * a
+    q = L.num(f.cell(f'{h0}q', 0, 0), 3)
     return [
-        Plan(f"Head 0 starts with queries. One Q value is a row of Q weights times the normalised column"
-             f"{', plus a bias' if cfg.qkv_bias else ''}: {num(f.cell(f'{h0}q', 0, 0), 3)}.", [(f"{h0}q", 0, 1)],
+        Plan(L.tr("Head 0 starts with queries. One Q value is a row of Q weights times the normalised column, plus "
+                  "a bias: {q}.", q=q) if cfg.qkv_bias else
+             L.tr("Head 0 starts with queries. One Q value is a row of Q weights times the normalised column: {q}.",
+                  q=q), [(f"{h0}q", 0, 1)],
              weight=2.0, closeup=s.closeups.q_value(f, s.layer, 0, 0, 0) if has_w else None,
              window=s.CLOSEUP_WINDOW),
-        Plan(f"Then each query is rotated: element j and element j + {a // 2} form a pair, turned by its "
-             f"position's angle. At position {pos} the first pair turns by {num(rot.numbers['angle'])} rad and "
-             f"becomes ({num(rot.numbers['after'][0])}, {num(rot.numbers['after'][1])}).",
+        Plan(L.tr("Then each query is rotated: element j and element j + {half} form a pair, turned by its position's "
+                  "angle. At position {p} the first pair turns by {angle} rad and becomes ({x}, {y}).", half=a // 2,
+                  p=pos, angle=float(rot.numbers['angle']), x=float(rot.numbers['after'][0]),
+                  y=float(rot.numbers['after'][1])),
              [(f"{h0}q", 1, t), *s.whole(f"{h0}q_rot")], weight=2.5, closeup=rot, window=s.CLOSEUP_WINDOW),
-        Plan(f"Keys are rotated the same way, so a query meets a key at the angle of their distance: attention "
-             f"sees relative positions.", s.whole(f"{h0}k", f"{h0}k_rot"), weight=1.5),
-        Plan(f"Grouped-query attention: every query head computes its own Q, but only {s.plural(nkv, 'K/V head')} "
-             f"serve the {nh}, {rep} each. The KV cache keeps {cache} numbers per token and layer instead of "
-             f"{2 * nh * a}: {rep} times less.",
+        Plan(L.tr("Keys are rotated the same way, so a query meets a key at the angle of their distance: attention "
+                  "sees relative positions."), s.whole(f"{h0}k", f"{h0}k_rot"), weight=1.5),
+        Plan(L.trn("Grouped-query attention: every query head computes its own Q, but only {n} K/V head serves the "
+                   "{nh}, {rep} each. The KV cache keeps {cache} numbers per token and layer instead of {full}: {rep} "
+                   "times less.",
+                   "Grouped-query attention: every query head computes its own Q, but only {n} K/V heads serve the "
+                   "{nh}, {rep} each. The KV cache keeps {cache} numbers per token and layer instead of {full}: {rep} "
+                   "times less.", nkv, nh=nh, rep=rep, cache=cache, full=2 * nh * a),
              [(f"{h0}v", 0, t), *((f"{p}head{h}.{k}", 0, t) for h in range(1, nh) for k in ("q", "q_rot")),
               *((f"{p}head{g * rep}.{k}", 0, t) for g in range(1, nkv) for k in ("k", "k_rot", "v"))],
              weight=2.5, focus=[b.key for b in s.layout.blocks if b.layer == s.layer and b.key.endswith(
@@ -389,26 +401,26 @@ def tell_attention_inputs(s) -> list:
 
 
 def tell_mlp(s) -> list:
-    f, cfg, Plan, num = s.facts, s.facts.config, s.Plan, s.num
+    f, cfg, Plan, L = s.facts, s.facts.config, s.Plan, s.lang
     t, p, c, w = f.t, f"h{s.layer}.", cfg.n_embd, cfg.mlp_size
     j = s.closeups.gated_row(f, s.layer, 0)
     has_w = f.has_values(f"{p}gate_weight")
-    g, u, act, prod = (f.cell(f"{p}{k}", j, 0) for k in ("gate", "up", "silu", "swiglu"))
+    g, u, act, prod = (L.num(f.cell(f"{p}{k}", j, 0), 3) for k in ("gate", "up", "silu", "swiglu"))
     first = [(f"{p}{k}", 0, 1) for k in ("gate", "silu", "up", "swiglu")]
     return [
-        Plan("RMSNorm again, before the MLP.", s.whole(f"{p}ln2.rms", f"{p}ln2")),
-        Plan(f"The gated MLP (SwiGLU) widens each column twice, to {w} numbers: a gate and an up projection. "
-             f"Value {j} of the first column: gate {num(g, 3)}, SiLU of it {num(act, 3)}, times up {num(u, 3)} "
-             f"gives {num(prod, 3)}.", first, weight=2.5,
+        Plan(L.tr("RMSNorm again, before the MLP."), s.whole(f"{p}ln2.rms", f"{p}ln2")),
+        Plan(L.tr("The gated MLP (SwiGLU) widens each column twice, to {w} numbers: a gate and an up projection. "
+                  "Value {j} of the first column: gate {g}, SiLU of it {act}, times up {u} gives {prod}.", w=w, j=j,
+                  g=g, act=act, u=u, prod=prod), first, weight=2.5,
              closeup=s.closeups.gated_value(f, s.layer, j, 0) if has_w else None, window=s.CLOSEUP_WINDOW),
-        Plan("Every column the same: SiLU lets positive gate values through and nearly closes negative ones, so "
-             "the gate decides how much of each up value passes.",
+        Plan(L.tr("Every column the same: SiLU lets positive gate values through and nearly closes negative ones, so "
+                  "the gate decides how much of each up value passes."),
              [(f"{p}{k}", 1, t) for k in ("gate", "silu", "up", "swiglu")], weight=1.5),
-        Plan(f"The down projection brings the {w} numbers back to {c}.", s.whole(f"{p}mlp")),
-        Plan(f"The result joins the residual stream. Layer {s.layer} is done.", s.whole(f"{p}mlp_resid")),
+        Plan(L.tr("The down projection brings the {w} numbers back to {c}.", w=w, c=c), s.whole(f"{p}mlp")),
+        Plan(L.tr("The result joins the residual stream. Layer {i} is done.", i=s.layer), s.whole(f"{p}mlp_resid")),
     ]
 
 
 def tell_final_norm(s):
-    return s.Plan("A final RMSNorm: each column is divided by its root mean square once more.",
+    return s.Plan(s.lang.tr("A final RMSNorm: each column is divided by its root mean square once more."),
                   s.whole("ln_f.rms", "ln_f"))
