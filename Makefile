@@ -63,6 +63,10 @@ renders: render
 	$(RENDER) $(FINAL) $(GPT2) --camera layers --still renders/gpt2-small-layers.png
 	$(RENDER) $(FINAL) $(GPT2) --zoom-to h5.fc:1021,3 --still renders/gpt2-small-cell.png
 	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 288
+	@for l in ja ko zh-Hant; do \
+		echo "== the attention chapter in $$l"; \
+		$(RENDER) $(FINAL) --chapters attention --language $$l --still renders/chapter-attention-$$l.png || exit 1; \
+	done
 	@echo "== the Llama family"
 	$(RENDER) $(FINAL) --preset nano-llama --still renders/nano-llama-overview.png
 	# the attention chapter's grouped-query step: 4 query heads, 2 shared K/V heads (a frame of that step);

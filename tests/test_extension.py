@@ -42,10 +42,12 @@ def test_manifest_fields():
         assert pattern in excluded
 
 
-def test_manifest_wheels_are_safetensors_and_tokenizers_for_five_platforms():
+def test_manifest_wheels_are_safetensors_and_tokenizers_for_five_platforms_and_polib():
     wheels = MANIFEST["wheels"]
     tags = [build_extension.wheel_tags(w) for w in wheels]
-    assert {t[0] for t in tags} == {"safetensors", "tokenizers"}  # numpy comes with Blender
+    assert {t[0] for t in tags} == {"safetensors", "tokenizers", "polib"}  # numpy comes with Blender
+    assert [t for t in tags if t[0] == "polib"] == [("polib", "1.2.0", "any")]  # pure Python: every platform
+    wheels = [w for w in wheels if "polib" not in w]
     assert all(w.startswith("./wheels/") and "abi3" in w for w in wheels)  # abi3: any Python >= 3.10
     minimum = {"safetensors": (0, 4), "tokenizers": (0, 20)}  # pyproject's lower bounds
     for name, low in minimum.items():

@@ -16,6 +16,7 @@ import gettext
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,21 +124,24 @@ class Language:
         """Characters to read in `text`: in a wide script a half-width character counts one half."""
         return columns(text) / 2 if self.wide else float(len(text))
 
-    def wrap(self, text: str, width: int | None = None, cut: bool = True) -> list[str]:
-        """Lines of at most `width` columns (default: the subtitle line), broken by the script's
-        rules: at spaces, or (Chinese, Japanese) between characters but never before closing or
-        after opening punctuation; a word longer than a line is cut (or, without `cut`, kept whole)."""
+    def wrap(self, text: str, width: float | None = None, cut: bool = True,
+             measure: Callable[[str], float] | None = None) -> list[str]:
+        """Lines at most `width` wide by `measure` (default: columns, the subtitle line), broken
+        by the script's rules: at spaces, or (Chinese, Japanese) between characters but never before
+        closing or after opening punctuation; a word longer than a line is cut (or, without `cut`,
+        kept whole). `measure=text_width` measures in text heights, as the picture's text is."""
         width = self.line if width is None else width
-        if width < 2:
-            raise ValueError(f"line width must be at least 2 columns, got {width}")
+        measure = measure or columns
+        if width <= 0:
+            raise ValueError(f"line width must be positive, got {width}")
         lines: list[str] = []
         for space, atom in _atoms(text, self.char_breaks):
-            while cut and columns(atom) > width:  # a word wider than a line: cut at the width
-                cut = _cut(atom, width)
-                lines.append(atom[:cut])
-                atom, space = atom[cut:], False
+            while cut and measure(atom) > width:  # a word wider than a line: cut at the width
+                n = _fit(atom, width, measure)
+                lines.append(atom[:n])
+                atom, space = atom[n:], False
             gap = " " if space else ""
-            if lines and columns(lines[-1] + gap + atom) <= width:
+            if lines and measure(lines[-1] + gap + atom) <= width:
                 lines[-1] += gap + atom
             else:
                 lines.append(atom)
@@ -179,14 +183,12 @@ def columns(text: str) -> int:
     return sum(2 if wide(ch) else 1 for ch in text)
 
 
-def _cut(text: str, width: int) -> int:
-    """The most leading characters of `text` that fit `width` columns (one at least)."""
-    used = 0
-    for i, ch in enumerate(text):
-        used += 2 if wide(ch) else 1
-        if used > width:
-            return max(i, 1)
-    return len(text)
+def _fit(text: str, width: float, measure: Callable[[str], float]) -> int:
+    """The most leading characters of `text` that fit `width` (one at least)."""
+    n = 1
+    while n < len(text) and measure(text[:n + 1]) <= width:
+        n += 1
+    return n
 
 
 def _pieces(word: str) -> list[str]:

@@ -69,8 +69,6 @@ def add_text(name: str, body: str, location, size: float, color: str, collection
     kind of label it is and `block` which block it names (for the label placement, label_keys)."""
     curve = datablocks.tag(bpy.data.curves.new(name, "FONT"))
     curve.body = body
-    if i18n.current().wide or any(i18n.wide(ch) for ch in body):
-        curve.font = cjk_font()
     curve.align_x, curve.align_y = align_x, align_y
     curve.materials.append(flat_material(color))
     obj = datablocks.tag(bpy.data.objects.new(name, curve))
@@ -81,21 +79,6 @@ def add_text(name: str, body: str, location, size: float, color: str, collection
         obj[LABEL], obj[LABEL_BLOCK] = label, block
     collection.objects.link(obj)
     return obj
-
-
-CJK_FONT = "Noto Sans CJK Regular.woff2"  # Blender's own font for Chinese, Japanese and Korean (every version)
-
-
-def cjk_font() -> bpy.types.VectorFont:
-    """Blender's bundled CJK font, loaded once as our own data-block (a user's copy of it is never
-    used, so clearing the scene never removes it)."""
-    def load(key: str) -> bpy.types.VectorFont:
-        font = bpy.data.fonts.load(f"{bpy.utils.system_resource('DATAFILES', path='fonts')}/{CJK_FONT}",
-                                   check_existing=False)
-        font.name = key
-        return font
-
-    return datablocks.get_or_create("fonts", f"{datablocks.PREFIX} CJK", load)
 
 
 def _top_left(block: Block) -> np.ndarray:
@@ -123,7 +106,7 @@ def short_name(block: Block, width: float, size: float) -> str:
 def wrap(text: str, width: float, size: float) -> str:
     """Break `text` by its script's rules (i18n) so each line fits `width` where it can (one word
     or character at least)."""
-    return "\n".join(i18n.current().wrap(text, max(2, int((width + 2 * size) / (CHAR_WIDTH * size))), cut=False))
+    return "\n".join(i18n.current().wrap(text, (width + 2 * size) / size, cut=False, measure=i18n.text_width))
 
 
 def _label_block(block: Block, prefix: str, size: float, collection: bpy.types.Collection) -> None:

@@ -19,11 +19,10 @@ import numpy as np
 
 from .. import i18n
 from ..composition.theme import THEMES
-from ..defaults import CHAR_WIDTH, QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH, THEME
+from ..defaults import QUALITIES, QUALITY_ENGINES, RESOLUTION_RANGE, STORYBOARD_WIDTH, THEME
 from ..files import atomic_path
 from . import quality, render
 from .builder import THEME_PROP, in_its_language
-from .labels import cjk_font
 from .render_core import run as run_render
 from .walkthrough import steps_of
 
@@ -222,10 +221,8 @@ class _TextScene:
         curve = bpy.data.curves.new(NAME, "FONT")
         lang = i18n.current()
         if align == "LEFT" and lang.char_breaks:  # Blender wraps only at spaces: break by the script's rules
-            body = "\n".join(lang.wrap(body, max(2, int(width / size / CHAR_WIDTH))))
+            body = "\n".join(lang.wrap(body, width / size, measure=i18n.text_width))
         curve.body = body
-        if lang.wide or any(i18n.wide(ch) for ch in body):
-            curve.font = cjk_font()
         curve.size = size
         curve.align_x, curve.align_y = align, "TOP"
         if align == "LEFT":

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import i18n, model, timeline
 from ..i18n import narrow_chars
-from ..defaults import CHAR_WIDTH, FPS, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
+from ..defaults import FPS, SEED, TEMPERATURE, THEME, TOP_K, TOP_P
 from ..layout import CELL, PITCH, token_size
 from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
@@ -150,7 +150,7 @@ def overlay_text(name, body, rig, anim, location, size, color, width=None, align
                   align_y="CENTER") -> bpy.types.Object:
     lang = i18n.current()
     if width is not None and lang.char_breaks:  # Blender wraps only at spaces: break by the script's rules
-        body = "\n".join(lang.wrap(body, max(2, int(width / size / CHAR_WIDTH))))
+        body = "\n".join(lang.wrap(body, width / size, measure=i18n.text_width))
     obj = add_text(name, body, location, size, color, anim, align_x=align_x, align_y=align_y)
     obj.rotation_euler = (0.0, 0.0, 0.0)
     obj.parent = rig
