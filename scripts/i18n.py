@@ -28,7 +28,7 @@ from llmviz_blender.i18n import LANGUAGES, LOCALE_DIR, PANEL_COMMENT  # noqa: E4
 
 PACKAGE = ROOT / "llmviz_blender"
 POT = LOCALE_DIR / "messages.pot"
-KEYWORDS = {"tr": (1,), "trn": (1, 2), "trp": ((1, "c"), 2), "N_": (1,)}
+KEYWORDS = {"tr": (1,), "trn": (1, 2), "trp": ((1, "c"), 2), "N_": (1,), "_t": (1,)}  # _t: the readout's tr
 #: Keyword arguments and class attributes of the panel that Blender shows (and translates).
 UI_KEYWORDS = ("name", "description", "text")
 UI_ATTRIBUTES = ("bl_label", "bl_description")

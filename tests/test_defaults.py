@@ -54,9 +54,10 @@ def test_fps(panel, cli):
 
 def test_reading_speed(panel, cli):
     prop = panel["reading_speed"]
-    assert prop.default == Timing().reading_speed == D.READING_SPEED and prop.hard_min > 0
+    assert prop.default == 0 == prop.hard_min and Timing().reading_speed is None  # 0 / None: the language's
     p = cli.parser()
     assert p.parse_args([]).reading_speed is None  # the library's default
+    assert p.parse_args(["--language", "ja"]).language == "ja" and p.parse_args([]).language == "en"
     assert p.parse_args(["--reading-speed", "12.5"]).reading_speed == 12.5
     for bad in ("0", "-3", "fast"):
         with pytest.raises(cli.Usage):

@@ -11,11 +11,12 @@ import numpy as np
 import polib
 import pytest
 import srt
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from llmviz_blender import i18n, layout as L, model, timeline as tl
 from llmviz_blender.i18n import LANGUAGES, NO_LINE_END, NO_LINE_START, columns
-from llmviz_blender.timeline import subtitles
+from llmviz_blender.layout import readout
+from llmviz_blender.timeline import subtitles, zoom
 from llmviz_blender.timeline.story import SPLIT_CUES, split_caption
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +103,7 @@ def test_numbers_are_written_as_cldr_writes_them(code):
     for n in (7, 1234, 12345, 1234567, 124439808):
         assert lang.count(n) == format_decimal(n, locale=BABEL[code]), n
     assert lang.num(0.5312) == format_decimal(0.53, format="0.00", locale=BABEL[code])
+    assert lang.percent_of(0.973) == format_percent(0.973, locale=BABEL[code], decimal_quantization=False)
     assert lang.num(-1.25, 1) == format_decimal(-1.2, format="0.0", locale=BABEL[code]).replace("\u2212", "-")
 
 
@@ -186,3 +188,18 @@ def test_long_cjk_captions_become_two_steps():
     first, second = split_caption(long, ja)
     assert first + second == long and first.endswith("。") and abs(len(first) - len(second)) <= len(sentence)
     assert split_caption(sentence * 2, ja) == [sentence * 2]
+
+
+def test_the_readout_and_the_zoom_caption_speak_the_language():
+    """A cell's readout (the zoom's and a cell still's formula plate) in German: its words and
+    the block's name translated, its value the same, written with a decimal comma in the caption."""
+    lay, trace = L.model_layout(NANO, len(TOKENS)), model.forward(WEIGHTS, TOKENS)
+    en = readout.explain(lay, trace, WEIGHTS, "h0.fc", 100, 3)
+    with i18n.using("de"):
+        de = readout.explain(lay, trace, WEIGHTS, "h0.fc", 100, 3)
+        caption = zoom.caption(de)
+    assert de.value == en.value and de.formula.split(" = ", 1)[1] == en.formula.split(" = ", 1)[1]
+    assert "row" not in de.formula and "of" not in de.formula.split(" = ")[0].split(), de.formula
+    assert LANGUAGES["de"].tr("MLP Weights") in de.formula
+    assert en.value_text().replace(".", ",") in caption and "Zeile" in caption, caption
+    assert i18n.current() is LANGUAGES["en"]  # `using` restores the language it found

@@ -38,7 +38,7 @@ class LanguageError(ValueError):
 @dataclass(frozen=True)
 class Language:
     """One language: `code` (BCP 47), its English and own names, the Blender interface locales that
-    choose it, its number signs (decimal and digit group, as CLDR writes them),
+    choose it, its number signs (decimal, digit group and percent, as CLDR writes them),
     its subtitle line (`line` columns: a full-width character takes two) and reading speed (`cps`,
     characters a second, a full-width character counting one and a half-width one half where the
     script is `wide`), and whether lines break between characters (`char_breaks`) or at spaces."""
@@ -49,6 +49,7 @@ class Language:
     blender: tuple[str, ...]
     decimal: str = "."
     group: str = ","
+    percent: str = "%"  # the sign after a percentage, with any space before it
     line: int = 42
     cps: float = GUIDE_ENGLISH_CPS
     wide: bool = False
@@ -109,6 +110,10 @@ class Language:
 
         text = value if isinstance(value, str) else num(value, digits)
         return text.replace(".", self.decimal) if self.decimal != "." else text
+
+    def percent_of(self, share: float) -> str:
+        """A share as a percentage with one decimal: 97.3% / 97,3 %."""
+        return f"{self.num(f'{100 * share:.1f}')}{self.percent}"
 
     def count(self, n: int) -> str:
         """An integer with the language's digit groups: 1,234,567 / 1.234.567 / 1 234 567."""
@@ -230,9 +235,9 @@ LANGUAGES: dict[str, Language] = {lang.code: lang for lang in (
              char_breaks=True),
     Language("zh-Hant", "Chinese (Traditional)", "繁體中文", ("zh_HANT", "zh_TW"), line=32, cps=9.0, wide=True,
              char_breaks=True),
-    Language("es", "Spanish", "Español", ("es",), decimal=",", group="."),
-    Language("fr", "French", "Français", ("fr_FR",), decimal=",", group="\u202f"),
-    Language("de", "German", "Deutsch", ("de_DE",), decimal=",", group="."),
+    Language("es", "Spanish", "Español", ("es",), decimal=",", group=".", percent="\u00a0%"),
+    Language("fr", "French", "Français", ("fr_FR",), decimal=",", group="\u202f", percent="\u00a0%"),
+    Language("de", "German", "Deutsch", ("de_DE",), decimal=",", group=".", percent="\u00a0%"),
 )}
 ENGLISH = LANGUAGES["en"]
 

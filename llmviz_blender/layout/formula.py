@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from .. import i18n
+
 TERMS = 3  # terms written out in a sum or a dot product
 
 #: GELU (the tanh approximation) and SiLU as formulas.
@@ -37,7 +39,7 @@ def precise(value: float) -> str:
 
 
 def _more(n: int) -> str:
-    return f" + ... {n - TERMS} more" if n > TERMS else ""
+    return i18n.current().tr(" + ... {n} more", n=n - TERMS) if n > TERMS else ""
 
 
 def products(a: np.ndarray, b: np.ndarray) -> str:
@@ -88,5 +90,7 @@ def rotation(pair: np.ndarray, angle: float, result: np.ndarray) -> str:
 def rope_angle(position: int, pair: int, head_size: int, theta: float, freq: float, result: float,
                scaled: object = None) -> str:
     """The rotary angle of `pair` at `position`: position * theta^(-2 pair / head_size)."""
-    rate = f"{theta:g}^(-{2 * pair}/{head_size})" + (" rescaled" if scaled else "")
-    return f"angle = position x {rate} = {position} x {precise(freq)} = {precise(result)} rad"
+    L = i18n.current()
+    rate = f"{theta:g}^(-{2 * pair}/{head_size})" + (L.tr(" rescaled") if scaled else "")
+    return L.tr("angle = position x {rate} = {position} x {freq} = {angle} rad", rate=rate, position=position,
+                freq=precise(freq), angle=precise(result))

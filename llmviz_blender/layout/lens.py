@@ -19,7 +19,7 @@ def lens_text(config: ModelConfig, row: LensRow, target: int | None = None) -> s
     L = i18n.current()
     lines = [L.tr("lens after attention {i}", i=row.layer) if row.stage == "attn" else
              L.tr("lens after MLP {i}", i=row.layer)]
-    lines += [f"{text} {L.num(f'{100 * p:.1f}')}%" for _, text, p in row.top]
+    lines += [f"{text} {L.percent_of(p)}" for _, text, p in row.top]
     if target is not None and row.target_rank is not None:
         lines.append(L.tr("{token}: rank {r}", token=token_text(config, target, quoted=False), r=row.target_rank))
     return "\n".join(lines)

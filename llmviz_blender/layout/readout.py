@@ -131,6 +131,16 @@ def _reads(layout: Layout, block: Block) -> list[Block]:
 
 # ------------------------------------------------------------------------------------ per op
 
+def _t(msgid: str, **values) -> str:
+    """A readout's words in the current language (i18n); its numbers stay as formulas write them."""
+    return i18n.current().tr(msgid, **values)
+
+
+def _n(name: str) -> str:
+    """A block's name in the current language."""
+    return i18n.current().tr(name)
+
+
 def _matmul(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     reads = _reads(c.layout, b)
     weight = next(r for r in reads if r.kind == "weight" and r.source.endswith(".weight"))
@@ -140,9 +150,11 @@ def _matmul(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     out.sources = [_row(weight, row), *(_column(i, col) for i in inputs)]
     if bias is not None:
         out.sources.append(_cell(bias, row, 0))
-    what = f"{'bias + ' if bias else ''}row {row} of {weight.name} · column {col} of {inputs[0].name}"
+    names = {"row": row, "weight": _n(weight.name), "col": col, "input": _n(inputs[0].name)}
+    what = _t("bias + row {row} of {weight} · column {col} of {input}", **names) if bias else \
+        _t("row {row} of {weight} · column {col} of {input}", **names)
     if out.value is None:
-        out.formula = f"{what} (shape only: no numbers)"
+        out.formula = _t("{what} (shape only: no numbers)", what=what)
         return
     w = c.cells(weight.key, row, np.arange(n_in))
     x = np.concatenate([c.cells(i.key, np.arange(i.rows.size), col) for i in inputs])
@@ -150,14 +162,14 @@ def _matmul(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     out.terms = {"bias": np.float64(beta), "weights": w, "inputs": x}
     out.result = beta + float(np.dot(w, x))
     text = formula.dot(w, x, out.value, None if bias is None else beta)
-    out.formula = f"{what} = {text}" if bias is not None else f"{what} (no bias) = {text}"
+    out.formula = f"{what} = {text}" if bias is not None else _t("{what} (no bias) = {text}", what=what, text=text)
 
 
 def _embed(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     tokens_b, wte, wpe = _reads(c.layout, b)
     out.sources = [_cell(tokens_b, 0, col), _column(wpe, col)]
     if out.value is None:
-        out.formula = f"token embedding + position embedding, row {row} (shape only: no numbers)"
+        out.formula = _t("token embedding + position embedding, row {row} (shape only: no numbers)", row=row)
         return
     tok = int(round(c.cell(tokens_b.key, 0, col)))
     out.sources.insert(1, _column(wte, tok))
@@ -176,7 +188,7 @@ def _ln_input(c: CellReader, b: Block, col: int) -> tuple[Block, np.ndarray]:
 def _ln_mean(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp = _reads(c.layout, b)[0]
     out.sources = [_column(inp, col)]
-    what = f"mean of column {col} of {inp.name} ({inp.rows.size} values)"
+    what = _t("mean of column {col} of {input} ({n} values)", col=col, input=_n(inp.name), n=inp.rows.size)
     if out.value is None:
         out.formula = what
         return
@@ -190,7 +202,8 @@ def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp, mean = _reads(c.layout, b)[:2]
     out.sources = [_column(inp, col), _cell(mean, 0, col)]
     eps = c.layout.config.norm_eps
-    what = f"sqrt(mean((x - mean)^2) + {eps:g}) over column {col} of {inp.name}"
+    what = _t("sqrt(mean((x - mean)^2) + {eps}) over column {col} of {input}", eps=format(eps, "g"), col=col,
+              input=_n(inp.name))
     if out.value is None:
         out.formula = what
         return
@@ -199,7 +212,8 @@ def _ln_std(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     var = float(np.mean((x - mu) ** 2))
     out.terms = {"inputs": x, "mean": np.float64(mu)}
     out.result = math.sqrt(var + eps)
-    out.formula = f"{what} = sqrt({precise(var)} + {eps:g}) with mean {precise(mu)} = {precise(out.value)}"
+    out.formula = _t("{what} = sqrt({var} + {eps}) with mean {mean} = {value}", what=what, var=precise(var),
+                     eps=format(eps, "g"), mean=precise(mu), value=precise(out.value))
 
 
 def _layernorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -207,7 +221,7 @@ def _layernorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> Non
     out.sources = [_column(inp, col), _cell(mean, 0, col), _cell(std, 0, col), _cell(gamma, row, 0),
                    _cell(beta, row, 0)]
     if out.value is None:
-        out.formula = "(x - mean) / std * gamma + beta (shape only: no numbers)"
+        out.formula = _t("{what} (shape only: no numbers)", what="(x - mean) / std * gamma + beta")
         return
     x, mu, sd = c.cell(inp.key, row, col), c.cell(mean.key, 0, col), c.cell(std.key, 0, col)
     g, be = c.cell(gamma.key, row, 0), c.cell(beta.key, row, 0)
@@ -240,14 +254,15 @@ def _score_values(c: CellReader, score: Block, q: int) -> np.ndarray:
 
 
 def _score_name(score: Block, q: int) -> str:
-    return f"{score.name} {'row' if score.triangle else 'column'} {q}"
+    return _t("{scores} row {i}", scores=_n(score.name), i=q) if score.triangle else \
+        _t("{scores} column {i}", scores=_n(score.name), i=q)
 
 
 def _softmax_max(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     score = _reads(c.layout, b)[0]
     q = _query_index(b, row, col)
     out.sources = [_score_span(score, q)]
-    what = f"max of {_score_name(score, q)}"
+    what = _t("max of {scores}", scores=_score_name(score, q))
     if out.value is None:
         out.formula = what
         return
@@ -263,7 +278,7 @@ def _softmax_sumexp(c: CellReader, b: Block, row: int, col: int, out: Readout) -
     q = _query_index(b, row, col)
     mr, mc = _agg_cell(zmax, q)
     out.sources = [_score_span(score, q), _cell(zmax, mr, mc)]
-    what = f"sum of exp(score - max) over {_score_name(score, q)}"
+    what = _t("sum of exp(score - max) over {scores}", scores=_score_name(score, q))
     if out.value is None:
         out.formula = what
         return
@@ -280,7 +295,7 @@ def _softmax(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     q = row if score.triangle else col  # the query (attention row) or the token (logits column)
     mr, mc = _agg_cell(zmax, q)
     out.sources = [_score_span(score, q), _cell(zmax, mr, mc), _cell(zsum, mr, mc)]
-    what = f"exp(score - max) / sum-exp over {_score_name(score, q)}"
+    what = _t("exp(score - max) / sum-exp over {scores}", scores=_score_name(score, q))
     if out.value is None:
         out.formula = what
         return
@@ -294,7 +309,8 @@ def _attention(c: CellReader, b: Block, row: int, col: int, out: Readout) -> Non
     qb, kb = _reads(c.layout, b)
     a = qb.rows.size
     out.sources = [_column(qb, row), _column(kb, col)]
-    what = f"q (column {row} of {qb.name}) · k (column {col} of {kb.name}) / sqrt({a})"
+    what = _t("q (column {row} of {queries}) · k (column {col} of {keys}) / sqrt({a})", row=row,
+              queries=_n(qb.name), col=col, keys=_n(kb.name), a=a)
     if out.value is None:
         out.formula = what
         return
@@ -311,7 +327,8 @@ def _attend(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     soft, vb = _reads(c.layout, b)
     n = col + 1  # causal: token `col` reads tokens 0..col
     out.sources = [_row(soft, col, n), Span(vb.key, (row, row), (0, col))]
-    what = f"sum over tokens j <= {col} of softmax[{col}, j] * v[j] (row {row} of {vb.name})"
+    what = _t("sum over tokens j <= {col} of softmax[{col}, j] * v[j] (row {row} of {values})", col=col, row=row,
+              values=_n(vb.name))
     if out.value is None:
         out.formula = what
         return
@@ -327,7 +344,7 @@ def _elementwise(c: CellReader, b: Block, row: int, col: int, out: Readout, sign
     """A cell made of the same cell of the two blocks it reads: `combine`d, written by `write`."""
     left, right = _reads(c.layout, b)
     out.sources = [_cell(left, row, col), _cell(right, row, col)]
-    what = f"{left.name} {sign} {right.name}"
+    what = f"{_n(left.name)} {sign} {_n(right.name)}"
     if out.value is None:
         out.formula = what
         return
@@ -366,13 +383,14 @@ def _lookup(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     tokens_b, wte = _reads(c.layout, b)
     out.sources = [_cell(tokens_b, 0, col)]
     if out.value is None:
-        out.formula = f"row {row} of the token's embedding column (shape only: no numbers)"
+        out.formula = _t("row {row} of the token's embedding column (shape only: no numbers)", row=row)
         return
     tok = int(round(c.cell(tokens_b.key, 0, col)))
     out.sources.append(_column(wte, tok))
     out.terms = {"token": np.float64(tok)}
     out.result = c.cell(wte.key, row, tok)
-    out.formula = f"embed[{token_text(c.layout.config, tok)}][{row}] = {precise(out.value)} (no position is added)"
+    out.formula = _t("embed[{token}][{row}] = {value} (no position is added)", token=token_text(c.layout.config, tok),
+                     row=row, value=precise(out.value))
 
 
 def _rope_angle(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
@@ -387,7 +405,8 @@ def _rms(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp = _reads(c.layout, b)[0]
     out.sources = [_column(inp, col)]
     eps = c.layout.config.norm_eps
-    what = f"sqrt(mean(x^2) + {eps:g}) over column {col} of {inp.name}"
+    what = _t("sqrt(mean(x^2) + {eps}) over column {col} of {input}", eps=format(eps, "g"), col=col,
+              input=_n(inp.name))
     if out.value is None:
         out.formula = what
         return
@@ -402,7 +421,7 @@ def _rmsnorm(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     inp, rms, gain = _reads(c.layout, b)
     out.sources = [_cell(inp, row, col), _cell(rms, 0, col), _cell(gain, row, 0)]
     if out.value is None:
-        out.formula = "x / rms * gain (shape only: no numbers)"
+        out.formula = _t("{what} (shape only: no numbers)", what="x / rms * gain")
         return
     x, r, g = c.cell(inp.key, row, col), c.cell(rms.key, 0, col), c.cell(gain.key, row, 0)
     out.terms = {"x": np.float64(x), "rms": np.float64(r), "gain": np.float64(g)}
@@ -415,7 +434,8 @@ def _rope(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     half = vec.rows.size // 2
     j, partner = row % half, (row + half) % (2 * half)
     out.sources = [_cell(vec, row, col), _cell(vec, partner, col), _cell(angle, j, col)]
-    what = f"element {row} of {vec.name} turned with element {partner} by angle[{j}] of position {col}"
+    what = _t("element {row} of {vectors} turned with element {partner} by angle[{j}] of position {col}", row=row,
+              vectors=_n(vec.name), partner=partner, j=j, col=col)
     if out.value is None:
         out.formula = what
         return
@@ -436,17 +456,18 @@ def _product(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
 
 
 def _param(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
-    out.formula = f"parameter {out.source_text()} (a learned weight, not computed)"
+    out.formula = _t("parameter {name} (a learned weight, not computed)", name=out.source_text())
     out.result = out.value
 
 
 def _token_op(c: CellReader, b: Block, row: int, col: int, out: Readout) -> None:
     if out.value is None:
-        out.formula = f"input token at position {col}"
+        out.formula = _t("input token at position {col}", col=col)
         return
     tok = int(round(out.value))
     out.result = out.value
-    out.formula = f"input token at position {col}: id {tok} = {token_text(c.layout.config, tok)}"
+    out.formula = _t("input token at position {col}: id {id} = {token}", col=col, id=tok,
+                     token=token_text(c.layout.config, tok))
 
 
 _OPS = {
@@ -478,8 +499,9 @@ def explain(layout: Layout, trace: Mapping[str, np.ndarray] | None, weights: Wei
         after = block.op == "softmax"
         out.value = 0.0 if after else float("-inf")
         out.result = out.value
-        out.formula = (f"masked: token {row} cannot attend to the later token {col} "
-                       f"({'weight 0 after softmax' if after else 'score -inf before softmax'})")
+        out.formula = _t("masked: token {row} cannot attend to the later token {col} (weight 0 after softmax)",
+                         row=row, col=col) if after else \
+            _t("masked: token {row} cannot attend to the later token {col} (score -inf before softmax)", row=row, col=col)
         return out
     if cells.has_values(block.key):
         out.value = cells.cell(block.key, row, col)

@@ -186,7 +186,7 @@ def next_tokens(config, probs: np.ndarray, k: int, fanned: bool) -> str:
     """The k most likely next tokens with their probabilities, as listed under the output (one a
     line for word pieces)."""
     best, L = top_k(config, probs, k), i18n.current()
-    listed = [f"{w} {L.num(f'{100 * p:.1f}')}%" for _, w, p in best]
+    listed = [f"{w} {L.percent_of(p)}" for _, w, p in best]
     return L.tr("next token:") + ("\n" + "\n".join(listed) if fanned else " " + "  ".join(listed))
 
 

@@ -290,5 +290,5 @@ class Story:
             return L.tr("samples {token} (p {p}) from {shown}{more} ({how})", token=token_text(f.config, tok),
                         p=float(choice.probability), shown=shown, more=more, how=self.sampling)
         probs = np.asarray(gen.traces[i]["probs"][-1], np.float64)
-        return L.tr("predicts {token}{how}", token=token_text(f.config, tok),
-                    how=self._spread(probs) or f" ({L.num(float(probs[tok]))})")
+        how = self._spread(probs) or " (" + L.num(float(probs[tok])) + ")"
+        return L.tr("predicts {token}{how}", token=token_text(f.config, tok), how=how)

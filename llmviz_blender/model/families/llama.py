@@ -327,7 +327,7 @@ def bands(kit, config, t: int) -> list:
 def tell_embedding(s) -> list:
     f, cfg, Plan, L = s.facts, s.facts.config, s.Plan, s.lang
     t, tok, half = f.t, f.tokens[0], cfg.head_size // 2
-    last = t - 1
+    last, theta = t - 1, L.num(format(cfg.rope_theta, "g"))
     return [
         Plan(L.tr("Token {token} picks column {id} of the token embedding: that is the first input column, top value "
                   "{v}. Unlike GPT-2, no position is added here.", token=s.token_text(cfg, tok), id=tok,
@@ -338,7 +338,7 @@ def tell_embedding(s) -> list:
              [("x", 1, t)], weight=1.5, focus=["x", "wte"], sources=["tokens", "wte"]),
         Plan(L.tr("Positions enter later, as rotations (RoPE): pair j of position p turns by p x {theta}^(-2j/{a}) "
                   "radians. Position {p} turns its first pair by {first} rad and its last by {last}.",
-                  theta=f"{cfg.rope_theta:g}", a=cfg.head_size, p=last, first=f.cell('rope', 0, last),
+                  theta=theta, a=cfg.head_size, p=last, first=f.cell('rope', 0, last),
                   last=f.cell('rope', half - 1, last)), s.whole("rope"), weight=2.0, focus=["rope"]),
     ]
 
