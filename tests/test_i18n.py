@@ -7,7 +7,6 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
 import polib
 import pytest
 import srt
