@@ -153,6 +153,12 @@ class Language:
         return lines
 
 
+    def text_box(self, text: str, width: float) -> str:
+        """`text` for a Blender text box `width` text heights wide: Blender wraps only at spaces, so
+        Chinese and Japanese get their line breaks here, by their rules."""
+        return "\n".join(self.wrap(text, width, measure=text_width)) if self.char_breaks else text
+
+
 #: Characters a CJK line never starts with (closing punctuation, small kana, the long vowel mark)
 #: or ends with (opening punctuation): kinsoku shori.
 NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》〙〗｝］”’),.;:!?%]}ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々〜…")

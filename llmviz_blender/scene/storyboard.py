@@ -219,9 +219,8 @@ class _TextScene:
 
     def _text(self, body: str, size: int, color: str, width: float, align: str = "LEFT") -> bpy.types.Object:
         curve = bpy.data.curves.new(NAME, "FONT")
-        lang = i18n.current()
-        if align == "LEFT" and lang.char_breaks:  # Blender wraps only at spaces: break by the script's rules
-            body = "\n".join(lang.wrap(body, width / size, measure=i18n.text_width))
+        if align == "LEFT":
+            body = i18n.current().text_box(body, width / size)
         curve.body = body
         curve.size = size
         curve.align_x, curve.align_y = align, "TOP"

@@ -148,9 +148,8 @@ def overlay_plate(name: str, rig: bpy.types.Object, anim: bpy.types.Collection, 
 
 def overlay_text(name, body, rig, anim, location, size, color, width=None, align_x="CENTER",
                   align_y="CENTER") -> bpy.types.Object:
-    lang = i18n.current()
-    if width is not None and lang.char_breaks:  # Blender wraps only at spaces: break by the script's rules
-        body = "\n".join(lang.wrap(body, width / size, measure=i18n.text_width))
+    if width is not None:
+        body = i18n.current().text_box(body, width / size)
     obj = add_text(name, body, location, size, color, anim, align_x=align_x, align_y=align_y)
     obj.rotation_euler = (0.0, 0.0, 0.0)
     obj.parent = rig
