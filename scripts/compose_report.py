@@ -1,12 +1,15 @@
 """The composition report: how every walkthrough step and gallery still is framed, read back from Blender.
 
     python scripts/compose_report.py [--preset nano-gpt] [--aspects 16:9,9:16]
+    python scripts/compose_report.py --preset facts-gpt --prompt "Tiger Woods plays the sport of" --chapters facts --logit-lens
 
 For the walkthrough at each aspect (1920 px on the long side) and for the gallery stills (overview,
 attention head, MLP), it prints the focus's fill of the free region (area share and binding-side
-share), whether the focus is inside it, and the labels: shown, and hidden for size, overlap or cut
-(the pure placement's decision). It exits 1, naming each problem, when a focus is cropped or a
-visible label is too small, cut, under an overlay or overlapping another (scene.audit).
+share), whether the focus is inside it, the labels (shown, and hidden for size, overlap or cut: the
+pure placement's decision) and the referents (what each caption names: inside the free region,
+outlined and labelled). It exits 1, naming each problem, when a focus is cropped, a visible label
+is too small, cut, under an overlay or overlapping another, or a referent is off screen or
+unmarked (scene.audit).
 """
 
 from __future__ import annotations
@@ -41,27 +44,34 @@ def _counts(placements) -> str:
             f"cut {total['cut']}")
 
 
-def walkthrough_report(preset: str, resolution: tuple[int, int]) -> list[str]:
+def walkthrough_report(preset: str, resolution: tuple[int, int], chapters: list[str] | None = None,
+                       **build) -> list[str]:
+    """Audit every step's key frame of the walkthrough (of `chapters`; None: all) of `preset` built
+    with `build` options (prompt, weights, tokens, logit_lens)."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     sc = bpy.context.scene
     render.configure(sc, resolution=resolution)
-    coll = scene.build(preset, scene=sc)
+    coll = scene.build(scene.prepare(preset, aspect=resolution[0] / resolution[1],
+                                     **{k: v for k, v in build.items() if k != "logit_lens"}),
+                       logit_lens=build.get("logit_lens", False), scene=sc)
     m = scene.model_of(coll)
-    scene.animate(coll, scene=sc)
-    tl = walkthrough.plan(m, sc)
+    scene.animate(coll, scene=sc, chapters=chapters)
+    tl, shown = walkthrough.walk(m, sc, chapters=chapters)
     picture = Frame(environment.aspect(sc))
     labels = label_keys.labels_of(coll)
     audits, placements = [], []
     for step in tl.steps:
         key = walkthrough.key_frame(step)
         framed = step.framing(picture)
-        focus = [step.subject]
-        audits.append(audit.audit(coll, sc, key, framed, focus))
+        audits.append(audit.audit(coll, sc, key, framed, [step.subject], step.referents, shown.layout))
         placements.append(label_keys.place(labels, tl.camera_at(key), framed, step.focus, step.sources))
     inside = sum(a.inside for a in audits)
-    print(f"walkthrough {preset} {resolution[0]}x{resolution[1]}: {len(audits)} steps, focus inside {inside}; "
+    named = sum(len(s.referents) for s in tl.steps)
+    what = " ".join([preset, *(f"{k}={v!r}" for k, v in build.items()), *([",".join(chapters)] if chapters else [])])
+    print(f"walkthrough {what} {resolution[0]}x{resolution[1]}: {len(audits)} steps, focus inside {inside}; "
           f"focus fill median {np.median([a.area for a in audits]):.0%} of the free area, "
-          f"{np.median([a.span for a in audits]):.0%} of its binding side; {_counts(placements)}")
+          f"{np.median([a.span for a in audits]):.0%} of its binding side; {_counts(placements)}; referents "
+          f"marked {sum(a.referents for a in audits)} of {named} (in {sum(bool(s.referents) for s in tl.steps)} steps)")
     return [p for a in audits for p in a.problems]
 
 
@@ -86,11 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nano-gpt")
     parser.add_argument("--aspects", default="16:9,9:16")
+    parser.add_argument("--prompt", help="input text (a model with a tokenizer)")
+    parser.add_argument("--weights", help="weights file, or 'random'")
+    parser.add_argument("--tokens", help="input ids (2,1,0) or text in the model's vocabulary")
+    parser.add_argument("--chapters", help="chapter ids, comma-separated (default: all; stills are then skipped)")
+    parser.add_argument("--logit-lens", action="store_true")
     args = parser.parse_args(argv)
+    build = {k: v for k, v in (("prompt", args.prompt), ("weights", args.weights), ("tokens", args.tokens),
+                               ("logit_lens", args.logit_lens)) if v}
+    chapters = args.chapters.split(",") if args.chapters else None
     problems = []
     for aspect in args.aspects.split(","):
-        problems += walkthrough_report(args.preset, _resolution(aspect))
-    for target in STILLS:
+        problems += walkthrough_report(args.preset, _resolution(aspect), chapters, **build)
+    for target in STILLS if chapters is None else ():
         problems += still_report(args.preset, target)
     for p in problems:
         print(f"PROBLEM: {p}")

@@ -502,9 +502,10 @@ def test_camera_keys(full):
     np.testing.assert_allclose(mid.location, np.add(a.pose.location, b.pose.location) / 2)
     np.testing.assert_allclose(mid.shift, np.add(a.pose.shift, b.pose.shift) / 2)
     assert tl.ease(0) == 0 and tl.ease(1) == 1 and tl.ease(-3) == 0 and tl.ease(0.25) < 0.25
-    for s in full.steps:  # each step's view holds its focus blocks
-        if s.focus:
-            lo, hi = FED_LAYOUT.bounds([FED_LAYOUT[k] for k in s.focus])
+    for s in full.steps:  # each step's view holds what its caption names, or its focus blocks
+        boxes = [r.box(FED_LAYOUT) for r in s.referents] or (
+            [FED_LAYOUT.bounds([FED_LAYOUT[k] for k in s.focus])] if s.focus else [])
+        for lo, hi in boxes:
             assert np.all(s.target[0] <= lo + 1e-9) and np.all(hi <= s.target[1] + 1e-9)
 
 

@@ -24,11 +24,11 @@ class Theme:
 THEMES: dict[str, Theme] = {
     "dark": Theme("dark", "Dark background: for video", (0.012, 0.012, 0.016),
                   {"text": "#d9d9de", "section": "#f2f2f5", "muted": "#8c8c99", "bar": "#0b0b0e",
-                   "formula": "#d368a4", "sheet": "#16161c"},
+                   "formula": "#d368a4", "sheet": "#16161c", "referent": "#ffd23f"},
                   ghost=(0.05, 0.05, 0.055), dim=(0.08, 0.08, 0.08)),
     "light": Theme("light", "Near-white paper and dark text: for slides and papers", (0.90, 0.90, 0.88),
                    {"text": "#26262b", "section": "#101014", "muted": "#5f5f6b", "bar": "#ecebe6",
-                    "formula": "#9c1f66", "sheet": "#f7f6f2"},
+                    "formula": "#9c1f66", "sheet": "#f7f6f2", "referent": "#c26a00"},
                    ghost=(0.5, 0.5, 0.49), dim=(0.72, 0.72, 0.7)),
 }
 

@@ -1,7 +1,8 @@
 """A viewer's audit of a built scene, read back from Blender: at a frame, does the subject lie inside
-the free region and how much of it does it fill, and is every visible label legible (a line at least
+the free region and how much of it does it fill, is every visible label legible (a line at least
 MIN_LABEL of the frame height), wholly inside the picture, clear of the overlays and of every other
-visible label? Projections are Blender's own (world_to_camera_view), independent of the pure plan.
+visible label, and is every referent the caption names inside the free region, outlined and
+labelled (scene.marks)? Projections are Blender's own (world_to_camera_view), independent of the pure plan.
 Used by the composition report (scripts/bench.py compose) and the tests."""
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from mathutils import Vector
 from ..composition import Frame, Rect
 from ..composition.camera import corners
 from ..composition.frame import MIN_LABEL
+from ..layout import Layout
+from ..timeline.referents import Referent
+from . import marks
 
 TOL = 1e-3  # frame heights: rounding in Blender's projection
 
@@ -30,6 +34,7 @@ class Audit:
     span: float
     inside: bool
     labels: int
+    referents: int = 0  # referents inside the free region, outlined and labelled
     problems: list[str] = field(default_factory=list)
 
 
@@ -40,9 +45,10 @@ def _screen(scene: bpy.types.Scene, points, aspect: float) -> Rect:
 
 
 def audit(collection: bpy.types.Collection, scene: bpy.types.Scene, frame_number: int, picture: Frame,
-          focus: list[tuple[np.ndarray, np.ndarray]]) -> Audit:
+          focus: list[tuple[np.ndarray, np.ndarray]], referents: list[Referent] = (),
+          layout: Layout | None = None) -> Audit:
     """Audit the picture of `scene` at `frame_number` (regions of `picture`) for the world boxes
-    `focus` and the model's labels (its unparented text objects)."""
+    `focus`, the model's labels (its unparented text objects) and the `referents` of `layout`."""
     scene.frame_set(frame_number)
     free, whole = picture.free(), picture.whole
     boxes = [_screen(scene, corners(lo, hi), picture.aspect) for lo, hi in focus]
@@ -70,4 +76,13 @@ def audit(collection: bpy.types.Collection, scene: bpy.types.Scene, frame_number
                 out.problems.append(f"{what} overlaps {other!r}")
         placed.append((obj.name, rect))
     out.labels = len(placed)
+    for ref in referents:
+        what = f"frame {frame_number}: referent {marks.ident(ref)} ({ref.label!r})"
+        outline, label = marks.shown(collection, ref)
+        rect = _screen(scene, corners(*ref.box(layout)), picture.aspect)
+        problems = [f"{what} is outside the picture's free region" if not free.contains(rect, tol=TOL) else "",
+                    f"{what} is not outlined" if outline is None else "",
+                    f"{what} is not labelled" if label is None else ""]
+        out.problems += [p for p in problems if p]
+        out.referents += not any(problems)
     return out

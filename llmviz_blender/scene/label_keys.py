@@ -3,8 +3,9 @@ written as plain visibility: keyed per walkthrough step, or set once for a still
 plays it without the add-on.
 
 The labels are the model's unparented text objects (overlays ride on the camera and are placed by
-the frame's regions instead). Priority: the step's focus blocks' names and dimensions first, then
-the blocks they read and the sequence so far, tokens and predictions, section headings, group labels, other blocks' labels,
+the frame's regions instead). Priority: the marks of what the step's caption names (scene.marks)
+first, then the step's focus blocks' names and dimensions, then the blocks they read and the
+sequence so far, tokens and predictions, section headings, group labels, other blocks' labels,
 cards last; far context yields first.
 """
 
@@ -21,7 +22,7 @@ from .keys import drop_keys, set_vector_keys, set_visibility
 from .labels import LABEL, LABEL_BLOCK
 
 #: Priority (0 first) of each label kind that names no block of the step.
-KIND_PRIORITY = {"sequence": 1, "section": 3, "group": 4, "card": 6}
+KIND_PRIORITY = {"referent": -1, "sequence": 1, "section": 3, "group": 4, "card": 6}
 FOCUS, SOURCE, TEXT, OTHER = 0, 1, 2, 5
 RESIZABLE = {"name", "dim", "section", "group"}  # label kinds sized on screen: block names, dimensions, headings
 GROW = 4.0  # a picture may enlarge a resizable label up to this many times to make it legible

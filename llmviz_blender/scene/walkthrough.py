@@ -27,7 +27,7 @@ from ..composition import Frame
 from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, PANEL, PANEL_PAD, TALL_BAR,
                                  TEXT_WIDTH, TITLE_BAND, TITLE_SCALE, CAPTION_TOP, PanelText, caption_size, formula_size,
                                  panel_text)
-from . import datablocks, environment, label_keys, materials, value_boxes
+from . import datablocks, environment, label_keys, marks, materials, value_boxes
 from .builder import LANGUAGE_PROP, ROOT, THEME_PROP, relayout, with_fed
 from .session import Model, model_of
 from .keys import set_keys, set_vector_keys, set_visibility
@@ -477,7 +477,7 @@ def animate(collection: bpy.types.Collection, *, fps: int = FPS, speed: float = 
         if closeups:
             for i, cu in enumerate(tl.closeups):
                 _key_closeup(i, cu, tl, m, anim, tl.frame_start, rig, d, height, width)
-        available = _outputs(tl, m, collection, anim)
+        available = {**_outputs(tl, m, collection, anim), **marks.key_referents(tl, m.layout, anim)}
         _key_pass_columns(tl, m, anim)
         frame = Frame(width / height, caption=captions, title=captions)
         label_keys.key_steps(collection, tl.steps, [key_frame(s) for s in tl.steps], tl.camera_at, frame, tl.frame_start,

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..composition import Frame, Pose, compose
-from ..composition.camera import corners, screen_box
+from ..composition.camera import corners, project, screen_box
 from ..composition.frame import MAX_LABEL, SIDE_ASPECT
 from .. import i18n
 from ..defaults import ALWAYS, ASPECT, HIGHLIGHT_FRAMES, NEVER
 from ..i18n import Language
-from ..layout import Layout, label_room, label_size
+from ..layout import CELL, Layout, label_room, label_size
 from ..model import Generation, ModelConfig, Weights, token_text
+from . import referents as marks
 from .closeups import CloseUp
 from .facts import Facts
+from .referents import Referent
 from .reveal import schedule, units as unit_of
 from .story import Box, Plan, Story, home, split_caption
 from .timing import CHAPTERS, DEFAULT_DURATIONS, Timing, TimelineError, ease
@@ -45,7 +47,9 @@ class Step:
     with room for its labels), `focus` blocks emphasised, `sources` (blocks read) highlighted and
     `computes` the blocks whose cells are revealed during the step; `catch_up` marks a fast-forward
     through chapters not told. Everything moves from frame_start to `motion_end` (camera, cells,
-    fades, close-up flights); from there to frame_end the picture holds while the text is read."""
+    fades, close-up flights); from there to frame_end the picture holds while the text is read.
+    `referents` (what the caption names) are outlined and labelled, their labels `mark` world
+    units tall (referents.LABEL_SIZE of the picture where the camera arrives)."""
 
     frame_start: int
     frame_end: int
@@ -60,6 +64,8 @@ class Step:
     formula: bool = False  # a close-up's formula plate is on screen
     side: bool = False  # the captions stand in the side panel (composition.frame)
     tall: bool = False  # ... or in the tall caption band
+    referents: list[Referent] = field(default_factory=list)
+    mark: float = 0.0
 
     def framing(self, picture: Frame) -> Frame:
         """The step's frame in `picture`: its formula plate and caption layout."""
@@ -282,7 +288,7 @@ def _step(plan: Plan, caption: str, layout: Layout, reveal: dict[str, np.ndarray
     if plan.work:
         motion_end = min(end, max(motion_end, math.ceil(hi + HIGHLIGHT_FRAMES)))
     return Step(start, end, motion_end, caption, subject, subject, list(focus), list(sources),
-                computes, plan.catch_up, plan.closeup is not None)
+                computes, plan.catch_up, plan.closeup is not None, referents=list(plan.referents))
 
 
 def _subject(plan: Plan, layout: Layout, focus: list[str]) -> Box:
@@ -313,57 +319,93 @@ FIT_ROUNDS = 3  # the room shrinks with the labels: these rounds of framing sett
 MIN_ROOM = 0.5  # labels stand off their blocks at their own size: the room keeps this share of it
 
 
-#: The other caption layout (a picture at least SIDE_ASPECT wide: the side panel; a narrower one:
-#: the tall band) is taken when it shows the subject at least this share as large (area) as the
-#: band does, or, when the step before took it, this share.
+#: A chapter's captions take the other layout (a picture at least SIDE_ASPECT wide: the side panel; a
+#: narrower one: the tall band) when it shows its steps' subjects at least SWITCH as large (area) as
+#: the band does, on geometric mean, and none less than FLOOR: the layout holds for the whole chapter.
 SWITCH = {"side": 1.3, "tall": 0.97}
-STAY = {"side": 0.7, "tall": 0.9}
+FLOOR = 0.5
 
 
-def _layout(s: Step, frame: Frame, room: np.ndarray, label: float, other_before: bool) -> tuple[Pose, Box, str]:
-    """The pose, the box framed and the captions' layout ("band", "side" or "tall"): the caption
-    band unless the other layout shows the step's subject about as large or larger (`SWITCH`, or
-    `STAY` after a step that took it)."""
-    pose, box = framed(s.subject, replace(frame, formula=s.formula), room, label)
+def _captions(steps: list[Step], frame: Frame, room: np.ndarray, label: float) -> str:
+    """A chapter's caption layout: "band", or "side" / "tall" by SWITCH and FLOOR."""
     if not frame.caption:
-        return pose, box, "band"
+        return "band"
     other = "side" if frame.aspect >= SIDE_ASPECT else "tall"
-    other_pose, other_box = framed(s.subject, replace(frame, formula=s.formula, **{other: True}), room, label)
-    points = corners(*s.subject)
-    gain = screen_box(points, other_pose, frame.aspect).area / screen_box(points, pose, frame.aspect).area
-    if gain >= (STAY if other_before else SWITCH)[other]:
-        return other_pose, other_box, other
-    return pose, box, "band"
+    gains = []
+    for s in steps:
+        points = corners(*s.subject)
+        areas = [screen_box(points, framed(s.subject, replace(frame, formula=s.formula, **layout), room, label)[0],
+                            frame.aspect).area for layout in ({}, {other: True})]
+        gains.append(areas[1] / areas[0])
+    return other if np.exp(np.mean(np.log(gains))) >= SWITCH[other] and min(gains) >= FLOOR else "band"
 
 
-def _camera(steps: list[Step], timing: Timing, frame: Frame, room: np.ndarray, label: float) -> list[CameraKey]:
+def _scale(point: np.ndarray, pose: Pose, aspect: float) -> float:
+    """Frame heights per world unit at `point`, seen from `pose`."""
+    xy, _ = project(np.array([point, point + [0.0, 0.0, 1.0]]), pose, aspect)
+    return float(abs(xy[1, 1] - xy[0, 1]))
+
+
+def _near(s: Step, layout: Layout, frame: Frame, room: np.ndarray, label: float) -> tuple[Box, float]:
+    """The subject of a step that names referents, and their labels' world height: the subject with
+    the referents' labels, or, where that would leave a referent's cells under MIN_CELL of the frame
+    height, the referents alone (with their labels: the camera comes closer)."""
+    subject, size = s.subject, 0.0
+    centre = np.mean([np.add(*r.box(layout)) / 2 for r in s.referents], axis=0)
+    for close in (False, True):
+        for _ in range(FIT_ROUNDS):  # the labels are sized for the picture they make
+            pose = framed(subject, frame, room, label)[0]
+            scale = _scale(centre, pose, frame.aspect)
+            size = marks.LABEL_SIZE / scale
+            lo, hi = marks.extent(s.referents, layout, size)
+            base = (lo, hi) if close else s.subject
+            subject = np.minimum(base[0], lo), np.maximum(base[1], hi)
+        if CELL * _scale(centre, framed(subject, frame, room, label)[0], frame.aspect) >= marks.MIN_CELL:
+            break
+    return subject, size
+
+
+def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.ndarray, label: float,
+            layout: Layout) -> list[CameraKey]:
     """Per step: the pose that makes its subject fill the free region of `frame` (with the formula
     plate when a close-up is on screen, the captions in the band, the side panel or the tall band
-    (`_layout`: each step's `side` and `tall`), and `room` for labels `label` tall: see `framed`; each step's target
-    becomes the box framed), arrived at after the move from a little farther away, then crept in
-    until the step's motion ends; it holds still from there until the next view's step starts."""
+    (`_captions`, per chapter: each step's `side` and `tall`), and `room` for labels `label` tall:
+    see `framed`; each step's target becomes the box framed; a step naming referents frames them
+    large enough to see (`_near`)), arrived at after the move from a little farther away, then
+    crept in until the step's motion ends; it holds still from there until the next view's step
+    starts."""
     keys: list[CameraKey] = []
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
-    captions = "band"
-    composed: dict[tuple, tuple[Pose, Box, str]] = {}  # views met again (the generation's passes) compose once
-    for i, s in enumerate(steps):
-        view = (s.subject, s.formula)
-        if previous is None or not (previous[1] == s.formula and all(
-                np.array_equal(a, b) for a, b in zip(previous[0], s.subject))):
-            known = (np.asarray(s.subject, float).tobytes(), s.formula, captions != "band")
-            if known not in composed:
-                composed[known] = _layout(s, frame, room, label, captions != "band")
-            pose, box, captions = composed[known]
-            if keys and keys[-1].frame < s.frame_start - 1:
-                keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
-            motion = s.motion_end - s.frame_start
-            arrive = s.frame_start + (0 if i == 0 else min(round(move_frames), int(0.4 * motion)))
-            keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
-            previous = view
-        s.target, s.side, s.tall = box, captions == "side", captions == "tall"
-        if s.motion_end > keys[-1].frame and keys[-1].pose != pose:
-            keys.append(CameraKey(s.motion_end, pose))
+    composed: dict[tuple, tuple[Pose, Box]] = {}  # views met again (the generation's passes) compose once
+    near: dict[tuple, tuple[Box, float]] = {}  # ... and so do referents named again (a caption's second part)
+    first = True
+    for steps in chapters:
+        for s in steps:
+            if s.referents:
+                named = (np.asarray(s.subject, float).tobytes(), tuple(s.referents), s.formula)
+                if named not in near:
+                    near[named] = _near(s, layout, replace(frame, formula=s.formula), room, label)
+                s.subject, s.mark = near[named]
+        captions = _captions(steps, frame, room, label)
+        for s in steps:
+            view = (s.subject, s.formula)
+            if previous is None or not (previous[1] == s.formula and all(
+                    np.array_equal(a, b) for a, b in zip(previous[0], s.subject))) or captions != previous[2]:
+                known = (np.asarray(s.subject, float).tobytes(), s.formula, captions)
+                if known not in composed:
+                    composed[known] = framed(s.subject, replace(frame, formula=s.formula, **(
+                        {captions: True} if captions != "band" else {})), room, label)
+                pose, box = composed[known]
+                if keys and keys[-1].frame < s.frame_start - 1:
+                    keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
+                motion = s.motion_end - s.frame_start
+                arrive = s.frame_start + (0 if first else min(round(move_frames), int(0.4 * motion)))
+                keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
+                previous, first = (*view, captions), False
+            s.target, s.side, s.tall = box, captions == "side", captions == "tall"
+            if s.motion_end > keys[-1].frame and keys[-1].pose != pose:
+                keys.append(CameraKey(s.motion_end, pose))
     return keys
 
 
@@ -472,7 +514,6 @@ def build_timeline(layout: Layout, trace: Mapping[str, np.ndarray], timing: Timi
         blocks = _dedupe(key for s in steps for key in s.computes)
         out.append(Chapter(c, lang.tr(CHAPTERS[c]), steps[0].frame_start, steps[-1].frame_end, blocks, steps, ups))
     predictions = _predictions(generation, out[-1], facts) if "generation" in chosen and generation else []
-    all_steps = [s for ch in out for s in ch.steps]
-    return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal,
-                    _camera(all_steps, timing, frame or Frame(ASPECT), label_room(layout.config), label_size(layout.config)), predictions,
-                    lang)
+    keys = _camera([ch.steps for ch in out], timing, frame or Frame(ASPECT), label_room(layout.config),
+                   label_size(layout.config), layout)
+    return Timeline(timing.frame_start, out[-1].frame_end, timing.fps, out, reveal, keys, predictions, lang)

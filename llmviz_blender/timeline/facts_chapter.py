@@ -13,7 +13,7 @@ from ..i18n import Language
 from ..layout import Layout
 from ..layout.lens import lens_box, lens_text
 from ..model import LensRow, Trace, Weights, decode, family_of, logit_lens, token_text
-from . import closeups
+from . import closeups, referents
 from .facts import Facts
 
 TOP_NEURONS = 3  # neurons, rows and heads named in a caption
@@ -78,9 +78,15 @@ def plans(facts: Facts, weights: Weights, plan_type) -> list:
     else:
         steps = _mlp(facts, weights, found, word, t, plan_type)
     keys = [r.source for r in (before, after)]
-    box = _lens_box(layout, [after], found.target)  # the table after: near enough to read
-    return [*steps, plan_type(lens, focus=keys, sources=[], box=box, weight=1.5),
+    box = _lens_box(layout, [before, after], found.target)  # the residuals read and their tables
+    marked = [_lens_mark(facts, r, word, t) for r in (before, after)]
+    return [*steps, plan_type(lens, focus=keys, sources=[], box=box, weight=1.5, referents=marked),
             plan_type(close, focus=[], box=layout.bounds())]
+
+
+def _lens_mark(facts: Facts, row: LensRow, word: str, t: int) -> referents.Referent:
+    """The residual column a lens row reads, marked with the answer's rank and probability there."""
+    return referents.column(facts.layout, row.source, t, f"{word} #{row.target_rank} {facts.lang.num(float(row.target_prob))}")
 
 
 def _lens_box(layout: Layout, rows: list[LensRow], target: int):
@@ -99,11 +105,13 @@ def _attention(facts: Facts, found: Finding, word: str, plan_type) -> list:
         plan_type(L.tr("The answer is already the top prediction after {where}: {word} goes from rank {r} to rank 1. "
                        "Attention, not an MLP, puts it there.", where=_where(L, found.after), word=word,
                        r=found.before.target_rank),
-                  focus=[f"{p}attn_proj", f"{p}attn_resid"], weight=1.5),
+                  focus=[f"{p}attn_proj", f"{p}attn_resid"], weight=1.5,
+                  referents=[_lens_mark(facts, found.after, word, t)]),
         plan_type(L.tr("From the last position, head {h} gives weight {w} to position {j} ({token}): attention copies "
                        "what the model knows about that token into the last column.", h=int(h), w=float(att[h, j]),
                        j=int(j), token=token_text(facts.config, facts.tokens[j])),
-                  focus=[f"{p}head{h}.att_sm", f"{p}head{h}.y"], weight=1.5),
+                  focus=[f"{p}head{h}.att_sm", f"{p}head{h}.y"], weight=1.5,
+                  referents=[referents.cell(f"{p}head{h}.att_sm", t, int(j), L.num(float(att[h, j])))]),
     ]
 
 
@@ -126,19 +134,25 @@ def _mlp(facts: Facts, weights: Weights, found: Finding, word: str, t: int, plan
     n4 = fc.size
     strong = int((gelu > 0.5 * gelu.max()).sum()) if gelu.max() > 0 else 0
     effects = L.join(L.tr("{p} (neuron {n})", p=float(q), n=int(n)) for q, n in zip(without, neurons))
+    up, pre, act, down = (f"{p}{mlp[k]}" for k in ("up_weight", "pre", "act", "down_weight"))
+    directions = [referents.row(facts.layout, up, int(r), f"#{r}") for r in rows]
+    responses = [referents.cell(pre, int(r), t, L.num(float(fc[r]))) for r in rows]
+    fired = [referents.cell(act, int(n), t, f"#{n} {L.num(float(gelu[n]))}") for n in neurons]
+    written = [referents.column(facts.layout, down, int(n), f"#{n}") for n in neurons]
     return [
         plan_type(L.tr("Layer {i}'s MLP: each of its {n} weight rows is a direction. Its dot product with the last "
                        "column says how much the column points that way: rows {rows} respond most.", i=i, n=n4,
                        rows=L.join(f"{r} ({L.num(float(fc[r]))})" for r in rows)),
-                  focus=[f"{p}{mlp['up_weight']}", f"{p}ln2", f"{p}{mlp['pre']}"], weight=2.0,
+                  focus=[up, f"{p}ln2", pre], weight=2.0, referents=[*directions, *responses],
                   closeup=getattr(closeups, mlp["closeup"])(facts, i, int(rows[0]), t)),
         plan_type(L.tr("{act} lets the strongest through: neurons {neurons} fire; {strong} of {n} reach half the "
                        "strongest.", act=mlp["act_name"], strong=strong, n=n4,
                        neurons=L.join(f"{n} ({L.num(float(gelu[n]))})" for n in neurons)),
-                  focus=[f"{p}{mlp['act']}"], weight=1.5),
+                  focus=[act], weight=1.5, referents=fired),
         plan_type(L.tr("The down projection adds each neuron's column, scaled by its output, back into the residual "
                        "stream. Without its column, p({word}) after this MLP would be {without} instead of {p}.",
                        word=word, p=float(found.after.target_prob),
                        without=effects),
-                  focus=[f"{p}{mlp['down_weight']}", f"{p}mlp", f"{p}mlp_resid"], weight=1.5),
+                  focus=[down, f"{p}mlp", f"{p}mlp_resid"], weight=1.5,
+                  referents=[*written, _lens_mark(facts, found.after, word, t)]),
     ]

@@ -16,9 +16,10 @@ from ..i18n import Language, columns
 from ..layout import Block, Layout
 from ..layout.place import sequence_box
 from ..model import Generation, family_of, param_count, sequence_text, token_text
-from . import closeups, facts_chapter
+from . import closeups, facts_chapter, referents
 from .closeups import CloseUp
 from .facts import Facts
+from .referents import Referent
 from .reveal import n_units
 
 Work = tuple[str, int, int]  # (block key, first unit, end unit): columns or rows computed
@@ -45,7 +46,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[ \n]+|(?<=[。！？])[ \n]*(?=\S)")
 @dataclass
 class Plan:
     """One step before timing. `weight` is its share of the chapter's duration (unless `seconds`
-    fixes it); focus / sources / box default to what the work computes and reads."""
+    fixes it); focus / sources / box default to what the work computes and reads; `referents` are
+    the cells, rows and columns the caption names (marked on screen)."""
 
     caption: str
     work: list[Work] = field(default_factory=list)
@@ -57,6 +59,7 @@ class Plan:
     window: tuple[float, float] = WINDOW
     seconds: float | None = None
     catch_up: bool = False  # a fast-forward through chapters not told
+    referents: list[Referent] = field(default_factory=list)  # what the caption names, marked on screen
 
 
 def home(block: Block, start_layer: int) -> str | None:
@@ -131,8 +134,20 @@ class Story:
         for plan in plans[chapter_id]():  # with one token, "the other columns" are none: drop such steps
             work = [w for w in plan.work if w[2] > w[1]]
             if work or not plan.work:
-                out.append(replace(plan, work=work))
+                named = plan.referents or ([self.computed(plan.closeup)] if plan.closeup is not None else [])
+                out.append(replace(plan, work=work, referents=named))
         return out
+
+    def computed(self, closeup: CloseUp) -> Referent:
+        """What a close-up computes, marked: its cell with the value, or the attention row with its index."""
+        key, r, c = closeup.target
+        if closeup.kind == "attention_row":
+            return referents.row(self.layout, key, r, f"#{r}")
+        return referents.cell(key, r, c, self.lang.num(closeup.value))
+
+    def token_mark(self, key: str, token: int, column: int, p: float) -> Referent:
+        """A token's cell of an output block (probs) marked with its text and probability."""
+        return referents.cell(key, token, column, f"{token_text(self.facts.config, token)} {self.lang.num(p)}")
 
     def overview(self) -> list[Plan]:
         cfg, f, L = self.facts.config, self.facts, self.lang
@@ -226,7 +241,8 @@ class Story:
                  self.whole("logits.max", "logits.sumexp", "probs"), weight=1.5),
             Plan(L.tr("At the last position the model predicts {token} with probability {p}{spread}.",
                       token=token_text(cfg, best), p=float(probs[best]), spread=spread),
-                 weight=2.0, focus=["probs"], sources=["probs"], box=self.box(["probs", "logits"])),
+                 weight=2.0, focus=["probs"], sources=["probs"], box=self.box(["probs", "logits"]),
+                 referents=[self.token_mark("probs", best, t - 1, float(probs[best]))]),
         ]
 
     def _spread(self, probs: np.ndarray) -> str:
@@ -266,9 +282,13 @@ class Story:
             else:
                 caption = L.tr("Pass {k}: {token} joins as column {c}. Only that column is computed, its query reading "
                                "{n} cached keys and values.", k=j + 1, token=fed, c=c, n=c + 1)
-            plans.append(Plan(caption, [(k, c, c + 1) for k in computed], focus=[], sources=[], box=whole))
+            column = referents.cell("tokens", 0, c, f"#{c} {fed}")
+            plans.append(Plan(caption, [(k, c, c + 1) for k in computed], focus=[], sources=[], box=whole,
+                              referents=[column]))
+            chosen = gen.tokens[c + 1]
             plans.append(Plan(L.tr("Pass {k} {choice}.", k=j + 1, choice=self._choice(j)),
-                              [(k, c, c + 1) for k in PASS_OUTPUT], focus=["probs"], sources=["probs"], box=out))
+                              [(k, c, c + 1) for k in PASS_OUTPUT], focus=["probs"], sources=["probs"], box=out,
+                              referents=[self.token_mark("probs", chosen, c, float(gen.traces[j]["probs"][-1][chosen]))]))
         last = token_text(cfg, gen.tokens[-1])
         caption = L.tr("{token} is appended. After one pass over the input, the sequence reads {text}.", token=last,
                        text=f.text(gen.tokens)) if passes == 1 else \
