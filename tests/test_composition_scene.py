@@ -20,7 +20,7 @@ def test_every_step_is_framed_and_its_labels_read_cleanly(fresh_blend, resolutio
     coll = scene.build("nano-gpt", scene=sc)
     m = scene.model_of(coll)
     scene.animate(coll, scene=sc)
-    tl = walkthrough.plan(m, sc)
+    tl, shown = walkthrough.walk(m, sc)
     saved = json.loads(coll[walkthrough.STEPS])
     assert [s["key"] for s in saved] == [walkthrough.key_frame(s) for s in tl.steps]
     picture = Frame(resolution[0] / resolution[1])
@@ -28,9 +28,11 @@ def test_every_step_is_framed_and_its_labels_read_cleanly(fresh_blend, resolutio
     for step in tl.steps:
         focus = [step.subject]
         audits.append(audit.audit(coll, sc, walkthrough.key_frame(step), step.framing(picture),
-                                  focus))
+                                  focus, step.referents, shown.layout))
     problems = [p for a in audits for p in a.problems]
     assert not problems, "\n".join(problems[:10])
+    named = sum(len(s.referents) for s in tl.steps)  # close-ups, the chosen token, each pass's column and choice
+    assert named >= 15 and sum(a.referents for a in audits) == named
     assert sum(a.labels for a in audits) > 3 * len(audits)  # labels are shown, not merely hidden
     assert np.median([a.span for a in audits]) > 0.7
     shots = [a for a, s in zip(audits, tl.steps) if s.motion_end > s.frame_start]  # not a caption's held part
