@@ -75,11 +75,12 @@ def walkthrough_report(preset: str, resolution: tuple[int, int], chapters: list[
     return [p for a in audits for p in a.problems]
 
 
-def still_report(preset: str, target: str) -> list[str]:
+def still_report(preset: str, target: str, **build) -> list[str]:
+    """Audit the still of `target` (overview, layers, a block prefix) of `preset` built with `build`."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     sc = bpy.context.scene
     render.configure(sc, resolution=(1920, 1080))
-    coll = scene.build(preset, scene=sc)
+    coll = scene.build(scene.prepare(preset, aspect=16 / 9, **build), scene=sc)
     m = scene.model_of(coll)
     blocks = m.layout.blocks
     if target != "overview":
@@ -92,6 +93,19 @@ def still_report(preset: str, target: str) -> list[str]:
     return a.problems
 
 
+def comparison_report(names: list[str]) -> list[str]:
+    """Audit the comparison still of `names`: the largest model framed, every card and label clean."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    sc = bpy.context.scene
+    render.configure(sc, resolution=(1920, 1080))
+    root = scene.build_comparison(names, scene=sc)
+    layouts = [scene.model_of(c).layout for c in root.children if "llmviz_preset" in c]
+    a = audit.audit(root, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), [l.bounds() for l in layouts])
+    print(f"comparison {','.join(names)}: models inside {a.inside}, fill {a.area:.0%} of the area, {a.span:.0%} of "
+          f"the binding side; labels shown {a.labels}")
+    return a.problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nano-gpt")
@@ -101,15 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", help="input ids (2,1,0) or text in the model's vocabulary")
     parser.add_argument("--chapters", help="chapter ids, comma-separated (default: all; stills are then skipped)")
     parser.add_argument("--logit-lens", action="store_true")
+    parser.add_argument("--stills", default=",".join(STILLS), help="still targets, comma-separated ('' for none)")
+    parser.add_argument("--compare", help="models to compare, comma-separated (a comparison still)")
     args = parser.parse_args(argv)
     build = {k: v for k, v in (("prompt", args.prompt), ("weights", args.weights), ("tokens", args.tokens),
                                ("logit_lens", args.logit_lens)) if v}
     chapters = args.chapters.split(",") if args.chapters else None
     problems = []
-    for aspect in args.aspects.split(","):
+    for aspect in filter(None, args.aspects.split(",")):
         problems += walkthrough_report(args.preset, _resolution(aspect), chapters, **build)
-    for target in STILLS if chapters is None else ():
-        problems += still_report(args.preset, target)
+    for target in filter(None, args.stills.split(",")):
+        problems += still_report(args.preset, target, **{k: v for k, v in build.items() if k != "logit_lens"})
+    if args.compare:
+        problems += comparison_report(args.compare.split(","))
     for p in problems:
         print(f"PROBLEM: {p}")
     return 1 if problems else 0

@@ -66,6 +66,7 @@ class Step:
     tall: bool = False  # ... or in the tall caption band
     referents: list[Referent] = field(default_factory=list)
     mark: float = 0.0
+    closer: bool = True  # the camera may come closer than the subject to show the referents' cells
 
     def framing(self, picture: Frame) -> Frame:
         """The step's frame in `picture`: its formula plate and caption layout."""
@@ -288,7 +289,8 @@ def _step(plan: Plan, caption: str, layout: Layout, reveal: dict[str, np.ndarray
     if plan.work:
         motion_end = min(end, max(motion_end, math.ceil(hi + HIGHLIGHT_FRAMES)))
     return Step(start, end, motion_end, caption, subject, subject, list(focus), list(sources),
-                computes, plan.catch_up, plan.closeup is not None, referents=list(plan.referents))
+                computes, plan.catch_up, plan.closeup is not None, referents=list(plan.referents),
+                closer=plan.closer)
 
 
 def _subject(plan: Plan, layout: Layout, focus: list[str]) -> Box:
@@ -349,10 +351,11 @@ def _scale(point: np.ndarray, pose: Pose, aspect: float) -> float:
 def _near(s: Step, layout: Layout, frame: Frame, room: np.ndarray, label: float) -> tuple[Box, float]:
     """The subject of a step that names referents, and their labels' world height: the subject with
     the referents' labels, or, where that would leave a referent's cells under MIN_CELL of the frame
-    height, the referents alone (with their labels: the camera comes closer)."""
+    height and the step lets it (`closer`), the referents alone (with their labels: the camera comes
+    closer)."""
     subject, size = s.subject, 0.0
     centre = np.mean([np.add(*r.box(layout)) / 2 for r in s.referents], axis=0)
-    for close in (False, True):
+    for close in (False, True)[:1 + s.closer]:
         for _ in range(FIT_ROUNDS):  # the labels are sized for the picture they make
             pose = framed(subject, frame, room, label)[0]
             scale = _scale(centre, pose, frame.aspect)

@@ -60,6 +60,7 @@ class Plan:
     seconds: float | None = None
     catch_up: bool = False  # a fast-forward through chapters not told
     referents: list[Referent] = field(default_factory=list)  # what the caption names, marked on screen
+    closer: bool = True  # the camera may come closer than the plan's view to show the referents' cells
 
 
 def home(block: Block, start_layer: int) -> str | None:
@@ -284,7 +285,7 @@ class Story:
                                "{n} cached keys and values.", k=j + 1, token=fed, c=c, n=c + 1)
             column = referents.cell("tokens", 0, c, f"#{c} {fed}")
             plans.append(Plan(caption, [(k, c, c + 1) for k in computed], focus=[], sources=[], box=whole,
-                              referents=[column]))
+                              referents=[column], closer=False))  # the whole stack computes it: stay wide
             chosen = gen.tokens[c + 1]
             plans.append(Plan(L.tr("Pass {k} {choice}.", k=j + 1, choice=self._choice(j)),
                               [(k, c, c + 1) for k in PASS_OUTPUT], focus=["probs"], sources=["probs"], box=out,
