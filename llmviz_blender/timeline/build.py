@@ -348,24 +348,28 @@ def _scale(point: np.ndarray, pose: Pose, aspect: float) -> float:
     return float(abs(xy[1, 1] - xy[0, 1]))
 
 
-def _near(s: Step, layout: Layout, frame: Frame, room: np.ndarray, label: float) -> tuple[Box, float]:
-    """The subject of a step that names referents, and their labels' world height: the subject with
-    the referents' labels, or, where that would leave a referent's cells under MIN_CELL of the frame
-    height and the step lets it (`closer`), the referents alone (with their labels: the camera comes
-    closer)."""
-    subject, size = s.subject, 0.0
-    centre = np.mean([np.add(*r.box(layout)) / 2 for r in s.referents], axis=0)
-    for close in (False, True)[:1 + s.closer]:
+def _bounds(referents: list[Referent], layout: Layout) -> Box:
+    boxes = [r.box(layout) for r in referents]
+    return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+
+
+def _near(s: Step, layout: Layout, frame: Frame, room: np.ndarray, label: float) -> Box:
+    """The subject of a step that names referents: the subject with the referents' labels, or,
+    where that would leave a referent's cells under MIN_CELL of the frame height and the step lets
+    it (`closer`), the referents in a view about 1 / CLOSE_CELL cells across (with their labels:
+    the camera comes closer)."""
+    lo, hi = _bounds(s.referents, layout)
+    centre = (lo + hi) / 2
+    half = np.maximum((hi - lo) / 2, [CELL / 2 / marks.CLOSE_CELL, 0.0, CELL / 2 / marks.CLOSE_CELL])
+    for base in (s.subject, (centre - half, centre + half))[:1 + s.closer]:
+        subject = base
         for _ in range(FIT_ROUNDS):  # the labels are sized for the picture they make
-            pose = framed(subject, frame, room, label)[0]
-            scale = _scale(centre, pose, frame.aspect)
-            size = marks.LABEL_SIZE / scale
-            lo, hi = marks.extent(s.referents, layout, size)
-            base = (lo, hi) if close else s.subject
-            subject = np.minimum(base[0], lo), np.maximum(base[1], hi)
+            size = marks.LABEL_SIZE / _scale(centre, framed(subject, frame, room, label)[0], frame.aspect)
+            extent = marks.extent(s.referents, layout, size)
+            subject = np.minimum(base[0], extent[0]), np.maximum(base[1], extent[1])
         if CELL * _scale(centre, framed(subject, frame, room, label)[0], frame.aspect) >= marks.MIN_CELL:
             break
-    return subject, size
+    return subject
 
 
 def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.ndarray, label: float,
@@ -381,7 +385,7 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
     move_frames = timing.frames(CAMERA_MOVE_SECONDS)
     previous = None
     composed: dict[tuple, tuple[Pose, Box]] = {}  # views met again (the generation's passes) compose once
-    near: dict[tuple, tuple[Box, float]] = {}  # ... and so do referents named again (a caption's second part)
+    near: dict[tuple, Box] = {}  # ... and so do referents named again (a caption's second part)
     first = True
     for steps in chapters:
         for s in steps:
@@ -389,7 +393,7 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
                 named = (np.asarray(s.subject, float).tobytes(), tuple(s.referents), s.formula)
                 if named not in near:
                     near[named] = _near(s, layout, replace(frame, formula=s.formula), room, label)
-                s.subject, s.mark = near[named]
+                s.subject = near[named]
         captions = _captions(steps, frame, room, label)
         for s in steps:
             view = (s.subject, s.formula)
@@ -407,6 +411,9 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
                 keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
                 previous, first = (*view, captions), False
             s.target, s.side, s.tall = box, captions == "side", captions == "tall"
+            if s.referents:  # their labels: LABEL_SIZE of the picture where the camera arrives
+                s.mark = marks.LABEL_SIZE / _scale(np.mean(_bounds(s.referents, layout), axis=0), pose,
+                                                     frame.aspect)
             if s.motion_end > keys[-1].frame and keys[-1].pose != pose:
                 keys.append(CameraKey(s.motion_end, pose))
     return keys
