@@ -27,7 +27,7 @@ import bpy  # noqa: E402
 
 from llmviz_blender import scene  # noqa: E402
 from llmviz_blender.composition import Frame  # noqa: E402
-from llmviz_blender.scene import audit, environment, label_keys, render, walkthrough  # noqa: E402
+from llmviz_blender.scene import audit, environment, label_keys, marks, render, walkthrough  # noqa: E402
 
 STILLS = ("overview", "h0.head0", "h0.mlp")
 LONG_SIDE = 1920
@@ -64,7 +64,9 @@ def walkthrough_report(preset: str, resolution: tuple[int, int], chapters: list[
         key = walkthrough.key_frame(step)
         framed = step.framing(picture)
         audits.append(audit.audit(coll, sc, key, framed, [step.subject], step.referents, shown.layout))
-        placements.append(label_keys.place(labels, tl.camera_at(key), framed, step.focus, step.sources))
+        named = {marks.ident(r) for r in step.referents}  # other steps' marks are not in this picture
+        present = [lab for lab in labels if lab.obj.get(marks.ID, "") in named or marks.ID not in lab.obj]
+        placements.append(label_keys.place(present, tl.camera_at(key), framed, step.focus, step.sources))
     inside = sum(a.inside for a in audits)
     named = sum(len(s.referents) for s in tl.steps)
     what = " ".join([preset, *(f"{k}={v!r}" for k, v in build.items()), *([",".join(chapters)] if chapters else [])])
