@@ -16,7 +16,8 @@ from ..layout import CELL, Layout
 
 Box = tuple[np.ndarray, np.ndarray]
 
-MIN_CELL = 0.004  # a referent's cells are at least this share of the frame height (else the camera comes closer)
+MIN_CELL = 0.0015  # a referent's cells are at least this share of the frame height (1.6 px at 1080 lines), else
+#                   the camera comes closer
 CLOSE_CELL = 0.012  # ... to a view about 1 / CLOSE_CELL cells across round the referents
 LABEL_SIZE = 0.016  # referent labels: this share of the frame height tall where the step's camera arrives
 LABEL_GAP = 0.6  # a label stands this many label heights right of what it marks
