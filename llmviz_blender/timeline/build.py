@@ -401,8 +401,8 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
                     np.array_equal(a, b) for a, b in zip(previous[0], s.subject))) or captions != previous[2]:
                 known = (np.asarray(s.subject, float).tobytes(), s.formula, captions)
                 if known not in composed:
-                    composed[known] = framed(s.subject, replace(frame, formula=s.formula, **(
-                        {captions: True} if captions != "band" else {})), room, label)
+                    composed[known] = framed(s.subject, replace(frame, formula=s.formula, side=captions == "side",
+                                                                tall=captions == "tall"), room, label)
                 pose, box = composed[known]
                 if keys and keys[-1].frame < s.frame_start - 1:
                     keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
