@@ -1,4 +1,4 @@
-"""Render qualities: draft (Workbench, colour attribute from geometry nodes) looks like final (Cycles)."""
+"""Render qualities: draft (Workbench, colours from the draft palette and value textures) looks like final (Cycles)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ bpy = pytest.importorskip("bpy")
 
 from llmviz_blender import scene as scene_api  # noqa: E402
 from llmviz_blender.defaults import QUALITIES, QUALITY_DEFAULTS  # noqa: E402
+from llmviz_blender.layout import texels  # noqa: E402
 from llmviz_blender.scene import environment, materials, nodes, quality, render  # noqa: E402
 
 GLOWING = "h0.head0.k"  # the test frame: half of this block computed, its newest cells glowing
@@ -95,16 +96,21 @@ def test_draft_matches_final_block_by_block(fresh_blend, tmp_path, theme):
 
 
 def test_draft_colours_glow_and_ghosts(walk):
-    """The draft colour attribute: cells being computed glow, cells not yet computed are dark and small."""
+    """The draft colours (UV map into the palette): cells being computed glow, cells not yet computed
+    are dark and small."""
     sc = bpy.context.scene
     render.configure(sc, quality="draft", resolution=SIZE)
     frame = mid_frame(walk)
     sc.frame_set(frame)
     obj = next(o for o in walk.all_objects if o.get("llmviz_key") == GLOWING)
     mesh = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-    corners = np.empty(4 * len(mesh.loops), np.float32)
-    mesh.attributes[nodes.COLOR_ATTRIBUTE].data.foreach_get("color", corners)
-    brightness = corners.reshape(-1, 24, 4)[:, :, :3].mean(axis=(1, 2))  # per cube, in cell order
+    uv = np.empty(2 * len(mesh.loops), np.float32)
+    mesh.attributes[nodes.DRAFT_UV].data.foreach_get("vector", uv)
+    palette = texels.palette_image()
+    h, w, _ = palette.shape
+    uv = uv.reshape(-1, 2)
+    corners = palette[(uv[:, 1] * h).astype(int), (uv[:, 0] * w).astype(int), :3] / 255.0
+    brightness = corners.reshape(-1, 24, 3).mean(axis=(1, 2))  # per cube, in cell order
     since = frame - reveal(walk, GLOWING)
     glowing, done, ghost = since < nodes.HIGHLIGHT_FRAMES, since >= nodes.HIGHLIGHT_FRAMES, since < 0
     glowing &= ~ghost
@@ -115,7 +121,7 @@ def test_draft_colours_glow_and_ghosts(walk):
     assert np.corrcoef(shade[done], brightness[done])[0, 1] > 0.9  # each cell shaded by its value
     co = np.empty(3 * len(mesh.vertices), np.float32)
     mesh.vertices.foreach_get("co", co)
-    edge = np.ptp(co[3:].reshape(-1, 8, 3), axis=1).max(axis=1)  # after the one point of the input
+    edge = np.ptp(co.reshape(-1, 8, 3), axis=1).max(axis=1)
     np.testing.assert_allclose(edge[ghost], nodes.GHOST_SCALE, rtol=1e-4)
     np.testing.assert_allclose(edge[~ghost], 1.0, rtol=1e-4)
 
@@ -144,7 +150,7 @@ def test_quality_settings(fresh_blend):
     sc = bpy.context.scene
     assert render.configure(sc, quality="draft", resolution=(64, 36)) == "Workbench draft, anti-aliasing 5"
     shading = sc.display.shading
-    assert (sc.render.engine, shading.color_type, shading.light) == ("BLENDER_WORKBENCH", "VERTEX", "FLAT")
+    assert (sc.render.engine, shading.color_type, shading.light) == ("BLENDER_WORKBENCH", "TEXTURE", "FLAT")
     cells = materials.kind_material("weight")
     text = render.configure(sc, quality="final", device="cpu")
     assert text == f"Cycles final CPU, {QUALITY_DEFAULTS['final']['samples']} samples"
@@ -188,7 +194,7 @@ def test_draft_state_is_plain_data(walk, tmp_path):
         dims.add(round(obj[nodes.DIM_PROP], 3))
     assert len(dims) > 1
     ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-    assert ev.color_attributes.active_color_name == nodes.COLOR_ATTRIBUTE
+    assert ev.uv_layers.active.name == nodes.DRAFT_UV
     assert all(not (getattr(i, "animation_data", None) and i.animation_data.drivers)
                for c in (bpy.data.objects, bpy.data.node_groups, bpy.data.materials, bpy.data.scenes) for i in c)
     render.configure(sc, quality="final", device="cpu")

@@ -53,12 +53,11 @@ def test_sampled_texels_decode_to_the_values(nano, key):
 
 
 def test_tiling_edge_is_exact():
-    shape, limit = (7, 26), 3
-    tiles = texels.tiles(shape, limit)
-    assert [(t.row0, t.col0, t.rows, t.cols) for t in tiles] == [
-        (0, 0, 3, 12), (0, 12, 3, 12), (0, 24, 3, 2), (3, 0, 3, 12), (3, 12, 3, 12), (3, 24, 3, 2),
-        (6, 0, 1, 12), (6, 12, 1, 12), (6, 24, 1, 2)]
-    assert all(max(t.texels) <= limit for t in tiles)
+    shape, limit = (7, 26), 5
+    tiles = texels.tiles(shape, limit)  # 5 rows, 4 columns (a whole texel) at most
+    assert len(tiles) == 2 * 7 and tiles[:2] == [texels.Tile(0, 0, 5, 4), texels.Tile(0, 4, 5, 4)]
+    assert tiles[6] == texels.Tile(0, 24, 5, 2) and tiles[-1] == texels.Tile(5, 24, 2, 2)
+    assert all(max(t.rows, t.cols) <= limit for t in tiles)  # cells: the draft's one texel per cell fits too
     data = np.random.default_rng(1).integers(1, 256, shape, dtype=np.uint8)
     seen = np.zeros(shape, int)
     for t in tiles:
@@ -68,10 +67,31 @@ def test_tiling_edge_is_exact():
         assert np.array_equal(image[y, x, ch], data[rows, cols])
         seen[rows, cols] += 1
     assert (seen == 1).all()  # every cell in exactly one tile
-    last = tiles[2]
-    assert (texels.tile_texels(data, last)[:, 0, 2:] == texels.NO_CELL).all()  # padding past the last column
-    # the edge: cell (3, 12) is texel (0, 0) channel 0 of tile (1, 1); cell (2, 11) the last of tile (0, 0)
-    assert texels.texel_of(3, 12, tiles[4]) == (0, 0, 0) and texels.texel_of(2, 11, tiles[0]) == (2, 2, 3)
+    assert (texels.tile_texels(data, tiles[6])[:, 0, 2:] == texels.NO_CELL).all()  # padding past the last column
+    # the edge: cell (5, 4) is texel (0, 0) channel 0 of tile (1, 1); cell (4, 3) the last of tile (0, 0)
+    assert texels.texel_of(5, 4, tiles[8]) == (0, 0, 0) and texels.texel_of(4, 3, tiles[0]) == (0, 4, 3)
+
+
+def test_draft_palette_is_the_colour_formula():
+    """Draft colours come from the one formula (texels.cell_colour): a value box's texels by shade
+    byte, and the palette the cubes' draft colours are looked up in holds any colour within 2/255."""
+    kind, light, ghost = (0.3, 0.3, 1.0), 0.9, (0.05, 0.05, 0.06)
+    palette = texels.draft_palette(kind, light, ghost)
+    shade = texels.decode(np.arange(1, 256, dtype=np.uint8))  # byte 0: no cell
+    grey = np.add(texels.GREY, np.subtract(kind, texels.GREY) * texels.NEUTRAL_TINT)
+    dark = np.add(texels.DARK, np.subtract(kind, texels.DARK) * texels.DARK_TINT)
+    pos, neg = np.clip(shade, 0, 1)[:, None], np.clip(-shade, 0, 1)[:, None]
+    c = grey + (np.array(kind) - grey) * pos
+    c = c + (dark - c) * neg
+    want = texels.srgb_bytes(c * (light + texels.EMISSION))
+    assert np.abs(palette[1:, :3].astype(int) - want).max() <= 1
+    assert np.array_equal(palette[texels.NO_CELL, :3], texels.srgb_bytes(np.array(ghost) * light))
+    assert palette[texels.ZERO + texels.LEVELS, 2] > palette[texels.ZERO, 2] > palette[texels.ZERO - texels.LEVELS, 2]
+    image = texels.palette_image()
+    rgb = np.random.default_rng(0).random((2000, 3)) ** 2
+    u, v = texels.palette_uv(texels.NumpyOps(), *rgb.T)
+    got = image[(v * image.shape[0]).astype(int), (u * image.shape[1]).astype(int), :3]
+    assert np.abs(got.astype(int) - texels.srgb_bytes(rgb)).max() <= 2
 
 
 def test_memory_estimate_and_refusal():
@@ -110,7 +130,7 @@ def test_progress_keys_reveal_each_cell_at_its_frame(nano):
 bpy = pytest.importorskip("bpy")
 
 from llmviz_blender import scene as scene_api  # noqa: E402
-from llmviz_blender.scene import materials, render, session, value_boxes  # noqa: E402
+from llmviz_blender.scene import materials, quality, render, session, value_boxes  # noqa: E402
 
 SIZE = (96, 96)
 
@@ -174,25 +194,51 @@ def test_tiled_value_box_renders_like_one_image(fresh_blend, tmp_path):
     block = m.layout[key]
     sc = bpy.context.scene
     pictures = []
-    for limit in (texels.MAX_TEXTURE, 5):
+    for limit in (texels.MAX_TEXTURE, 12):
         scene_api.build(m, labels=False, card=False)
         coll = bpy.data.collections[f"LLMViz {m.config.name}"]
         old = next(o for o in coll.all_objects if o.get("llmviz_key") == key)
         bpy.data.objects.remove(old)
         obj = value_boxes.add_value_box("LLMViz tiled", block, m.trace, m.weights, coll, max_texture=limit)
         tiles = texels.tiles(block.shape, limit)
-        assert obj["llmviz_tiles"] == len(tiles) == (1 if limit > 200 else math.ceil(192 / 5) * math.ceil(48 / 20))
-        if limit == 5:  # each image holds its tile's bytes
+        assert obj["llmviz_tiles"] == len(tiles) == (1 if limit > 200 else math.ceil(192 / 12) * math.ceil(48 / 12))
+        if limit == 12:  # each image holds its tile's bytes
             data = texels.block_bytes(block, m.trace, m.weights)
             for tile, image in zip(tiles, value_boxes.images_of(obj)):
                 px = np.empty(image.size[0] * image.size[1] * 4, np.float32)
                 image.pixels.foreach_get(px)
                 want = texels.tile_texels(data, tile)
                 assert np.array_equal(np.rint(px * 255).astype(np.uint8).reshape(want.shape), want)
-        # around a tile corner: rows 5 and columns 20 start new tiles
+        # around a tile corner: rows 12 and columns 24 start new tiles
         pictures.append(_render(sc, tmp_path / f"{limit}.png", block, 2, 14, 12))
     one, tiled = (_cells(p, 12) for p in pictures)
     assert np.abs(one - tiled).max() <= 0.03, np.abs(one - tiled).max()
+
+
+def test_draft_value_box_shows_each_cells_value(fresh_blend, tmp_path):
+    """Draft (Workbench) draws a value box's cells in their own colours, as the formula gives them
+    (texels.draft_palette of each cell's shade byte), not one flat colour; other renders drop the images."""
+    coll = scene_api.build("nano-gpt", lod="boxes", labels=False, card=False)
+    m = session.model_of(coll)
+    sc = bpy.context.scene
+    key, r0, c0, cells = "h0.fc_weight", 8, 4, 12
+    block = m.layout[key]
+    render.configure(sc, quality="draft", resolution=SIZE)
+    _front_camera(sc, block, r0, c0, cells)
+    img = render.read_png(render.still(sc, tmp_path / "draft.png"))[..., :3]
+    got = np.rint(_cells(img, cells) * 255).astype(int)
+    obj = next(o for o in coll.all_objects if o.get("llmviz_key") == key)
+    [image] = [n.image for n in obj.material_slots[0].material.node_tree.nodes if n.name == materials.DRAFT_NODE]
+    assert image is not None and image.size[:] == (block.cols.size, block.rows.size)
+    light = quality.face_light(sc)[1][1]
+    palette = texels.draft_palette(materials.KIND_COLORS[block.kind], light, materials.GHOST)
+    data = texels.block_bytes(block, m.trace, m.weights)[r0:r0 + cells, c0:c0 + cells]
+    want = palette[data][..., :3].astype(int)
+    assert len(np.unique(want.reshape(-1, 3), axis=0)) > 20  # the cells differ: values, not a flat colour
+    assert np.abs(got - want).max() <= 3, np.abs(got - want).max()
+    render.configure(sc, quality="final", device="cpu", resolution=SIZE, samples=1)
+    render.still(sc, tmp_path / "final.png")
+    assert not [i for i in bpy.data.images if i.get(value_boxes.DRAFT_IMAGE)]
 
 
 def test_refused_over_the_value_budget_before_anything_changes(fresh_blend):

@@ -16,17 +16,21 @@ level faded in once its spacing is a few pixels wide on screen.
 
 Only Diffuse BSDF, Emission, Math, Mix and Map Range nodes: identical in Cycles and EEVEE. The per-cell
 colour recipe is shading.cell_colour, shared with the draft quality's geometry nodes (Workbench);
-``diffuse_color`` is the kind colour.
+``diffuse_color`` is the kind colour. The per-cell material's active node is an unconnected Image
+Texture ``Draft`` of the draft palette (:func:`draft_palette`): what Workbench's Texture colour mode
+draws, through the UV map the draft geometry points into it with (nodes.py).
 """
 
 from __future__ import annotations
 
 import bpy
+import numpy as np
 
 from . import compat, datablocks
 from .compat import NodeBuilder, socket
 from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
 from ..defaults import KINDS  # noqa: F401 (re-exported)
+from ..layout import texels
 from .shading import (DARK, DIM_AMOUNT, DIM_COLOR, EMISSION, GHOST, GREY, KIND_COLORS,  # noqa: F401 (re-exported)
                       cell_colour, dim_mix, rgba)
 
@@ -35,7 +39,9 @@ PIXEL_ANGLE = 1.0e-3               # until set_grid_pixel_angle: ~ one pixel (ra
 PIXEL_ANGLE_NODE = "LLMViz Pixel Angle"
 GRID_LEVELS = ((1, 0.55), (16, 0.75), (256, 0.9), (4096, 1.0))   # (cells, line strength)
 LINE_DARKEN = 0.7                  # a full-strength grid line: this share of the way to DARK
-MATERIAL_VERSION = 5
+MATERIAL_VERSION = 6
+DRAFT_NODE = "Draft"  # the active Image Texture node Workbench draws in draft quality
+PALETTE = f"{datablocks.PREFIX} Draft Palette"
 ROUGHNESS = 0.55
 
 
@@ -96,6 +102,29 @@ def _build_kind(mat: bpy.types.Material) -> None:
     dim = socket(attribute(b, DIM_PROP, "OBJECT").outputs, "Fac")
     base, emit, strength = cell_colour(b, rgba(KIND_COLORS[kind]), shade, state, hl, dim)
     _output(b, base, emit, strength)
+    draft_node(b, draft_palette())
+
+
+def draft_node(b: NodeBuilder, image: bpy.types.Image | None) -> bpy.types.Node:
+    """The unconnected, active Image Texture node (Closest) Workbench draws in draft quality."""
+    tex = b.node("ShaderNodeTexImage", interpolation="Closest", extension="EXTEND", name=DRAFT_NODE, label=DRAFT_NODE)
+    tex.image = image
+    b.tree.nodes.active = tex
+    return tex
+
+
+def srgb_image(name: str, data: np.ndarray) -> bpy.types.Image:
+    """An 8-bit sRGB image of (height, width, 4) uint8 texels (bottom row first)."""
+    h, w, _ = data.shape
+    img = bpy.data.images.new(name, w, h, alpha=True, float_buffer=False)
+    img.pixels.foreach_set(np.multiply(data.reshape(-1), np.float32(1 / 255), dtype=np.float32))
+    return img
+
+
+def draft_palette() -> bpy.types.Image:
+    """The shared draft palette image (layout.texels.palette_image): every colour a draft cube can show."""
+    return datablocks.get_or_create("images", PALETTE, lambda name: srgb_image(name, texels.palette_image()),
+                                    version=1)
 
 
 def grid_fill(kind: str) -> tuple[float, float, float]:

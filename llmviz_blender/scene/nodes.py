@@ -12,15 +12,15 @@ Not-yet-computed cells are drawn at :data:`GHOST_SCALE`. Everything is evaluated
 Time node: no drivers or handlers, so a saved .blend animates without the add-on.
 
 Draft quality (Workbench, see scene.quality): when the group's Boolean node ``LLMViz Draft`` is
-on, the instances are realised and each face corner gets the colour attribute ``llmviz_color``:
-the cell's colour (shading.cell_colour from ``shade``, state, highlight, the modifier inputs
-Colour and Dim) times a per-face light factor baked from the scene's sun lights (the vector
-nodes ``LLMViz Light +`` / ``LLMViz Light -``: irradiance on faces facing +X+Y+Z / -X-Y-Z),
-plus its emission. Renders draw only the three faces of a cube that can face the scene camera
-(the +X+Y+Z faces mirrored per cell toward the camera: half the corners to realise and draw; the
-draft turns backface culling off, as mirrored faces wind the other way); the viewport, seen from
-anywhere, keeps whole cubes. One point of the input mesh joins the output first, so the result
-keeps the input mesh's active colour attribute name (Workbench draws the active colour attribute).
+on, the instances are realised and each face corner gets the UV map ``llmviz_draft_uv``: the texel
+of the draft palette (layout.texels.palette_uv; the image the kind materials' active Image Texture
+node shows in Workbench's Texture colour mode) nearest to the cell's colour (shading.cell_colour
+from ``shade``, state, highlight, the modifier inputs Colour and Dim) times a per-face light
+factor baked from the scene's sun lights (the vector nodes ``LLMViz Light +`` / ``LLMViz Light -``:
+irradiance on faces facing +X+Y+Z / -X-Y-Z), plus its emission. Renders draw only the three faces
+of a cube that can face the scene camera (the +X+Y+Z faces mirrored per cell toward the camera:
+half the corners to realise and draw; the draft turns backface culling off, as mirrored faces wind
+the other way); the viewport, seen from anywhere, keeps whole cubes.
 
 LOD boxes (one box per big block) carry the corner attribute ``cell_uv`` = (column, row) in cell
 units; the grid material draws the cell lines from it.
@@ -34,12 +34,13 @@ import bpy
 import numpy as np
 
 from ..defaults import HIGHLIGHT_FRAMES
+from ..layout import texels
 from . import compat, datablocks
 from .compat import NodeBuilder, socket
 from .shading import GREY, cell_colour, rgba
 
 INSTANCER_GROUP = "LLMViz Cells"
-INSTANCER_VERSION = 5
+INSTANCER_VERSION = 6
 MODIFIER_NAME = "LLMViz Cells"
 GHOST_SCALE = 0.6
 
@@ -53,8 +54,8 @@ POINT_ATTRIBUTES: dict[str, str] = {
 }
 #: Attributes the node group stores on the points for the materials.
 STORED_ATTRIBUTES = ("state", "highlight")
-#: Draft quality: the colour attribute Workbench shows, and the group's switch and light nodes.
-COLOR_ATTRIBUTE = "llmviz_color"
+#: Draft quality: the UV map into the draft palette Workbench shows, and the group's switch and light nodes.
+DRAFT_UV = "llmviz_draft_uv"
 DRAFT_NODE = "LLMViz Draft"
 LIGHT_NODES = ("LLMViz Light +", "LLMViz Light -")
 
@@ -149,7 +150,7 @@ def _vector(b: NodeBuilder, op: str, a, b_=None) -> bpy.types.NodeSocket:
 
 
 def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) -> bpy.types.NodeSocket:
-    """Realised cubes with the corner colour attribute Workbench shows (see the module docstring)."""
+    """Realised cubes with the corner UV map into the draft palette Workbench shows (see the module docstring)."""
     shade = b.node("GeometryNodeInputNamedAttribute", data_type="FLOAT")
     socket(shade.inputs, "Name").default_value = "shade"
     base, emit, strength = cell_colour(b, socket(gin.outputs, "Colour"), socket(shade.outputs, "Attribute"),
@@ -160,14 +161,6 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
     points = _store(b, points, "llmviz_emit", _vector(b, "MULTIPLY", emit, strength), "FLOAT_COLOR",
                     "POINT")
     points = _store(b, points, "llmviz_side", side, "FLOAT_VECTOR", "POINT")
-    # one point of the input first: the realised mesh takes its settings (active colour attribute);
-    # attributes the output does not need are dropped from the instances (the scale field has read
-    # them) before realising would copy them to every corner of every cube
-    index = socket(b.node("GeometryNodeInputIndex").outputs, "Index")
-    keep = b.node("GeometryNodeDeleteGeometry", domain="POINT")
-    b.feed(socket(keep.inputs, "Geometry"), socket(gin.outputs, "Geometry"))
-    b.feed(socket(keep.inputs, "Selection"), b.math("GREATER_THAN", index, 0.5))
-    first = _drop(b, socket(keep.outputs, "Geometry"))
     # renders draw the three faces toward +X+Y+Z, mirrored per cell (scale * side) onto the faces
     # that look at the camera; the viewport, seen from anywhere, keeps the whole cube
     normal = socket(b.node("GeometryNodeInputNormal").outputs, "Normal")
@@ -177,12 +170,11 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
                                                     0.0))
     template = _switch(b, "GEOMETRY", viewport, cube, socket(back.outputs, "Geometry"))
     template = _store(b, template, "llmviz_axis", normal, "FLOAT_VECTOR", "FACE")
-    join = b.node("GeometryNodeJoinGeometry")
+    # attributes the output does not need are dropped from the instances (the scale field has read
+    # them) before realising would copy them to every corner of every cube
     cells = _instance(b, points, template, _vector(b, "SCALE", side, scale))
-    b.links.new(_drop(b, cells), socket(join.inputs, "Geometry"))
-    b.links.new(first, socket(join.inputs, "Geometry"))  # a multi-input socket puts later links first
     real = b.node("GeometryNodeRealizeInstances")
-    b.feed(socket(real.inputs, "Geometry"), socket(join.outputs, "Geometry"))
+    b.feed(socket(real.inputs, "Geometry"), _drop(b, cells))
 
     def named(name: str, data_type: str) -> bpy.types.NodeSocket:
         n = b.node("GeometryNodeInputNamedAttribute", data_type=data_type)
@@ -200,7 +192,12 @@ def _draft_branch(b: NodeBuilder, gin, points, cube, scale, state, highlight) ->
     lit = _store(b, socket(real.outputs, "Geometry"), "llmviz_light", light, "FLOAT", "FACE")  # 4x fewer than corners
     colour = _vector(b, "ADD", _vector(b, "SCALE", named("llmviz_base", "FLOAT_COLOR"), named("llmviz_light", "FLOAT")),
                      named("llmviz_emit", "FLOAT_COLOR"))
-    return _store(b, lit, COLOR_ATTRIBUTE, colour, "FLOAT_COLOR", "CORNER")
+    rgb = b.node("ShaderNodeSeparateXYZ")
+    b.feed(rgb.inputs[0], colour)
+    uv = b.node("ShaderNodeCombineXYZ")
+    for axis, value in zip("XY", texels.palette_uv(b, *(socket(rgb.outputs, a) for a in "XYZ"))):
+        b.feed(socket(uv.inputs, axis), value)
+    return _store(b, lit, DRAFT_UV, socket(uv.outputs, "Vector"), "FLOAT2", "CORNER")
 
 
 def _camera_side(b: NodeBuilder) -> bpy.types.NodeSocket:
@@ -228,7 +225,7 @@ def _switch(b: NodeBuilder, input_type: str, condition, true, false) -> bpy.type
 
 def _drop(b: NodeBuilder, geo) -> bpy.types.NodeSocket:
     """`geo` without the block attributes (the draft output needs only its own)."""
-    for name in (*POINT_ATTRIBUTES, *STORED_ATTRIBUTES, COLOR_ATTRIBUTE):
+    for name in (*POINT_ATTRIBUTES, *STORED_ATTRIBUTES):
         drop = b.node("GeometryNodeRemoveAttribute")
         b.feed(socket(drop.inputs, "Geometry"), geo)
         socket(drop.inputs, "Name").default_value = name
@@ -280,8 +277,8 @@ def add_cell_object(name: str, positions: np.ndarray, attrs: Mapping[str, np.nda
 
     Integer arrays become INT attributes, others FLOAT. ``shade`` defaults to
     ``value / max|value|`` when only ``value`` is given. The object gets the instancer modifier
-    with ``material`` (its ``diffuse_color``, the kind colour, as the Colour input), the custom
-    property ``llmviz_dim = 0`` and the active colour attribute the draft quality fills.
+    with ``material`` (its ``diffuse_color``, the kind colour, as the Colour input) and the custom
+    property ``llmviz_dim = 0``.
     """
     pos = np.ascontiguousarray(positions, dtype=np.float32).reshape(-1, 3)
     n = len(pos)
@@ -301,7 +298,6 @@ def add_cell_object(name: str, positions: np.ndarray, attrs: Mapping[str, np.nda
         mesh.attributes.new(key, kind, "POINT").data.foreach_set("value", data)
     mesh.update()
 
-    ensure_color_attribute(mesh)
     obj = _new_object(name, mesh, collection)
     mod = obj.modifiers.new(MODIFIER_NAME, "NODES")
     mod.node_group = instancer_group()
@@ -311,12 +307,3 @@ def add_cell_object(name: str, positions: np.ndarray, attrs: Mapping[str, np.nda
     if material is not None:
         compat.set_modifier_input(mod, "Colour", tuple(material.diffuse_color))
     return obj
-
-
-def ensure_color_attribute(mesh: bpy.types.Mesh) -> None:
-    """Give a block's point mesh the (empty) colour attribute the draft output fills, made active."""
-    attr = mesh.color_attributes.get(COLOR_ATTRIBUTE)
-    if attr is None:
-        attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
-    if mesh.color_attributes.active_color_name != COLOR_ATTRIBUTE:
-        mesh.color_attributes.active_color = attr

@@ -1,17 +1,21 @@
 """Render qualities: ``draft`` (Workbench, fast on a CPU) and ``final`` (Cycles tuned for this subject).
 
 draft shows what final shows: every cell's value shade, the reveal, the glow of the cells being
-computed, focus dimming, captions and labels on the world's background. The instancer's draft
-branch (nodes.py) realises the cubes and stores each face corner's colour (the material's colour
-recipe, shading.cell_colour, lit by the scene's sun lights baked into the node group); Workbench
-draws that attribute with flat lighting. Objects without the attribute (text, caption plates,
-LOD boxes) are drawn in their object colour, set here to their material's colour.
+computed, focus dimming, captions and labels on the world's background. Workbench draws in its
+Texture colour mode: each material's active Image Texture node through the mesh's active UV map,
+objects without either in their material's colour (text, caption plates). The instancer's draft
+branch (nodes.py) realises the cubes and points each face corner into the draft palette at the
+cell's colour (the material's colour recipe, shading.cell_colour, lit by the scene's sun lights
+baked into the node group). Value boxes show draft images, one texel per cell pre-shaded by the
+same recipe (scene.value_boxes.make_draft_images: made here only for draft renders, dropped for
+others); they show every value from the start, undimmed (a static texture cannot follow the
+reveal or the dimming). LOD boxes show their grid fill, lit like a front face, without lines.
 
 :func:`prepare` brings the file in line with the scene's quality right before a render or a save
 (the renders in scene.render call it): the group's draft switch, the baked lights, the draft
-``Dim`` input keyed as a copy of each block's ``llmviz_dim`` keys, object colours. Everything is
-plain data (keys, node values, object colours): a saved .blend renders the same without the
-add-on, with no drivers or handlers.
+``Dim`` input keyed as a copy of each block's ``llmviz_dim`` keys, the value boxes' draft images,
+the grid materials' colours. Everything is plain data (keys, node values, images, material
+colours): a saved .blend renders the same without the add-on, with no drivers or handlers.
 
 final: Cycles with few samples and OpenImageDenoise (fast prefilter and quality), adaptive
 sampling, direct light only (the look is flat: emission and two suns), no light tree, emissive
@@ -28,9 +32,10 @@ import numpy as np
 from mathutils import Vector
 
 from ..defaults import QUALITIES, QUALITY_DEFAULTS, QUALITY_ENGINES  # noqa: F401 (re-exported)
-from . import compat, datablocks, nodes
+from . import compat, datablocks, nodes, value_boxes
 from .keys import fcurve, find_fcurve
 from .materials import grid_fill
+from .shading import GHOST, GHOST_NODE
 
 PROP = "llmviz_quality"
 ADAPTIVE_THRESHOLD = 0.05
@@ -52,7 +57,7 @@ def apply(scene: bpy.types.Scene, quality: str, engine: str) -> None:
     if engine == "workbench":
         shading = scene.display.shading
         shading.light = "FLAT"
-        shading.color_type = "VERTEX"  # the active colour attribute ("Attribute" in the UI)
+        shading.color_type = "TEXTURE"  # the active Image Texture node through the active UV map
         shading.show_shadows = shading.show_cavity = shading.show_object_outline = False
         shading.show_xray = shading.show_specular_highlight = False
         shading.show_backface_culling = False  # the draft cubes keep only faces toward the camera (nodes.py)
@@ -89,24 +94,35 @@ def prepare(scene: bpy.types.Scene) -> None:
         if switch.boolean != draft:
             switch.boolean = draft
     if not draft:
+        value_boxes.drop_draft_images()
         return
     plus, minus = face_light(scene)
     if group is not None:
         for name, vector in zip(nodes.LIGHT_NODES, (plus, minus)):
             _set(group.nodes[name], "vector", vector)
+    ghost = _ghost()
+    for mat in datablocks.owned("materials"):
+        if mat.name.endswith(" Grid") and "llmviz_kind" in mat:
+            _set(mat, "diffuse_color", (*(min(1.0, c * minus[1]) for c in grid_fill(mat["llmviz_kind"])), 1.0))
     for obj in scene.objects:
         if not datablocks.is_owned(obj):
             continue
+        if value_boxes.is_value_box(obj):
+            value_boxes.make_draft_images(obj, minus[1], ghost)
         mod = obj.modifiers.get(nodes.MODIFIER_NAME)
         if mod is not None and mod.type == "NODES" and mod.node_group == group:
-            nodes.ensure_color_attribute(obj.data)
             _copy_dim(obj, mod)
             material = compat.get_modifier_input(mod, "Material")
             colour = compat.interface_identifier(group, "Colour")
             if material is not None and not np.allclose(tuple(mod[colour]), tuple(material.diffuse_color)):
                 mod[colour] = tuple(material.diffuse_color)  # blocks made before the draft input existed
-        elif obj.type in ("MESH", "FONT", "CURVE"):
-            _set(obj, "color", _flat_colour(obj, minus[1]))
+
+
+def _ghost() -> tuple[float, ...]:
+    """The theme's ghost tone, as the value boxes' shader has it (scene.environment sets it)."""
+    group = datablocks.find_shared("node_groups", value_boxes.BOX_GROUP)
+    node = next((n for n in group.nodes if n.label == GHOST_NODE), None) if group is not None else None
+    return tuple(compat.socket(node.inputs, "A_Color").default_value) if node is not None else GHOST
 
 
 def _set(owner, attr: str, value) -> None:
@@ -139,18 +155,6 @@ def _ambient(world: bpy.types.World | None) -> float:
         return float(np.mean(world.color))
     colour = compat.socket(bg.inputs, "Color").default_value
     return float(np.mean(colour[:3])) * float(compat.socket(bg.inputs, "Strength").default_value)
-
-
-def _flat_colour(obj: bpy.types.Object, front_light: float) -> tuple[float, float, float, float]:
-    """Object colour for Workbench: the material's colour (emissive text and plates as they are;
-    LOD grid boxes lit like a front face)."""
-    mat = next((s.material for s in obj.material_slots if s.material is not None), None)
-    if mat is None:
-        return tuple(obj.color)  # type: ignore[return-value]
-    if "Grid" in mat.name and "llmviz_kind" in mat:
-        fill = grid_fill(mat["llmviz_kind"])
-        return (*(min(1.0, c * front_light) for c in fill), 1.0)
-    return tuple(mat.diffuse_color)  # type: ignore[return-value]
 
 
 def _copy_dim(obj: bpy.types.Object, mod: bpy.types.NodesModifier) -> None:

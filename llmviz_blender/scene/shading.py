@@ -1,6 +1,7 @@
-"""The per-cell colour recipe, written once as nodes that work in a shader tree and in a
-geometry-nodes tree alike (Math and Mix nodes only), so the Cycles/EEVEE material and the draft
-(Workbench) colour attribute compute the same colour from the same inputs.
+"""The per-cell colour recipe as nodes: layout.texels.cell_colour (the one formula, also run on
+numpy arrays for the draft's value textures) built from Math and Mix nodes, which work in a shader
+tree and in a geometry-nodes tree alike, so the Cycles/EEVEE materials and the draft (Workbench)
+colours compute the same colour from the same inputs.
 """
 
 from __future__ import annotations
@@ -11,18 +12,13 @@ import bpy
 
 from ..composition.theme import THEMES
 from ..defaults import KIND_COLORS, THEME  # noqa: F401 (the recipe's colours, re-exported for materials)
+from ..layout import texels
+from ..layout.texels import (DARK, DARK_TINT, DIM_AMOUNT, EMISSION, GLOW_WHITE, GREY,  # noqa: F401 (re-exported)
+                             HIGHLIGHT_EMISSION, NEUTRAL_TINT)
 from .compat import NodeBuilder
 
-GREY = (0.2, 0.2, 0.2)             # shade 0
-DARK = (0.012, 0.012, 0.016)       # shade -1
 GHOST = THEMES[THEME].ghost        # state 0: not yet computed (set per theme: THEME_NODES)
 DIM_COLOR = THEMES[THEME].dim      # llmviz_dim 1 (set per theme)
-DIM_AMOUNT = 0.8
-EMISSION = 0.25                    # base self-illumination, keeps colours readable in shadow
-HIGHLIGHT_EMISSION = 1.0
-NEUTRAL_TINT = 0.3                 # share of the kind colour in the shade-0 grey
-DARK_TINT = 0.12                   # share of the kind colour in the shade -1 tone
-GLOW_WHITE = 0.15                  # share of white in the glow of a cell being computed
 
 Value = Any  # a NodeSocket or a constant
 
@@ -46,21 +42,9 @@ def rgba(c: tuple[float, ...], a: float = 1.0) -> tuple[float, float, float, flo
 
 def cell_colour(b: NodeBuilder, kind: Value, shade: Value, state: Value, highlight: Value,
                 dim: Value) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket, bpy.types.NodeSocket]:
-    """(base colour, emission colour, emission strength) of a cell.
+    """(base colour, emission colour, emission strength) of a cell as nodes: layout.texels.cell_colour
+    with the theme's ghost and dim tones on the Mix nodes labelled GHOST_NODE and DIM_NODE."""
+    def label(value: bpy.types.NodeSocket, which: str) -> None:
+        value.node.label = GHOST_NODE if which == "ghost" else DIM_NODE
 
-    `kind` is the block's kind colour (RGBA), `shade` the value in [-1, 1] (> 0 toward the kind
-    colour, < 0 toward a dark tone of it, 0 a tinted grey), `state` 1 once computed (0: ghost),
-    `highlight` in [0, 1] the glow of a cell being computed, `dim` in [0, 1] the fade toward the
-    background of blocks outside the focus.
-    """
-    pos = b.math("MAXIMUM", shade, 0.0, clamp=True)
-    neg = b.math("MULTIPLY", shade, -1.0, clamp=True)
-    c = b.mix_color(pos, b.mix_color(NEUTRAL_TINT, rgba(GREY), kind), kind)
-    c = b.mix_color(neg, c, b.mix_color(DARK_TINT, rgba(DARK), kind))
-    c = b.mix_color(state, rgba(GHOST), c)
-    c.node.label = GHOST_NODE
-    emit = b.mix_color(highlight, c, b.mix_color(GLOW_WHITE, kind, (1.0, 1.0, 1.0, 1.0)))
-    strength = b.math("MULTIPLY_ADD", highlight, HIGHLIGHT_EMISSION, b.math("MULTIPLY", state, EMISSION))
-    base = dim_mix(b, dim, c)
-    strength = b.math("MULTIPLY", strength, b.math("SUBTRACT", 1.0, dim, clamp=True))
-    return base, emit, strength
+    return texels.cell_colour(b, kind, shade, state, highlight, dim, rgba(GHOST), rgba(DIM_COLOR), label)

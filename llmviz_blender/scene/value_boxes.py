@@ -15,6 +15,14 @@ Reveal: a block is computed unit by unit (timeline.reveal). The shader computes 
 (timeline.reveal.cell_order) from (row, col); the object property ``llmviz_progress`` (keyed by
 :func:`key_reveal`, plain F-curve keys) says how far the computation has come: a cell is computed
 once progress >= its order. No drivers or handlers: a saved .blend plays without the add-on.
+
+Draft quality (Workbench draws the material's active Image Texture node as it is): each tile's
+material holds an unconnected, active Image Texture node ``Draft``; :func:`make_draft_images`
+(scene.quality, only for draft renders) gives it the tile's cells pre-shaded by the same formula
+(layout.texels.draft_texels: one sRGB texel per cell, computed, lit like a front face), read
+through the box's active UV map ``llmviz_draft_uv`` (the tile's cells over [0, 1]). A static
+texture shows neither the reveal nor the dimming: in draft a value box shows its values from the
+start, undimmed.
 """
 
 from __future__ import annotations
@@ -33,18 +41,20 @@ from . import datablocks
 from .boxes import boxes_mesh
 from .compat import NodeBuilder, ensure_node_tree, socket
 from .keys import set_keys
-from .materials import LINE_DARKEN, attribute, bsdf, grid_fill, grid_lines
-from .nodes import DIM_PROP, GAP_PROP, PITCH_PROP
+from .materials import DRAFT_NODE, LINE_DARKEN, attribute, bsdf, draft_node, grid_fill, grid_lines, srgb_image
+from .nodes import DIM_PROP, DRAFT_UV, GAP_PROP, PITCH_PROP
 from .shading import DARK, KIND_COLORS, cell_colour, rgba
 
 TEXEL_GROUP = "LLMViz Value Texel"
 BOX_GROUP = "LLMViz Value Box"
 TEMPLATE = "LLMViz Value Tile"
-GROUP_VERSION = 1
+GROUP_VERSION = 2
 PROP = "llmviz_value_box"  # object property: 1 on value-box objects
 PROGRESS = "llmviz_progress"  # object property: reveal progress in cell-order units (keyed)
 DONE = 1.0e9  # progress of a block shown whole (weights, no walkthrough)
 EPSILON = 1.0e-4  # progress within this of a cell's order reveals it
+DRAFT_KEY = "llmviz_draft_key"  # tile material property: the (light, ghost) its draft image was made for
+DRAFT_IMAGE = "llmviz_draft"  # image property: 1 on draft images
 
 
 # --- node groups ---------------------------------------------------------------------------
@@ -145,6 +155,7 @@ def _build_template(mat: bpy.types.Material) -> None:
     b.feed(socket(box.inputs, "Alpha"), socket(tex.outputs, "Alpha"))
     out = b.node("ShaderNodeOutputMaterial", target="ALL")
     b.feed(socket(out.inputs, "Surface"), socket(box.outputs, "Shader"))
+    draft_node(b, None)  # make_draft_images fills it
     if hasattr(mat, "cycles"):  # the glow is self-illumination: no light source to sample (thousands of faces)
         mat.cycles.emission_sampling = "NONE"
 
@@ -167,6 +178,7 @@ def tile_material(name: str, block: Block, tile: texels.Tile, image: bpy.types.I
     for key in (datablocks.KEY, datablocks.VERSION_KEY):
         del mat[key]  # a copy, not the shared template
     mat["llmviz_kind"] = block.kind
+    mat["llmviz_tile_cols"] = tile.cols
     mat.diffuse_color = rgba(grid_fill(block.kind))  # what the draft (Workbench) shows
     nodes = mat.node_tree.nodes
     w, h = tile.texels
@@ -206,6 +218,7 @@ def add_value_box(name: str, block: Block, trace: Mapping[str, np.ndarray] | Non
         image = tile_image(f"{name} {i}", texels.tile_texels(data, tile))
         mesh.materials.append(tile_material(f"{name} {i}", block, tile, image))
     mesh.polygons.foreach_set("material_index", np.repeat(np.arange(len(tiles), dtype=np.int32), 6))
+    _draft_uv(mesh, tiles)
     mesh.update()
     obj = datablocks.tag(bpy.data.objects.new(name, mesh))
     obj[DIM_PROP] = 0.0
@@ -216,6 +229,56 @@ def add_value_box(name: str, block: Block, trace: Mapping[str, np.ndarray] | Non
     obj["llmviz_tiles"] = len(tiles)
     collection.objects.link(obj)
     return obj
+
+
+def _draft_uv(mesh: bpy.types.Mesh, tiles: list[texels.Tile]) -> None:
+    """The active UV map DRAFT_UV: ``cell_uv`` over each tile's cells in [0, 1] (24 corners a tile)."""
+    uv = np.empty(2 * len(mesh.loops), np.float32)
+    mesh.uv_layers["cell_uv"].data.foreach_get("uv", uv)
+    uv = uv.reshape(len(tiles), 24, 2)
+    first = np.array([(t.col0, t.row0) for t in tiles], np.float32)[:, None]
+    size = np.array([(t.cols, t.rows) for t in tiles], np.float32)[:, None]
+    layer = mesh.uv_layers.new(name=DRAFT_UV)
+    layer.data.foreach_set("uv", ((uv - first) / size).ravel())
+    mesh.uv_layers.active = layer
+
+
+def make_draft_images(obj: bpy.types.Object, light: float, ghost: tuple[float, ...]) -> int:
+    """Give each tile material of value box `obj` its draft image (see the module docstring): the
+    cells computed, lit by `light` (light reaching a front face, a factor on the base colour),
+    cells that do not exist in the `ghost` tone. Kept while (light, ghost) stay the same; returns
+    how many images were made."""
+    key = [round(float(light), 6), *(round(float(c), 6) for c in ghost[:3])]
+    made = 0
+    for slot in obj.material_slots:
+        mat = slot.material
+        node = mat.node_tree.nodes.get(DRAFT_NODE) if mat is not None and mat.node_tree else None
+        if node is None or (node.image is not None and list(mat.get(DRAFT_KEY, [])) == key):
+            continue
+        values = mat.node_tree.nodes["Values"].image
+        w, h = values.size
+        packed = np.empty(4 * w * h, np.float32)
+        values.pixels.foreach_get(packed)
+        packed = np.rint(packed * 255).astype(np.uint8).reshape(h, w, 4)
+        kind = tuple(socket(mat.node_tree.nodes["Box"].inputs, "Kind").default_value)
+        palette = texels.draft_palette(kind, light, ghost)
+        if node.image is not None:
+            bpy.data.images.remove(node.image)
+        image = datablocks.tag(srgb_image(f"{mat.name} draft", texels.draft_texels(packed, mat["llmviz_tile_cols"],
+                                                                                        palette)))
+        image[DRAFT_IMAGE] = 1
+        node.image = image
+        mat[DRAFT_KEY] = key
+        made += 1
+    return made
+
+
+def drop_draft_images() -> int:
+    """Remove every draft image (renders other than draft do not need them); returns how many."""
+    todo = [img for img in datablocks.owned("images") if img.get(DRAFT_IMAGE)]
+    if todo:
+        bpy.data.batch_remove(todo)
+    return len(todo)
 
 
 def is_value_box(obj: bpy.types.Object) -> bool:
