@@ -1,4 +1,4 @@
-"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|gpt2|smollm2|all`.
+"""Benchmarks for the README table: `python scripts/bench.py forward|tokenize|scene|animate|render|gpt2|smollm2|draft|all`.
 
 Each benchmark measures against its baseline in the same run and prints the ratio, since the
 machines are noisy. Figures are best-of-N wall times.
@@ -464,6 +464,58 @@ def bench_smollm2(repeat: int) -> None:
         "<= 30 s, peak <= 4 GB", f"peak memory {peak / 2**30:.2f} GB; .blend (packed) {size / 2**20:.0f} MiB")
 
 
+def bench_draft(repeat: int) -> None:
+    """GPT-2 small with values (preset, random weights, 32 tokens), draft quality: the time and memory
+    its value boxes' draft colour images cost (made when a draft render is configured), and the draft
+    overview frame at 1920x1080 (each run in a fresh process)."""
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="llmviz-bench-draft-"))
+    runs = [_child("_draft", str(out / "draft.png")) for _ in range(max(1, repeat // 2))]
+    seconds, extra, render_s = min(runs)
+    cells = _child("_draft_cells")[0]
+    row("draft: GPT-2 small draft colour images (value boxes, one texel per cell)", seconds, "",
+        f"{cells / 1e6:.0f} M cells; +{extra / 2**20:.0f} MiB resident ({extra / cells:.1f} B/cell) after the "
+        f"first draft frame; that frame (1920x1080, images uploaded) {render_s:.1f} s; {out}")
+
+
+def _draft(path: str) -> None:
+    """Child process: build GPT-2 small with values, configure draft quality (makes the draft images),
+    render the overview; print the images' seconds, the resident memory they and the render added,
+    the render's seconds."""
+    import bpy
+
+    from llmviz_blender.scene import render
+
+    def resident() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    from llmviz_blender import scene
+
+    scene.build("gpt2-small", weights="random", tokens=list(range(GPT2_TOKENS)))
+    sc = bpy.context.scene
+    render.configure(sc, quality="final", device="cpu", resolution=(1920, 1080))
+    bpy.context.evaluated_depsgraph_get().update()
+    before = resident()
+    start = time.perf_counter()
+    render.configure(sc, quality="draft", resolution=(1920, 1080))
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    render.still(sc, path)
+    print(seconds, resident() - before, time.perf_counter() - start)
+
+
+def _draft_cells() -> None:
+    """Child process: cells GPT-2 small (32 tokens) draws as value boxes."""
+    from llmviz_blender import layout, model
+    from llmviz_blender.layout import texels
+
+    config = model.load_preset("gpt2-small")
+    lay = layout.model_layout(config, GPT2_TOKENS)
+    print(texels.value_cells(lay, layout.plan_lod(lay.blocks)), 0, 0)
+
+
 def _build(what: str):
     import bpy
 
@@ -513,7 +565,7 @@ def _overview(what: str, path: str) -> None:
 
 
 BENCHES = {"forward": bench_forward, "tokenize": bench_tokenize, "scene": bench_scene, "animate": bench_animate,
-           "render": bench_render, "gpt2": bench_gpt2, "smollm2": bench_smollm2}
+           "render": bench_render, "gpt2": bench_gpt2, "smollm2": bench_smollm2, "draft": bench_draft}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -523,8 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["_comparison_still"]:
         _comparison_still(sys.argv[2])
         return 0
-    if argv is None and sys.argv[1:2] in (["_value_build"], ["_overview"]):
-        {"_value_build": _value_build, "_overview": _overview}[sys.argv[1]](*sys.argv[2:])
+    if argv is None and sys.argv[1:2] in (["_value_build"], ["_overview"], ["_draft"], ["_draft_cells"]):
+        {"_value_build": _value_build, "_overview": _overview, "_draft": _draft,
+         "_draft_cells": _draft_cells}[sys.argv[1]](*sys.argv[2:])
         return 0
     if argv is None and sys.argv[1:2] == ["_forward"]:
         print(*_forward_times(int(sys.argv[2])))

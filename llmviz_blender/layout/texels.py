@@ -49,9 +49,6 @@ BYTES_PER_CELL = 3
 BYTES_PER_PARAM = 4  # the weights themselves, float32 in memory
 BASE_BYTES = 400 * 2**20  # Blender, the trace, labels
 DEFAULT_VALUE_BUDGET = 4 * 2**30  # memory a model with values may need (weights, value textures, cubes)
-#: Extra bytes per value-box cell in draft quality: its sRGB colour texel in Blender and in the
-#: renderer (measured by scripts/bench.py draft-colours).
-DRAFT_BYTES_PER_CELL = 8
 
 # the cell colour recipe's tones (linear RGB)
 GREY = (0.2, 0.2, 0.2)             # shade 0
