@@ -30,6 +30,7 @@ from pathlib import Path
 
 import bpy
 
+from . import value_boxes
 from .render_core import RenderFailed, run as run_render, simulated_failure
 
 FRAME_NAME = "frame_{:04d}.png"
@@ -165,6 +166,7 @@ def render_jobs(scene: bpy.types.Scene, folder: Path, frames: list[int], jobs: i
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with tempfile.TemporaryDirectory(prefix="llmviz-jobs-") as tmp:
         blend = Path(tmp) / "scene.blend"
+        value_boxes.pack_images()  # the workers read our generated images from the file
         bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True, compress=False, check_existing=False)
         logs = [Path(tmp) / f"job{i}.log" for i in range(jobs)]
         procs = []

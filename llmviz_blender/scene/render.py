@@ -379,7 +379,6 @@ def save_blend(path: str | Path, log: Log | None = None) -> Path:
     """Save the open file as a self-contained, compressed .blend at `path` (external files packed;
     frames of a render farm go to //<name>_frames/ beside it); the session's own file path is kept."""
     path = check_output(path, "blend", make_folder=True)
-    value_boxes.pack_images()  # the value boxes' generated images live only in memory until packed
     if external_files():
         bpy.ops.file.pack_all()
     if bpy.data.libraries:
@@ -387,7 +386,8 @@ def save_blend(path: str | Path, log: Log | None = None) -> Path:
                                   "make them local before saving")
     scenes = [(s, s.render.filepath) for s in bpy.data.scenes]
     for s, _ in scenes:
-        prepare(s)  # a draft scene's node values and keys, so the file renders drafts without the add-on
+        prepare(s)  # a draft scene's node values, keys and images, so the file renders drafts without the add-on
+    value_boxes.pack_images()  # our generated images (values, draft colours) live only in memory until packed
     try:
         for s, _ in scenes:
             s.render.filepath = f"//{path.stem}_frames/frame_####"
