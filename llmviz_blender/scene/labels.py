@@ -256,12 +256,24 @@ def _leaders(pieces: Pieces, name: str, collection: bpy.types.Collection) -> bpy
         verts += [tuple(top - [half, 0, 0]), tuple(top + [half, 0, 0]), tuple(bottom + [half, 0, 0]),
                   tuple(bottom - [half, 0, 0])]
         faces.append((n, n + 3, n + 2, n + 1))  # counter-clockwise seen from the front (-Y): faces the camera
+    return flat_mesh(name, verts, faces, MUTED_COLOR, collection)
+
+
+def flat_mesh(name: str, verts, faces, color: str, collection: bpy.types.Collection) -> bpy.types.Object:
+    """A mesh object of `verts` and `faces` in the flat (emissive) material of `color`, in `collection`."""
     mesh = datablocks.tag(bpy.data.meshes.new(name))
-    mesh.from_pydata(verts, [], faces)
-    mesh.materials.append(flat_material(MUTED_COLOR))
+    mesh.from_pydata([tuple(v) for v in verts], [], faces)
+    mesh.materials.append(flat_material(color))
     obj = datablocks.tag(bpy.data.objects.new(name, mesh))
     collection.objects.link(obj)
     return obj
+
+
+def quads_mesh(name: str, quads, color: str, collection: bpy.types.Collection) -> bpy.types.Object:
+    """A flat mesh of quads (N, 4, 3), e.g. timeline.zoom.frame_quads."""
+    quads = np.asarray(quads, float)
+    return flat_mesh(name, quads.reshape(-1, 3), [tuple(range(4 * i, 4 * i + 4)) for i in range(len(quads))],
+                     color, collection)
 
 
 def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size: float | None = None,

@@ -10,9 +10,9 @@ from ..layout import CELL, Layout
 from ..timeline import Timeline
 from ..timeline import referents as marks
 from ..timeline.referents import Referent
-from . import datablocks
+from ..timeline.zoom import frame_quads
 from .keys import set_visibility
-from .labels import add_text, flat_material
+from .labels import add_text, quads_mesh
 
 COLOR = "referent"  # theme role
 KIND = "referent"  # label kind (label_keys.KIND_PRIORITY)
@@ -27,17 +27,7 @@ def ident(ref: Referent) -> str:
 def _outline(name: str, box, width: float, anim: bpy.types.Collection) -> bpy.types.Object:
     """A flat frame `width` wide round the world box, just in front of it (seen from -Y)."""
     (x0, y, z0), (x1, _, z1) = box[0], box[1]
-    y -= CELL
-    outer = [(x0 - width, z0 - width), (x1 + width, z0 - width), (x1 + width, z1 + width), (x0 - width, z1 + width)]
-    inner = [(x0, z0), (x1, z0), (x1, z1), (x0, z1)]
-    verts = [(x, y, z) for x, z in outer + inner]
-    faces = [(i, (i + 1) % 4, 4 + (i + 1) % 4, 4 + i) for i in range(4)]
-    mesh = datablocks.tag(bpy.data.meshes.new(name))
-    mesh.from_pydata(verts, [], faces)
-    mesh.materials.append(flat_material(COLOR))
-    obj = datablocks.tag(bpy.data.objects.new(name, mesh))
-    anim.objects.link(obj)
-    return obj
+    return quads_mesh(name, frame_quads(x0 - width, z0 - width, x1 + width, z1 + width, width, y - CELL), COLOR, anim)
 
 
 def key_referents(tl: Timeline, layout: Layout, anim: bpy.types.Collection) -> dict[str, list[tuple[float, float]]]:

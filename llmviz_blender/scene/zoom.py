@@ -18,10 +18,10 @@ from ..layout.readout import explain
 from ..layout.target import cell_target
 from ..timeline.zoom import (HOLD, OVERLAY_SHARE, SECONDS, caption, cell_pose, marker_quads, occluders, plan_zoom,
                              zoom_frame)
-from . import datablocks, environment, label_keys
+from . import environment, label_keys
 from .builder import ROOT, THEME_PROP, in_its_language
 from .keys import set_keys, set_vector_keys, set_visibility
-from .labels import TEXT_COLOR, flat_material
+from .labels import TEXT_COLOR, quads_mesh
 from .nodes import DIM_PROP
 from .session import model_of
 from .value_boxes import DONE, PROGRESS
@@ -57,13 +57,7 @@ def _reset(collection: bpy.types.Collection, cam: bpy.types.Object, scene: bpy.t
 
 def _marker(ref: CellRef, anim: bpy.types.Collection) -> bpy.types.Object:
     """A ring round the cell, in front of it, in the formula's colour."""
-    quads = marker_quads()
-    name = f"{ROOT} Zoom Marker"
-    mesh = datablocks.tag(bpy.data.meshes.new(name))
-    mesh.from_pydata([tuple(v) for v in quads.reshape(-1, 3)], [], [tuple(range(4 * i, 4 * i + 4)) for i in range(4)])
-    mesh.materials.append(flat_material(FORMULA_COLOR))
-    obj = datablocks.tag(bpy.data.objects.new(name, mesh))
-    anim.objects.link(obj)
+    obj = quads_mesh(f"{ROOT} Zoom Marker", marker_quads(), FORMULA_COLOR, anim)
     centre = ref.block.positions(np.array([ref.row]), np.array([ref.col]))[0]
     obj.location = tuple(centre - [0.0, CELL / 2 + MARKER_FRONT, 0.0])
     return obj

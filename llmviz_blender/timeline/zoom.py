@@ -227,7 +227,13 @@ def marker_quads() -> np.ndarray:
     """The marker round a cell, about its centre in the block's front plane: four bars (4, 4, 3)
     facing -Y (the camera side), in world units at scale 1."""
     a = CELL / 2 + MARKER_PAD
-    b = a - MARKER_WIDTH
-    bars = [(-a, -a, a, -b), (-a, b, a, a), (-a, -b, -b, b), (b, -b, a, b)]  # x0, z0, x1, z1
-    return np.array([[(x0, 0.0, z0), (x1, 0.0, z0), (x1, 0.0, z1), (x0, 0.0, z1)] for x0, z0, x1, z1 in bars])
+    return frame_quads(-a, -a, a, a, MARKER_WIDTH)
 
+
+def frame_quads(x0: float, z0: float, x1: float, z1: float, width: float, y: float = 0.0) -> np.ndarray:
+    """A flat frame: four bars (4, 4, 3) `width` wide just inside the rectangle x0..x1, z0..z1 at
+    depth y, facing -Y (the camera side)."""
+    a, b = (x0, z0), (x1, z1)
+    bars = [(a[0], a[1], b[0], a[1] + width), (a[0], b[1] - width, b[0], b[1]),
+            (a[0], a[1] + width, a[0] + width, b[1] - width), (b[0] - width, a[1] + width, b[0], b[1] - width)]
+    return np.array([[(p0, y, q0), (p1, y, q0), (p1, y, q1), (p0, y, q1)] for p0, q0, p1, q1 in bars])
