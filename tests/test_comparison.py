@@ -237,12 +237,16 @@ def test_causal_boxes_show_the_lower_triangle():
 
 
 @pytest.mark.parametrize("name", ["gpt2-small", "gpt3"])
-def test_each_model_alone_is_framed_whole(fresh_blend, name):
+def test_each_model_alone_is_framed_by_its_body(fresh_blend, name):
+    """GPT-3 whole; GPT-2 small's vocabulary-wide blocks dwarf the rest and run off the picture's
+    edges (Layout.body), so its layers fill the picture."""
     sc = bpy.context.scene
     render.configure(sc, resolution=(1920, 1080))
     coll = scene.build(name, tokens=list(range(1024)), scene=sc)
     lay = scene.model_of(coll).layout
-    a = audit.audit(coll, sc, sc.frame_current, Frame(environment.aspect(sc), caption=False, title=False),
-                    [lay.bounds()])
+    picture = Frame(environment.aspect(sc), caption=False, title=False)
+    a = audit.audit(coll, sc, sc.frame_current, picture, [lay.body()])
     assert not a.problems, "\n".join(a.problems)
     assert a.inside and a.span >= 0.7
+    assert bool(lay.dwarfing()) == (name == "gpt2-small")
+    assert audit.audit(coll, sc, sc.frame_current, picture, [lay.bounds()]).inside == (name == "gpt3")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..defaults import PITCH
 from .frame import Frame, Rect
 
 #: The house view, from the target toward the camera: in front (-Y), a little right (+X), above (+Z).
@@ -27,6 +28,12 @@ HEIGHTS = (0.12, 0.25, 0.45, 0.75)
 PREFERENCE = 0.25  # fill a direction must gain over the house view to be chosen
 MARGIN = 0.045  # kept free inside the free region: this share of its shorter side
 NEAR = 1e-3  # corners must stay this share of the subject's size in front of the camera
+#: A still's subject more than FLAT cells across is a wall of cells under a pixel each: a slanted view
+#: only makes it recede into the distance, so it is seen square on (FRONT) through a long lens
+#: (LONG_LENS, near-orthographic: its near and far ends are drawn at one scale).
+FLAT = 5000
+FRONT = (0.0, -1.0, 0.0)
+LONG_LENS = math.radians(4.0)
 SPLITS, BISECTION_ROUNDS = 64, 3  # the distance bracket shrinks 64-fold per round: within 64^-3 of the nearest
 
 
@@ -144,6 +151,15 @@ def compose(boxes: Sequence[tuple[Sequence[float], Sequence[float]]], frame: Fra
         if score > best_score:
             best, best_score = pose, score
     return best
+
+
+def still_view(boxes: Sequence[tuple[Sequence[float], Sequence[float]]]) -> dict:
+    """`compose`'s view for a still of `boxes`: square on through LONG_LENS for a subject more than
+    FLAT cells across, else the house lens (and `compose` picks the direction)."""
+    points = np.concatenate([corners(lo, hi) for lo, hi in boxes])
+    if float(np.ptp(points, axis=0).max()) > FLAT * PITCH:
+        return {"direction": FRONT, "fov_y": LONG_LENS}
+    return {}
 
 
 def fill(boxes, pose: Pose, frame: Frame) -> tuple[float, bool]:

@@ -15,6 +15,9 @@ from .blocks import CELL, PITCH, Band, Block, bands
 #: Camera targets naming a layer's group of blocks: h{i}.<slug>.
 GROUPS = {"ln1": "Layer Norm 1", "attention": "Self-attention", "projection": "Projection", "ln2": "Layer Norm 2",
           "mlp": "MLP"}
+HEADING_ROOM = 3.5  # a section below another in its column stands this many heading sizes lower
+GROUP_ROOM = 5.5  # columns stand at least this many heading sizes apart: room for the group labels beside them
+DWARF = 8  # vocabulary-wide blocks dwarf a model whose vocabulary is more than this many times its width C
 LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
 COLUMN_SPACING = 10  # margins between columns: room for the group labels beside each column
 
@@ -109,6 +112,23 @@ class Layout:
             return self.lo.min(axis=0), self.hi.max(axis=0)
         idx = [self.index[b.key] for b in blocks]
         return self.lo[idx].min(axis=0), self.hi[idx].max(axis=0)
+
+    def dwarfing(self) -> list[Block]:
+        """The vocabulary-wide blocks, where the vocabulary is more than DWARF times the width C
+        (GPT-2's 50,257 rows beside its 768-wide stack), else none."""
+        if self.config.vocab_size <= DWARF * self.config.n_embd:
+            return []
+        return [b for b in self.blocks if "n_vocab" in (b.rows.label, b.cols.label)]
+
+    def body(self) -> tuple[np.ndarray, np.ndarray]:
+        """The box a picture of the whole model frames: every block, but the `dwarfing` ones (and
+        the rows below them: the softmax's) run off its edges."""
+        dwarfs = self.dwarfing()
+        if not dwarfs:
+            return self.bounds()
+        floor = self.bounds([b for b in self.blocks if b.layer >= 0])[0][2]
+        kept = [b for b in self.blocks if b not in dwarfs and self.hi[self.index[b.key]][2] >= floor]
+        return self.bounds(kept)
 
     def under(self, target: str) -> list[Block]:
         """The blocks a camera target names: every transformer layer (LAYERS), a layer's group
@@ -280,9 +300,11 @@ def _column_extent(column, gap: float, t: int) -> tuple[float, float]:
     return max(e[0] for e in extents), max(e[1] for e in extents)
 
 
-def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = ASPECT) -> int:
+def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = ASPECT, fit: str = "overview") -> int:
     """Layers per column: LAYERS_PER_COLUMN for deep models; for up to that many layers, the count
-    whose whole picture comes closest to the `aspect` of a frame (nano-gpt: one layer per column)."""
+    whose whole picture (`fit` LAYERS: the transformer layers alone, for their still; so too where
+    the vocabulary-wide blocks run off the picture's edges: Layout.body) comes closest to the
+    `aspect` of a frame (nano-gpt: one layer per column)."""
     if config.n_layer > LAYERS_PER_COLUMN:
         return LAYERS_PER_COLUMN
     gap = margin(config)
@@ -290,6 +312,8 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = A
 
     def misfit(k: int) -> float:
         columns = _columns(groups, k, config.n_layer)
+        if fit == LAYERS or config.vocab_size > DWARF * config.n_embd:
+            columns = [c for c in ([g for g in c if g[1] >= 0] for c in columns) if c]
         extents = [_column_extent(c, gap, n_tokens) for c in columns]
         width = sum(left + right for left, right in extents) + COLUMN_SPACING * gap * (len(columns) - 1)
         height = max(sum(_stack_height(bs, gap) for _, _, bs in c) for c in columns)
@@ -298,33 +322,53 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = A
     return min(range(config.n_layer, 0, -1), key=misfit)
 
 
-def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
-                 layers_per_column: int | None = None, aspect: float = ASPECT) -> Layout:
-    """Place every block of `config` for `n_tokens` tokens; the top centre of the first column sits
-    at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column for a
-    frame of `aspect`); then the embedding and the output get columns of their own. Columns read
-    left to right."""
-    if not 1 <= n_tokens <= config.block_size:
-        raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
-    per_column = layers_per_column or auto_layers_per_column(config, n_tokens, aspect)
-    if per_column < 1:
-        raise ValueError(f"layers_per_column must be positive, got {per_column}")
-    gap = margin(config)
-    columns = _columns(bands(config, n_tokens), per_column, config.n_layer)
+def _placed(config: ModelConfig, n_tokens: int, columns, gap: float, room: float, spacing: float) -> Layout:
+    """The blocks of `columns` placed left to right, `spacing` apart, each column's bands top down;
+    a section below another in its column stands `room` lower (its heading goes there)."""
     blocks: list[Block] = []
     cx = 0.0
     previous_right = None
     for column in columns:
         left, right = _column_extent(column, gap, n_tokens)
         if previous_right is not None:
-            cx += previous_right + left + COLUMN_SPACING * gap
-        z = 0.0
-        for _, _, bs in column:
+            cx += previous_right + left + spacing
+        z, section = 0.0, None
+        for name, _, bs in column:
+            if section is not None and name != section:
+                z -= room
+            section = name
             for band in bs:
                 z -= _place_band(band, cx, z, gap, gap, n_tokens) + gap
                 blocks += band.blocks()
         previous_right = right
-    layout = Layout(config, n_tokens, blocks)
+    return Layout(config, n_tokens, blocks)
+
+
+def heading_size(layout: Layout) -> float:
+    """Section headings: legible in a picture of the whole model (its body), never smaller than
+    the margin allows."""
+    lo, hi = layout.body()
+    return max(0.8 * margin(layout.config), 0.012 * float(max(hi[0] - lo[0], hi[2] - lo[2])))
+
+
+def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
+                 layers_per_column: int | None = None, aspect: float = ASPECT, fit: str = "overview") -> Layout:
+    """Place every block of `config` for `n_tokens` tokens; the top centre of the first column sits
+    at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column for a
+    frame of `aspect`, fitting `fit`); then the embedding and the output get columns of their own. Columns read
+    left to right."""
+    if not 1 <= n_tokens <= config.block_size:
+        raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
+    per_column = layers_per_column or auto_layers_per_column(config, n_tokens, aspect, fit)
+    if per_column < 1:
+        raise ValueError(f"layers_per_column must be positive, got {per_column}")
+    gap = margin(config)
+    columns = _columns(bands(config, n_tokens), per_column, config.n_layer)
+    layout = _placed(config, n_tokens, columns, gap, 0.0, COLUMN_SPACING * gap)
+    if any(len({name for name, _, _ in column}) > 1 for column in columns):  # sections stacked in columns:
+        heading = heading_size(layout)  # room for their headings and group labels, sized for the picture
+        layout = _placed(config, n_tokens, columns, gap, HEADING_ROOM * heading,
+                         max(COLUMN_SPACING * gap, GROUP_ROOM * heading))
     layout.layers_per_column = per_column
     layout.translate(np.asarray(origin, float))
     return layout

@@ -74,12 +74,14 @@ def resolve_tokens(config: ModelConfig, tokens: Sequence[int] | str | None, prom
 def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
             max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
             layers_per_column: int | None = None, *, prompt: str | None = None,
-            tokenizer: str | Path | None = None, aspect: float = ASPECT, value_budget: int | None = None) -> Model:
+            tokenizer: str | Path | None = None, aspect: float = ASPECT, value_budget: int | None = None,
+            camera: str = "overview") -> Model:
     """Everything that can fail on bad input, done before the scene is touched. Without a preset,
     the model is the weights file's own (a Hugging Face GPT-2 folder brings its tokenizer);
     `tokenizer` replaces the model's tokenizer; `prompt` is text read by the tokenizer. A model
     with weights is refused when its memory estimate (layout.texels) exceeds `value_budget` bytes
-    (None: texels.DEFAULT_VALUE_BUDGET)."""
+    (None: texels.DEFAULT_VALUE_BUDGET). Layers wrap into columns that suit a frame of `aspect`:
+    the whole model, or for `camera` "layers" (that still) the transformer layers."""
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
             layers_per_column, int) or layers_per_column < 1):
         raise lay.LayoutError(f"layers per column must be a positive integer, got {layers_per_column!r}")
@@ -97,7 +99,8 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
         w, source = resolve_weights(config, weights)
         config = w.config if w is not None else config  # a weights file may bring the tokenizer beside it
     ids = resolve_tokens(config, tokens, prompt)
-    layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column, aspect=aspect)
+    layout = lay.model_layout(config, len(ids), layers_per_column=layers_per_column, aspect=aspect,
+                              fit=lay.LAYERS if camera == lay.LAYERS else "overview")
     plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
     if w is not None:
         texels.check_budget(config, layout, plan, value_budget)

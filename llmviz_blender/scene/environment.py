@@ -11,7 +11,7 @@ from mathutils import Vector
 from ..layout import Layout
 from ..composition import Frame, Pose, compose
 from ..composition.theme import theme
-from ..composition.camera import FOV_Y
+from ..composition.camera import FOV_Y, still_view
 from . import compat, datablocks, label_keys, materials
 from .compat import socket
 from .labels import set_flat_color
@@ -20,7 +20,8 @@ from .shading import THEME_NODES
 CAMERA = "LLMViz Camera"
 AMBIENT_COLOR = (0.012, 0.012, 0.016)  # the faint ambient light (in both themes)
 AMBIENT = 0.6
-BACKDROP = "LLMViz Backdrop"  # the world's node that camera rays see
+BACKDROP = "LLMViz Backdrop"
+BODY_LABELS = 0.25  # a body's labels (Layout.body) are those centred within this share of its size round it  # the world's node that camera rays see
 
 
 def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
@@ -29,15 +30,21 @@ def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def text_bounds(collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray] | None:
-    """World box around the text objects of `collection` (cards and headings stand outside the model);
-    captions and other overlays parented to the camera are not part of it."""
+def text_bounds(collection: bpy.types.Collection, near=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """World box around the text objects of `collection` (cards and headings stand outside the model),
+    those centred in the world box `near` only when given; captions and other overlays parented to
+    the camera are not part of it."""
     texts = [o for o in collection.all_objects if o.type == "FONT" and o.parent is None]
     if not texts:
         return None
     bpy.context.view_layer.update()
-    corners = np.array([tuple(o.matrix_world @ Vector(c)) for o in texts for c in o.bound_box])
-    return corners.min(axis=0), corners.max(axis=0)
+    corners = np.array([[tuple(o.matrix_world @ Vector(c)) for c in o.bound_box] for o in texts])  # (N, 8, 3)
+    if near is not None:
+        centres = corners.mean(axis=1)
+        corners = corners[np.all((centres >= near[0]) & (centres <= near[1]), axis=1)]
+        if not len(corners):
+            return None
+    return corners.reshape(-1, 3).min(axis=0), corners.reshape(-1, 3).max(axis=0)
 
 
 def aim(obj: bpy.types.Object, location, target) -> None:
@@ -56,11 +63,15 @@ def aspect(scene: bpy.types.Scene) -> float:
 def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=None,
           labels: bpy.types.Collection | None = None) -> Pose:
     """Aim `cam` at the box lo..hi so that it fills the picture (a still: no overlays), from
-    `direction` or the view that suits the box's shape best (composition.compose); the labels of
-    `labels` (a model's collection) are then shown only where that picture places them."""
+    `direction` or the view that suits the box's shape best (composition.compose; a box of a big
+    model square on through a long lens: still_view); the labels of `labels` (a model's collection)
+    are then shown only where that picture places them."""
     still = Frame(aspect(scene), caption=False, title=False)
-    pose = compose([(lo, hi)], still, direction=direction)
+    pose = compose([(lo, hi)], still, **({"direction": direction} if direction is not None else still_view([(lo, hi)])))
     set_pose(cam, pose)
+    distance = float(np.linalg.norm(np.subtract(pose.location, pose.target)))
+    cam.data.clip_end = max(cam.data.clip_end, 2.0 * distance + float(np.linalg.norm(np.subtract(hi, lo))))
+    materials.sync_grid_pixel_angle(scene)
     if labels is not None:
         label_keys.show_still(labels, pose, still)
     return pose
@@ -142,7 +153,6 @@ def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection,
     collection.objects.link(obj)
     scene.camera = obj
     frame(scene, obj, lo, hi, direction, labels)
-    materials.sync_grid_pixel_angle(scene)
     return obj
 
 
@@ -163,9 +173,17 @@ def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Colle
 
 
 def overview_box(layouts: list[Layout], collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray]:
-    """World box of the whole picture: the models and their labels and cards."""
-    lo, hi = bounds(layouts)
-    text = text_bounds(collection)
+    """World box of the whole picture: the models and their labels and cards; one model alone is
+    framed by its body (Layout.body: vocabulary-wide blocks that dwarf it run off the edges, and the
+    labels far along them with them), models compared at true scale whole."""
+    near = None
+    if len(layouts) == 1:
+        lo, hi = layouts[0].body()
+        if layouts[0].dwarfing():
+            near = lo - BODY_LABELS * (hi - lo), hi + BODY_LABELS * (hi - lo)
+    else:
+        lo, hi = bounds(layouts)
+    text = text_bounds(collection, near)
     if text is not None:
         lo, hi = np.minimum(lo, text[0]), np.maximum(hi, text[1])
     return lo, hi

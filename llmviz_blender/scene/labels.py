@@ -13,7 +13,7 @@ from ..defaults import CHAR_WIDTH, DIM_COLORS, THEME, TOP_K
 from ..layout import CELL, PITCH, Block, Layout, label_size, margin, token_size
 from ..layout.compare import RING, parameters
 from ..layout.pieces import Pieces, place_pieces
-from ..layout.place import output_text_anchor
+from ..layout.place import heading_size, output_text_anchor
 from ..model import token_text, top_k
 from . import compat, datablocks
 
@@ -176,12 +176,6 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
                   layout.n_tokens if n_input is None else n_input)
 
 
-def heading_size(layout: Layout) -> float:
-    """Section labels: legible in a picture of the whole model, never smaller than the margin allows."""
-    lo, hi = layout.bounds()
-    return max(0.8 * margin(layout.config), 0.012 * float(max(hi[0] - lo[0], hi[2] - lo[2])))
-
-
 def next_tokens(config, probs: np.ndarray, k: int, fanned: bool) -> str:
     """The k most likely next tokens with their probabilities, as listed under the output (one a
     line for word pieces)."""
@@ -282,7 +276,7 @@ def add_card(layout: Layout, collection: bpy.types.Collection, prefix: str, size
     under it pointing down at the model; with `mark`, a ring round the model (a speck at the
     picture's scale) that the pointer points at."""
     config = layout.config
-    lo, hi = layout.bounds()
+    lo, hi = layout.body()
     size = size or 1.4 * heading_size(layout)
     where = np.asarray(location if location is not None else [(lo[0] + hi[0]) / 2, -CELL, hi[2] + 3.5 * size], float)
     body = f"{config.title}\n{parameters(config)}"

@@ -24,6 +24,7 @@ from ..layout.place import SEQUENCE_DROP, SEQUENCE_SCALE, output_text_anchor
 from ..timeline import CloseUp, Timeline, Timing, TimelineError
 from ..timeline.reveal import by_columns, units
 from ..composition import Frame
+from ..composition.camera import FOV_Y
 from ..composition.frame import (BAR, CAPTION_SIZE, FORMULA_BAR, FORMULA_WIDTH, PANEL, PANEL_PAD, TALL_BAR,
                                  TEXT_WIDTH, TITLE_BAND, TITLE_SCALE, CAPTION_TOP, PanelText, caption_size, formula_size,
                                  panel_text)
@@ -74,11 +75,15 @@ def clear_keys(ids) -> None:
 
 
 def scene_camera(scene: bpy.types.Scene, coll: bpy.types.Collection) -> bpy.types.Object:
+    """Our camera, its lens back at the house field of view (a still may have narrowed it:
+    still_view): walkthroughs and flights pose it through that lens."""
     cam = scene.camera
     if cam is None or not datablocks.is_owned(cam):
         cam = next((o for o in coll.all_objects if o.type == "CAMERA" and datablocks.is_owned(o)), None)
     if cam is None:
         raise TimelineError(f"animate: '{coll.name}' has no llmviz camera; build the model again")
+    cam.data.angle_y = FOV_Y
+    materials.sync_grid_pixel_angle(scene)
     return cam
 
 
@@ -328,7 +333,7 @@ def _key_pass_columns(tl: Timeline, m: Model, anim: bpy.types.Collection) -> Non
     front of the blocks: a path down the stack that shows which numbers the pass computes."""
     n_in = len(m.tokens)
     blocks = [b for b in m.layout.blocks if b.kind != "weight"]
-    lo, hi = m.layout.bounds()
+    lo, hi = m.layout.body()
     w = max(2 * PITCH, MARK_SHARE * float(hi[2] - lo[2]))
     for k, p in enumerate(tl.predictions):
         c = n_in + k

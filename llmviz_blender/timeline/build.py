@@ -298,7 +298,7 @@ def _subject(plan: Plan, layout: Layout, focus: list[str]) -> Box:
     screen, and the blocks around them show where they are)."""
     if plan.box is not None:
         return plan.box
-    return layout.bounds([layout[k] for k in focus]) if focus else layout.bounds()
+    return layout.bounds([layout[k] for k in focus]) if focus else layout.body()
 
 
 def framed(subject: Box, frame: Frame, room: np.ndarray, label: float) -> tuple[Pose, Box]:

@@ -72,7 +72,7 @@ def plans(facts: Facts, weights: Weights, plan_type) -> list:
     if before.target_rank == 1 and before.stage == "embed":
         return [plan_type(L.tr("{word} is already the top prediction from the input embedding alone: {rank}.",
                                word=word, rank=_rank(L, before)), focus=["x"], sources=[]),
-                plan_type(close, focus=[], box=layout.bounds())]
+                plan_type(close, focus=[], box=layout.body())]
     if found.stage == "attn":
         steps = _attention(facts, found, word, plan_type)
     else:
@@ -81,7 +81,7 @@ def plans(facts: Facts, weights: Weights, plan_type) -> list:
     box = _lens_box(layout, [before, after], found.target)  # the residuals read and their tables
     marked = [_lens_mark(facts, r, word, t) for r in (before, after)]
     return [*steps, plan_type(lens, focus=keys, sources=[], box=box, weight=1.5, referents=marked),
-            plan_type(close, focus=[], box=layout.bounds())]
+            plan_type(close, focus=[], box=layout.body())]
 
 
 def _lens_mark(facts: Facts, row: LensRow, word: str, t: int) -> referents.Referent:

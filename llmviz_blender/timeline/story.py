@@ -159,7 +159,7 @@ class Story:
         return [
             Plan(L.tr("This is {model}: {layers}, {heads} per layer, {params} parameters.", model=cfg.title,
                       layers=L.trn("{n} layer", "{n} layers", cfg.n_layer), heads=heads,
-                      params=L.count(param_count(cfg))), focus=[], box=self.layout.bounds()),
+                      params=L.count(param_count(cfg))), focus=[], box=self.layout.body()),
             Plan(L.tr("The input {text} enters at the top as {tokens}.", text=f.text(f.tokens),
                       tokens=L.trn("{n} token", "{n} tokens", t)), focus=[], box=self.region("Embedding")),
             Plan(L.trn("It passes through {n} transformer layer.", "It passes through {n} transformer layers, one "
@@ -267,7 +267,7 @@ class Story:
         assert gen is not None
         n_in, passes = f.t, len(gen.traces)
         computed = [b.key for b in self.layout.blocks if b.kind != "weight" and b.key not in PASS_OUTPUT]
-        whole, out = self.layout.bounds(), sequence_box(self.layout, len(sequence_text(cfg, gen.tokens[:n_in],
+        whole, out = self.layout.body(), sequence_box(self.layout, len(sequence_text(cfg, gen.tokens[:n_in],
                                                                                         gen.tokens[n_in:])))
         plans = []
         for j in range(1, passes):  # pass j + 1 computes column c, fed the token pass j chose
