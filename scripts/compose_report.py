@@ -77,21 +77,30 @@ def walkthrough_report(preset: str, resolution: tuple[int, int], chapters: list[
     return [p for a in audits for p in a.problems]
 
 
+def _depth_ratio(sc, focus) -> float:
+    """Nearest over farthest camera distance of the focus box's corners: 1 is square on, lower recedes."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+    from llmviz_blender.composition.camera import corners
+    depth = [world_to_camera_view(sc, sc.camera, Vector(p)).z for p in corners(*focus)]
+    return min(depth) / max(depth)
+
+
 def still_report(preset: str, target: str, **build) -> list[str]:
     """Audit the still of `target` (overview, layers, a block prefix) of `preset` built with `build`."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     sc = bpy.context.scene
     render.configure(sc, resolution=(1920, 1080))
-    coll = scene.build(scene.prepare(preset, aspect=16 / 9, **build), scene=sc)
+    coll = scene.build(scene.prepare(preset, aspect=16 / 9, camera=target, **build), scene=sc)
     m = scene.model_of(coll)
-    blocks = m.layout.blocks
+    focus = m.layout.body()
     if target != "overview":
         scene.frame_target(coll, target, scene=sc)
-        blocks = m.layout.under(target)
-    a = audit.audit(coll, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), [m.layout.bounds(blocks)])
+        focus = m.layout.bounds(m.layout.under(target))
+    a = audit.audit(coll, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), [focus])
     hidden = sum(1 for o in coll.all_objects if o.type == "FONT" and o.parent is None and o.hide_render)
     print(f"still {preset} {target}: focus inside {a.inside}, fill {a.area:.0%} of the area, {a.span:.0%} of the "
-          f"binding side; labels shown {a.labels}, hidden {hidden}")
+          f"binding side, near/far scale {_depth_ratio(sc, focus):.2f}; labels shown {a.labels}, hidden {hidden}")
     return a.problems
 
 

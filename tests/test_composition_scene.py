@@ -76,3 +76,24 @@ def test_stills_are_framed_and_their_labels_read_cleanly(fresh_blend, target):
     a = audit.audit(coll, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), focus)
     assert not a.problems, "\n".join(a.problems[:10])
     assert a.labels > 0
+
+
+@pytest.mark.parametrize("target", ["layers", "overview"])
+def test_gpt2_stills_are_square_on_and_fill_the_picture(fresh_blend, target):
+    """GPT-2 small's layers and overview stills: seen square on (no receding diagonal), the layers
+    wrapped to fit the frame, the subject inside the picture and filling it, every label clean."""
+    from mathutils import Vector
+    sc = bpy.context.scene
+    render.configure(sc, resolution=(960, 540))
+    m = scene.prepare("gpt2-small", tokens=list(range(32)), aspect=16 / 9, camera=target)
+    coll = scene.build(m, scene=sc)
+    focus = m.layout.body()
+    if target != "overview":
+        scene.frame_target(coll, target, scene=sc)
+        focus = m.layout.bounds(m.layout.under(target))
+    assert m.layout.layers_per_column == 2  # 6 columns of 2 layers: 16:9, not a 12-layer strip
+    a = audit.audit(coll, sc, sc.frame_current, Frame(16 / 9, caption=False, title=False), [focus])
+    assert not a.problems, a.problems[:5]
+    assert a.inside and a.span >= (0.85 if target == "layers" else 0.7) and a.area >= 0.5, (a.span, a.area)
+    forward = sc.camera.matrix_world.to_3x3() @ Vector((0.0, 0.0, -1.0))
+    assert forward.normalized().dot(Vector((0.0, 1.0, 0.0))) > 0.999  # square on

@@ -43,14 +43,14 @@ def fits(texts: list[str], size: float) -> bool:
 
 def place_pieces(layout: Layout, texts: list[str], fan_size: float) -> Pieces:
     """Pieces above the Tokens row: over their columns when they fit, else fanned out at `fan_size`
-    (at most FAN_WIDTH of the model's width), centred over the row."""
+    (at most FAN_WIDTH of the width of the model's body), centred over the row."""
     size = token_size(layout.config)
     columns = np.array([layout.cell_position("tokens", 0, t) + [0.0, -CELL, CELL / 2]
                         for t in range(len(texts))])
     if fits(texts, size):
         lift = np.array([0.0, 0.0, CELL / 2 + 0.4 * size])
         return Pieces(list(texts), size, columns + lift, False, columns)
-    lo, hi = layout.bounds()
+    lo, hi = layout.body()
     chars = sum(len(t) for t in texts) + FAN_GAP * (len(texts) - 1)
     size = min(fan_size, FAN_WIDTH * (hi[0] - lo[0]) / (chars * CHAR_WIDTH))
     widths = np.array([len(t) * CHAR_WIDTH * size for t in texts])

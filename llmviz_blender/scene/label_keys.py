@@ -11,6 +11,7 @@ cards last; far context yields first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..composition import Frame, LabelBox, Placement, Pose, place_labels
 from .keys import drop_keys, set_vector_keys, set_visibility
-from .labels import LABEL, LABEL_BLOCK
+from .labels import FITS, LABEL, LABEL_BLOCK
 
 #: Priority (0 first) of each label kind that names no block of the step.
 KIND_PRIORITY = {"referent": -1, "sequence": 1, "section": 3, "group": 4, "card": 6}
@@ -68,7 +69,8 @@ def place(labels: Sequence[Label], pose: Pose, frame: Frame, focus: Sequence[str
     sized on screen: enlarged up to `grow` times to become legible, shrunk when large)."""
     f, s = set(focus), set(sources)
     boxes = [LabelBox(lab.obj.name, lab.corners, lab.lines, lab.priority(f, s), lab.anchor,
-                      grow if lab.obj.get(LABEL) in RESIZABLE else 1.0) for lab in labels]
+                      min(grow, lab.obj.get(FITS, math.inf) / lab.obj[SIZE]) if lab.obj.get(LABEL) in RESIZABLE
+                      else 1.0) for lab in labels]
     return place_labels(boxes, pose, frame)
 
 

@@ -20,6 +20,7 @@ from . import compat, datablocks
 TEXT_COLOR, SECTION_COLOR, MUTED_COLOR = "text", "section", "muted"  # theme roles (composition.theme)
 LABEL = "llmviz_label"  # what a label is: name, dim, section, group, card (see label_keys)
 LABEL_BLOCK = "llmviz_label_block"  # the block a name or dimension label belongs to
+FITS = "llmviz_fits"  # the largest world size a label fits at (a picture enlarges it no further)
 ROLE = "llmviz_role"  # what a text object is, for the code that keys it
 PREDICTION = "prediction"  # shown once the probabilities are computed
 TOKEN_GAP = 0.4  # token letters stand this many of their heights above the Tokens row
@@ -145,6 +146,15 @@ def _labelled(layout: Layout) -> list[Block]:
     return blocks
 
 
+def _room(layout: Layout, text: str, x: float, top: float, size: float, gap: float) -> float:
+    """The largest size at which `text` from x (its top at `top`, at most `size` tall) stops `gap`
+    short of the next block to its right (a group label beside its column); inf where none is."""
+    beside = (layout.lo[:, 0] > x) & (layout.hi[:, 2] > top - size) & (layout.lo[:, 2] < top)
+    if not beside.any():
+        return math.inf
+    return (float(layout.lo[beside, 0].min()) - x - gap) / i18n.text_width(text)
+
+
 def token_anchor(layout: Layout, t: int) -> np.ndarray:
     """Bottom centre of the text of token slot `t` above the Tokens row (slots past the input hold
     generated tokens)."""
@@ -170,8 +180,11 @@ def label_model(layout: Layout, collection: bpy.types.Collection, prefix: str, t
     for key, (rlo, rhi) in layout.regions("group").items():
         section, group = key.split("/")
         if group in ("Self-attention", "Projection", "MLP"):
-            add_text(f"{prefix} group {key}", L.tr(group), [rhi[0] + m, -CELL, rhi[2]], 0.6 * big, MUTED_COLOR,
-                     collection, align_y="TOP", label="group")
+            text = L.tr(group)
+            room = _room(layout, text, rhi[0] + m, rhi[2], 0.6 * big, m)
+            obj = add_text(f"{prefix} group {key}", text, [rhi[0] + m, -CELL, rhi[2]], min(0.6 * big, room),
+                           MUTED_COLOR, collection, align_y="TOP", label="group")
+            obj[FITS] = room
     _label_tokens(layout, collection, prefix, trace, token_size(layout.config), top_k,
                   layout.n_tokens if n_input is None else n_input)
 
