@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from llmviz_blender import layout as L
 from llmviz_blender import model, timeline
 from llmviz_blender.composition import Frame, LabelBox, Rect, compose, place_labels, project
-from llmviz_blender.composition.camera import corners, screen_box
+from llmviz_blender.composition.camera import corners, framed, screen_box
 from llmviz_blender.composition.frame import (BAR, CHAR_WIDTH, FORMULA_BAR, MAX_LABEL, MIN_LABEL, PANEL, SAFE, TALL_BAR,
                                               TITLE_BAND, caption_size, panel_text)
 from llmviz_blender.composition.labels import GAP
@@ -143,7 +143,7 @@ def test_chapters_take_the_caption_layout_that_shows_their_subjects_larger(nano,
         assert len(other) == 1, chapter.id  # one layout the whole chapter
         gains = []
         for s in chapter.steps:
-            band, _ = timeline.build.framed(s.subject, replace(frame, formula=s.formula), L.label_room(cfg),
+            band, _ = framed(s.subject, replace(frame, formula=s.formula), L.label_room(cfg),
                                             L.label_size(cfg))
             shown = screen_box(corners(*s.subject), tl.camera_at(s.frame_end), aspect).area
             gains.append(shown / screen_box(corners(*s.subject), band, aspect).area)
@@ -182,7 +182,7 @@ def test_a_large_resizable_label_shrinks_to_the_largest_label_size():
 
 
 def test_a_step_frames_its_subject_with_room_that_shrinks_with_its_labels():
-    from llmviz_blender.timeline.build import MIN_ROOM, framed
+    from llmviz_blender.composition.camera import MIN_ROOM, framed
     frame = Frame(16 / 9)
     room, label = np.array([6.0, 0.0, 5.0]), 2.4
     small = (np.zeros(3), np.array([8.0, 1.0, 1.0]))  # a row of cells: seen close, its labels shrink

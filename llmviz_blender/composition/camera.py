@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..defaults import PITCH
-from .frame import Frame, Rect
+from .frame import MAX_LABEL, Frame, Rect
 
 #: The house view, from the target toward the camera: in front (-Y), a little right (+X), above (+Z).
 DIRECTION = (0.35, -1.0, 0.25)
@@ -151,6 +151,28 @@ def compose(boxes: Sequence[tuple[Sequence[float], Sequence[float]]], frame: Fra
         if score > best_score:
             best, best_score = pose, score
     return best
+
+
+FIT_ROUNDS = 3  # the room shrinks with the labels: these rounds of framing settle it
+MIN_ROOM = 0.5  # labels stand off their blocks at their own size: the room keeps this share of it
+
+
+def framed(subject, frame: Frame, room, label: float, **view) -> tuple[Pose, tuple[np.ndarray, np.ndarray]]:
+    """The pose (`compose`, from `view`: direction, fov_y) that makes the world box `subject` fill
+    the free region of `frame` with `room` (x, y, z) round it for the labels (world units, for
+    labels `label` tall), and the box it frames: the room is sized by the labels as drawn, those
+    over MAX_LABEL of the frame height shrunk to it (scene.label_keys), and the room with them
+    (down to MIN_ROOM of it). Walkthrough steps and stills alike."""
+    lo, hi = (np.asarray(v, float) for v in subject)
+    room = np.asarray(room, float)
+    share = 1.0
+    for _ in range(FIT_ROUNDS):
+        box = lo - room * share, hi + room * share
+        pose = compose([box], frame, **view)
+        distance = float(np.linalg.norm(np.subtract(pose.location, pose.target)))
+        line = label / (2.0 * math.tan(pose.fov_y / 2) * distance)
+        share = min(1.0, max(MIN_ROOM, MAX_LABEL / line)) if line > 0 else 1.0
+    return pose, box
 
 
 def still_view(boxes: Sequence[tuple[Sequence[float], Sequence[float]]]) -> dict:

@@ -11,7 +11,7 @@ from mathutils import Vector
 from ..layout import Layout
 from ..composition import Frame, Pose, compose
 from ..composition.theme import theme
-from ..composition.camera import FOV_Y, still_view
+from ..composition.camera import FOV_Y, framed, still_view
 from . import compat, datablocks, label_keys, materials
 from .compat import socket
 from .labels import set_flat_color
@@ -61,13 +61,15 @@ def aspect(scene: bpy.types.Scene) -> float:
 
 
 def frame(scene: bpy.types.Scene, cam: bpy.types.Object, lo, hi, direction=None,
-          labels: bpy.types.Collection | None = None) -> Pose:
-    """Aim `cam` at the box lo..hi so that it fills the picture (a still: no overlays), from
-    `direction` or the view that suits the box's shape best (composition.compose; a box of a big
-    model square on through a long lens: still_view); the labels of `labels` (a model's collection)
-    are then shown only where that picture places them."""
+          labels: bpy.types.Collection | None = None, room=(0.0, 0.0, 0.0), label: float = 0.0) -> Pose:
+    """Aim `cam` at the box lo..hi so that it fills the picture (a still: no overlays) with `room`
+    round it for labels `label` tall (composition.framed: sized by the labels as drawn, as a
+    walkthrough step's), from `direction` or the view that suits the box's shape best
+    (composition.compose; a box of a big model square on through a long lens: still_view); the
+    labels of `labels` (a model's collection) are then shown only where that picture places them."""
     still = Frame(aspect(scene), caption=False, title=False)
-    pose = compose([(lo, hi)], still, **({"direction": direction} if direction is not None else still_view([(lo, hi)])))
+    view = {"direction": direction} if direction is not None else still_view([(lo, hi)])
+    pose, _ = framed((lo, hi), still, room, label, **view)
     set_pose(cam, pose)
     distance = float(np.linalg.norm(np.subtract(pose.location, pose.target)))
     cam.data.clip_end = max(cam.data.clip_end, 2.0 * distance + float(np.linalg.norm(np.subtract(hi, lo))))

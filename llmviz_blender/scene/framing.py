@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import bpy
-import numpy as np
 
-from ..layout import Layout, LayoutError, margin
+from ..layout import Layout, LayoutError, label_room, label_size
 from ..layout.place import GROUPS, LAYERS
 from ..layout.target import EXAMPLE, cell_target, is_cell_target
 from ..timeline import CHAPTERS
@@ -40,18 +39,18 @@ def frame_target(collection: bpy.types.Collection, target: str, scene: bpy.types
     if is_cell_target(target):
         return zoom.frame_cell(collection, target, scene)
     zoom.drop(collection, scene)
+    room = {}
     if target == OVERVIEW:
-        lo, hi = environment.overview_box([m.layout], collection)
+        lo, hi = environment.overview_box([m.layout], collection)  # its labels and cards as built
         what = "the whole model"
     elif target in CHAPTERS:
         steps = [s for s in plan(m, scene, chapters=[target]).chapter(target).steps if not s.catch_up]
-        lo, hi = max(steps, key=lambda s: s.frame_end - s.frame_start).target
+        lo, hi = max(steps, key=lambda s: s.frame_end - s.frame_start).target  # framed with its room
         what = f"chapter {target}"
     else:
         blocks = m.layout.under(target)
-        pad = np.array([1.0, 0.0, 1.0]) * margin(m.config)  # room for the blocks' labels
         lo, hi = m.layout.bounds(blocks)
-        lo, hi = lo - pad, hi + pad
+        room = {"room": label_room(m.config), "label": label_size(m.config)}  # as a walkthrough step's
         what = f"{len(blocks)} block(s) {target}"
-    environment.frame(scene, scene.camera, lo, hi, labels=collection)
+    environment.frame(scene, scene.camera, lo, hi, labels=collection, **room)
     return what

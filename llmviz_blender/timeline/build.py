@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..composition import Frame, Pose, compose
-from ..composition.camera import corners, project, screen_box
-from ..composition.frame import MAX_LABEL, SIDE_ASPECT
+from ..composition import Frame, Pose
+from ..composition.camera import FIT_ROUNDS, corners, framed, project, screen_box
+from ..composition.frame import SIDE_ASPECT
 from .. import i18n
 from ..defaults import ALWAYS, ASPECT, HIGHLIGHT_FRAMES, NEVER
 from ..i18n import Language
@@ -299,26 +299,6 @@ def _subject(plan: Plan, layout: Layout, focus: list[str]) -> Box:
     if plan.box is not None:
         return plan.box
     return layout.bounds([layout[k] for k in focus]) if focus else layout.body()
-
-
-def framed(subject: Box, frame: Frame, room: np.ndarray, label: float) -> tuple[Pose, Box]:
-    """The pose that makes `subject` fill the free region of `frame` with `room` round it for the
-    labels (world units, for labels `label` tall), and the box it frames: labels drawn over
-    MAX_LABEL of the frame height are shrunk to it (scene.label_keys), and the room with them
-    (down to MIN_ROOM of it)."""
-    lo, hi = (np.asarray(v, float) for v in subject)
-    share = 1.0
-    for _ in range(FIT_ROUNDS):
-        box = lo - room * share, hi + room * share
-        pose = compose([box], frame)
-        distance = float(np.linalg.norm(np.subtract(pose.location, pose.target)))
-        line = label / (2.0 * math.tan(pose.fov_y / 2) * distance)
-        share = min(1.0, max(MIN_ROOM, MAX_LABEL / line))
-    return pose, box
-
-
-FIT_ROUNDS = 3  # the room shrinks with the labels: these rounds of framing settle it
-MIN_ROOM = 0.5  # labels stand off their blocks at their own size: the room keeps this share of it
 
 
 #: A chapter's captions take the other layout (a picture at least SIDE_ASPECT wide: the side panel; a
