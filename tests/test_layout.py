@@ -241,3 +241,33 @@ def test_comparison_columns_small_models_wrap_like_stills():
     assert 1 <= k < L.LAYERS_PER_COLUMN  # each model in a few columns, not one tall thread
     assert L.comparison_columns(small, [6, 6], aspect=16 / 9) == L.auto_layers_per_column(small[0], 6, 8 / 9)
     assert L.comparison_columns([*small, model.load_preset("gpt3")], [6, 6, 6]) == L.LAYERS_PER_COLUMN
+
+
+def test_vocabulary_wide_blocks_dwarf_gpt2_and_a_picture_of_it_frames_its_body():
+    gpt2 = L.model_layout(model.load_preset("gpt2-small"), 32)
+    assert {"wte", "lm_head", "logits", "probs"} <= {b.key for b in gpt2.dwarfing()}
+    (lo, hi), (full_lo, full_hi) = gpt2.body(), gpt2.bounds()
+    assert np.all((hi - lo)[[0, 2]] < 0.5 * (full_hi - full_lo)[[0, 2]])  # not the L of two 50,257-row bars
+    layers_lo, layers_hi = gpt2.bounds(gpt2.under(L.LAYERS))
+    assert np.all(lo <= layers_lo) and np.all(layers_hi <= hi)
+    assert gpt2.layers_per_column == 2  # the layers, not the bars, fit the frame
+    assert L.model_layout(model.load_preset("gpt2-small"), 32, aspect=16 / 9, fit=L.LAYERS).layers_per_column == 2
+    nano = L.model_layout(NANO, 6)
+    assert not nano.dwarfing() and all(np.array_equal(a, b) for a, b in zip(nano.body(), nano.bounds()))
+
+
+def test_sections_stacked_in_a_column_leave_room_for_their_headings():
+    from llmviz_blender.layout.place import HEADING_ROOM, heading_size
+    gpt2 = L.model_layout(model.load_preset("gpt2-small"), 32)
+    above, below = (gpt2.bounds([b for b in gpt2.blocks if b.layer == i]) for i in (0, 1))
+    assert np.isclose(above[0][0], below[0][0])  # layer 1 stands under layer 0
+    assert above[0][2] - below[1][2] >= HEADING_ROOM * heading_size(gpt2) * 0.99
+    flat = L.model_layout(model.load_preset("gpt2-small"), 32, headings=False)  # a comparison's
+    assert flat.bounds()[1][0] - flat.bounds()[0][0] < gpt2.bounds()[1][0] - gpt2.bounds()[0][0]
+
+
+def test_a_still_of_a_wall_of_cells_is_seen_square_on_through_a_long_lens():
+    from llmviz_blender.composition.camera import FLAT, FRONT, LONG_LENS, still_view
+    assert still_view([((0, 0, 0), (100, 1, 60))]) == {}  # the house view for what can be seen in 3-D
+    wide = ((0, 0, 0), (FLAT * L.PITCH * 1.1, 1, 60))
+    assert still_view([wide]) == {"direction": FRONT, "fov_y": LONG_LENS}

@@ -187,7 +187,7 @@ def arrange(layouts: list[Layout], aspect: float, insets: bool = True) -> Pictur
         config, n_tokens = layouts[i].config, layouts[i].n_tokens
         best = None
         for k in range(1, config.n_layer + 1):  # the speck's columns that fill the space best
-            layouts[i] = model_layout(config, n_tokens, layers_per_column=k)
+            layouts[i] = model_layout(config, n_tokens, layers_per_column=k, headings=False)
             side_by_side(layouts, reserve(flags))
             inset = inset_of(i, [], flags)
             if inset is not None and (best is None or inset.fit > best[1] * (1 + 1e-9)):

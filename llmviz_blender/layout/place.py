@@ -16,6 +16,7 @@ from .blocks import CELL, PITCH, Band, Block, bands
 GROUPS = {"ln1": "Layer Norm 1", "attention": "Self-attention", "projection": "Projection", "ln2": "Layer Norm 2",
           "mlp": "MLP"}
 HEADING_ROOM = 3.5  # a section below another in its column stands this many heading sizes lower
+ROOM_ROUNDS = 5  # the room grows the picture and the headings with it: these rounds settle it (within 1%)
 GROUP_ROOM = 5.5  # columns stand at least this many heading sizes apart: room for the group labels beside them
 DWARF = 8  # vocabulary-wide blocks dwarf a model whose vocabulary is more than this many times its width C
 LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
@@ -352,10 +353,12 @@ def heading_size(layout: Layout) -> float:
 
 
 def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
-                 layers_per_column: int | None = None, aspect: float = ASPECT, fit: str = "overview") -> Layout:
+                 layers_per_column: int | None = None, aspect: float = ASPECT, fit: str = "overview",
+                 headings: bool = True) -> Layout:
     """Place every block of `config` for `n_tokens` tokens; the top centre of the first column sits
     at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column for a
-    frame of `aspect`, fitting `fit`); then the embedding and the output get columns of their own. Columns read
+    frame of `aspect`, fitting `fit`); sections stacked in a column stand apart by room for their
+    headings and group labels unless `headings` is False (a comparison's models, seen from afar); then the embedding and the output get columns of their own. Columns read
     left to right."""
     if not 1 <= n_tokens <= config.block_size:
         raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
@@ -365,10 +368,11 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
     gap = margin(config)
     columns = _columns(bands(config, n_tokens), per_column, config.n_layer)
     layout = _placed(config, n_tokens, columns, gap, 0.0, COLUMN_SPACING * gap)
-    if any(len({name for name, _, _ in column}) > 1 for column in columns):  # sections stacked in columns:
-        heading = heading_size(layout)  # room for their headings and group labels, sized for the picture
-        layout = _placed(config, n_tokens, columns, gap, HEADING_ROOM * heading,
-                         max(COLUMN_SPACING * gap, GROUP_ROOM * heading))
+    if headings and any(len({name for name, _, _ in column}) > 1 for column in columns):  # stacked sections:
+        for _ in range(ROOM_ROUNDS):  # room for their headings and group labels, sized for the picture it makes
+            heading = heading_size(layout)
+            layout = _placed(config, n_tokens, columns, gap, HEADING_ROOM * heading,
+                             max(COLUMN_SPACING * gap, GROUP_ROOM * heading))
     layout.layers_per_column = per_column
     layout.translate(np.asarray(origin, float))
     return layout
@@ -380,7 +384,7 @@ def comparison_layout(configs: list[ModelConfig], n_tokens: list[int] | int,
     (`comparison_columns`), so their heights compare."""
     counts = [n_tokens] * len(configs) if isinstance(n_tokens, int) else list(n_tokens)
     per_column = comparison_columns(configs, counts)
-    layouts = [model_layout(c, n, layers_per_column=per_column) for c, n in zip(configs, counts)]
+    layouts = [model_layout(c, n, layers_per_column=per_column, headings=False) for c, n in zip(configs, counts)]
     return side_by_side(layouts, reserve)
 
 

@@ -324,7 +324,7 @@ def build_comparison(names: Sequence[str | ModelConfig], tokens: int | None = No
                                         environment.aspect(scene))
     for m in models:
         if m.layout.layers_per_column != per_column:  # the same blocks, placed in other columns
-            m.layout = lay.model_layout(m.config, len(m.tokens), layers_per_column=per_column)
+            m.layout = lay.model_layout(m.config, len(m.tokens), layers_per_column=per_column, headings=False)
     with i18n.using(lang):  # the cards' text sizes the picture
         picture = cmp.arrange([m.layout for m in models], environment.aspect(scene), insets)
     for m, layout in zip(models, picture.layouts):
@@ -384,7 +384,7 @@ def _comparison_model(config: ModelConfig, given: Weights | str | Path | None, t
     config = w.config if w is not None else config
     ids = comparison_input(config, w is not None, tokens)
     trace = model.forward(w, ids) if w is not None else None
-    layout = lay.model_layout(config, len(ids), layers_per_column=lay.LAYERS_PER_COLUMN)
+    layout = lay.model_layout(config, len(ids), layers_per_column=lay.LAYERS_PER_COLUMN, headings=False)
     lod = "auto" if w is not None else "boxes"  # without numbers, cubes would only repeat the kind colour
     plan = lay.plan_lod(layout.blocks, lod, budget=budget)
     if w is not None:
