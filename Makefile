@@ -63,7 +63,7 @@ renders: render
 	$(RENDER) $(FINAL) $(GPT2) --camera layers --still renders/gpt2-small-layers.png
 	$(RENDER) $(FINAL) $(GPT2) --still renders/gpt2-small-overview.png
 	$(RENDER) $(FINAL) $(GPT2) --zoom-to h5.fc:1021,3 --still renders/gpt2-small-cell.png
-	$(RENDER) --quality draft $(GPT2) --camera h0.fc:1021,16 --still renders/gpt2-small-draft.png
+	$(RENDER) --quality draft $(GPT2) --value-budget 5 --camera h0.fc:1021,16 --still renders/gpt2-small-draft.png
 	$(PY) scripts/render.py --resolution 640x360 --storyboard renders/storyboard.png --storyboard-width 288
 	@for l in ja ko zh-Hant; do \
 		echo "== the attention chapter in $$l"; \

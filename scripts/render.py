@@ -384,7 +384,7 @@ def run(args: argparse.Namespace, con: Console) -> None:
     t = time.perf_counter()
     m = scene_api.prepare(args.preset, weights=args.weights, tokens=args.tokens, lod=args.lod,
                           aspect=args.resolution[0] / args.resolution[1], camera=args.camera, prompt=args.prompt,
-                          tokenizer=args.tokenizer,
+                          tokenizer=args.tokenizer, draft=quality == "draft",
                           value_budget=round(args.value_budget * 2**30) if args.value_budget else None)
     scene_api.check_target(m.layout, args.camera)
     if args.zoom_to:

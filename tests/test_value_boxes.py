@@ -314,3 +314,21 @@ def test_cli_refuses_gpt2_xl_by_value_before_loading_it(tmp_path):
     assert r.returncode == 2 and not (tmp_path / "x.png").exists()
     [line] = [x for x in r.stderr.splitlines() if x.strip()]
     assert "GPT-2 XL with values needs ~" in line and "--value-budget GB" in line
+
+
+def test_a_draft_render_counts_its_colour_images_in_the_value_budget(tmp_path):
+    small = model.load_preset("gpt2-small")
+    layout = lay.model_layout(small, 32)
+    plan = lay.plan_lod(layout.blocks)
+    final, draft = (texels.memory_estimate(small, layout, plan, d) for d in (False, True))
+    assert draft - final == texels.DRAFT_BYTES_PER_CELL * texels.value_cells(layout, plan)
+    assert texels.check_budget(small, layout, plan) == final  # a final render fits the default budget
+    with pytest.raises(lay.LayoutError, match=r"^GPT-2 small with values needs ~\d+\.\d GiB of memory \(weights, value "
+                       r"textures, cubes, draft colour images\), over the 4\.0 GiB value budget"):
+        texels.check_budget(small, layout, plan, draft=True)
+    script = __import__("pathlib").Path(__file__).resolve().parents[1] / "scripts" / "render.py"
+    r = subprocess.run([sys.executable, str(script), "--preset", "gpt2-small", "--weights", "random", "--quality",
+                        "draft", "--still", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and not (tmp_path / "x.png").exists()
+    [line] = [x for x in r.stderr.splitlines() if x.strip()]
+    assert "draft colour images" in line and "--value-budget GB" in line

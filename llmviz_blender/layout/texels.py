@@ -46,6 +46,7 @@ STEP = 1.0 / LEVELS  # shade quantisation step
 #: Bytes of memory a value box costs per cell: the 8-bit image, its float upload and shading
 #: temporaries, its copy in the renderer (calibrated: GPT-2 small and medium builds peak within the estimate).
 BYTES_PER_CELL = 3
+DRAFT_BYTES_PER_CELL = 16  # a draft render's colour images (scene.value_boxes): the image, the renderer's copy, mipmaps
 BYTES_PER_PARAM = 4  # the weights themselves, float32 in memory
 BASE_BYTES = 400 * 2**20  # Blender, the trace, labels
 DEFAULT_VALUE_BUDGET = 4 * 2**30  # memory a model with values may need (weights, value textures, cubes)
@@ -172,24 +173,29 @@ def value_cells(layout: Layout, plan: Mapping[str, str]) -> int:
     return sum(b.shape[0] * b.shape[1] for b in layout.blocks if plan[b.key] == "box")
 
 
-def memory_estimate(config: ModelConfig, layout: Layout, plan: Mapping[str, str]) -> int:
+def memory_estimate(config: ModelConfig, layout: Layout, plan: Mapping[str, str], draft: bool = False) -> int:
     """Bytes a model with values needs: a base, its float32 weights, its value textures (in Blender
-    and in the renderer) and its per-cell cubes' render memory."""
+    and in the renderer), its per-cell cubes' render memory and, for a `draft` render, its value
+    boxes' draft colour images."""
     from ..model import param_count
 
     cubes = sum(b.n_cells for b in layout.blocks if plan[b.key] == "cells")
+    per_cell = BYTES_PER_CELL + (DRAFT_BYTES_PER_CELL if draft else 0)
     return (BASE_BYTES + BYTES_PER_PARAM * param_count(config, include_lm_head=False)
-            + BYTES_PER_CELL * value_cells(layout, plan) + MEMORY_PER_INSTANCE * cubes)
+            + per_cell * value_cells(layout, plan) + MEMORY_PER_INSTANCE * cubes)
 
 
-def check_budget(config: ModelConfig, layout: Layout, plan: Mapping[str, str], budget: int | None = None) -> int:
-    """The memory estimate of a model shown with values; LayoutError (one line) over `budget`."""
+def check_budget(config: ModelConfig, layout: Layout, plan: Mapping[str, str], budget: int | None = None,
+                 draft: bool = False) -> int:
+    """The memory estimate of a model shown with values (in a `draft` render); LayoutError (one
+    line) over `budget`."""
     budget = DEFAULT_VALUE_BUDGET if budget is None else budget
-    need = memory_estimate(config, layout, plan)
+    need = memory_estimate(config, layout, plan, draft)
     if need > budget:
-        raise LayoutError(f"{config.title or config.name} with values needs ~{_gb(need)} of memory (weights, value "
-                          f"textures, cubes), over the {_gb(budget)} value budget: raise it with --value-budget GB "
-                          f"(value_budget= in scene.build, Value Budget in the panel)")
+        what = "weights, value textures, cubes" + (", draft colour images" if draft else "")
+        raise LayoutError(f"{config.title or config.name} with values needs ~{_gb(need)} of memory ({what}), over "
+                          f"the {_gb(budget)} value budget: raise it with --value-budget GB (value_budget= in "
+                          f"scene.build, Value Budget in the panel)")
     return need
 
 

@@ -75,12 +75,12 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
             max_cells: int = lay.lod.DEFAULT_MAX_CELLS, budget: int | None = None,
             layers_per_column: int | None = None, *, prompt: str | None = None,
             tokenizer: str | Path | None = None, aspect: float = ASPECT, value_budget: int | None = None,
-            camera: str = "overview") -> Model:
+            camera: str = "overview", draft: bool = False) -> Model:
     """Everything that can fail on bad input, done before the scene is touched. Without a preset,
     the model is the weights file's own (a Hugging Face GPT-2 folder brings its tokenizer);
     `tokenizer` replaces the model's tokenizer; `prompt` is text read by the tokenizer. A model
     with weights is refused when its memory estimate (layout.texels) exceeds `value_budget` bytes
-    (None: texels.DEFAULT_VALUE_BUDGET). Layers wrap into columns that suit a frame of `aspect`:
+    (None: texels.DEFAULT_VALUE_BUDGET; a `draft` render's colour images counted too). Layers wrap into columns that suit a frame of `aspect`:
     the whole model, or for `camera` "layers" (that still) the transformer layers."""
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
             layers_per_column, int) or layers_per_column < 1):
@@ -95,7 +95,7 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
             weights = Weights(config, weights.params, weights.source)
         if weights is not None or config.weights is not None:  # refused before loading: one token's estimate
             one = lay.model_layout(config, 1, layers_per_column=layers_per_column, aspect=aspect)
-            texels.check_budget(config, one, lay.plan_lod(one.blocks, lod, max_cells, budget), value_budget)
+            texels.check_budget(config, one, lay.plan_lod(one.blocks, lod, max_cells, budget), value_budget, draft)
         w, source = resolve_weights(config, weights)
         config = w.config if w is not None else config  # a weights file may bring the tokenizer beside it
     ids = resolve_tokens(config, tokens, prompt)
@@ -103,7 +103,7 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
                               fit=lay.LAYERS if camera == lay.LAYERS else "overview")
     plan = lay.plan_lod(layout.blocks, lod, max_cells, budget)
     if w is not None:
-        texels.check_budget(config, layout, plan, value_budget)
+        texels.check_budget(config, layout, plan, value_budget, draft)
     trace = model.forward(w, ids) if w is not None else None
     return Model(config, w, source, ids, trace, layout, plan)
 
