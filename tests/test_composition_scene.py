@@ -83,6 +83,7 @@ def test_gpt2_stills_are_square_on_and_fill_the_picture(fresh_blend, target):
     """GPT-2 small's layers and overview stills: seen square on (no receding diagonal), the layers
     wrapped to fit the frame, the subject inside the picture and filling it, every label clean."""
     from mathutils import Vector
+    from llmviz_blender.composition.camera import corners
     sc = bpy.context.scene
     render.configure(sc, resolution=(960, 540))
     m = scene.prepare("gpt2-small", tokens=list(range(32)), aspect=16 / 9, camera=target)
@@ -97,3 +98,7 @@ def test_gpt2_stills_are_square_on_and_fill_the_picture(fresh_blend, target):
     assert a.inside and a.span >= (0.85 if target == "layers" else 0.7) and a.area >= 0.5, (a.span, a.area)
     forward = sc.camera.matrix_world.to_3x3() @ Vector((0.0, 0.0, -1.0))
     assert forward.normalized().dot(Vector((0.0, 1.0, 0.0))) > 0.999  # square on
+    cam = sc.camera
+    far = max((cam.matrix_world.translation - Vector(c)).length for c in corners(*m.layout.bounds()))
+    assert cam.data.clip_end >= far  # the long lens stands far back: nothing of the model is clipped
+    assert cam.data.clip_start >= 1e-5 * float(np.linalg.norm(np.subtract(*m.layout.bounds())))  # the whole model's

@@ -142,13 +142,13 @@ def _sun(name: str, rotation, energy: float, collection: bpy.types.Collection) -
 
 
 def add_camera(scene: bpy.types.Scene, lo, hi, collection: bpy.types.Collection, direction=None,
-               labels: bpy.types.Collection | None = None) -> bpy.types.Object:
-    """Our camera framing the box lo..hi (see `frame`), made the scene camera; clip range fits the
-    model's size."""
+               labels: bpy.types.Collection | None = None, extent: float | None = None) -> bpy.types.Object:
+    """Our camera framing the box lo..hi (see `frame`), made the scene camera; its clip range fits
+    the model's size `extent` (default: the box's diagonal; a body's model reaches beyond it)."""
     cam = datablocks.tag(bpy.data.cameras.new(CAMERA))
     cam.sensor_fit = "VERTICAL"
     cam.angle_y = FOV_Y
-    extent = float(np.linalg.norm(np.subtract(hi, lo)))
+    extent = extent or float(np.linalg.norm(np.subtract(hi, lo)))
     cam.clip_start = max(0.05, extent * 1e-5)
     cam.clip_end = extent * 10
     obj = datablocks.tag(bpy.data.objects.new(CAMERA, cam))
@@ -169,9 +169,12 @@ def setup(scene: bpy.types.Scene, layouts: list[Layout], parent: bpy.types.Colle
     _sun("LLMViz Fill Light", (math.radians(110), 0.0, math.radians(140)), 0.8, rig)
     scene.view_settings.view_transform = "Standard"  # AgX washes the kind colours out
     lo, hi = overview_box(layouts, parent)
+    whole = bounds(layouts)
     for a, b in extra:
         lo, hi = np.minimum(lo, a), np.maximum(hi, b)
-    return add_camera(scene, lo, hi, rig, direction, labels=parent)
+        whole = np.minimum(whole[0], a), np.maximum(whole[1], b)
+    extent = float(np.linalg.norm(np.subtract(np.maximum(hi, whole[1]), np.minimum(lo, whole[0]))))
+    return add_camera(scene, lo, hi, rig, direction, labels=parent, extent=extent)
 
 
 def overview_box(layouts: list[Layout], collection: bpy.types.Collection) -> tuple[np.ndarray, np.ndarray]:
