@@ -384,11 +384,15 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
                     composed[known] = framed(s.subject, replace(frame, formula=s.formula, side=captions == "side",
                                                                 tall=captions == "tall"), room, label)
                 pose, box = composed[known]
-                if keys and keys[-1].frame < s.frame_start - 1:
-                    keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
-                motion = s.motion_end - s.frame_start
-                arrive = s.frame_start + (0 if first else min(round(move_frames), int(0.4 * motion)))
-                keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
+                shown = replace(frame, formula=s.formula, side=captions == "side", tall=captions == "tall")
+                if keys and _held(keys[-1].pose, pose, s.subject, shown):  # a move hardly seen: the camera holds
+                    pose = keys[-1].pose
+                else:
+                    if keys and keys[-1].frame < s.frame_start - 1:
+                        keys.append(CameraKey(s.frame_start - 1, keys[-1].pose))
+                    motion = s.motion_end - s.frame_start
+                    arrive = s.frame_start + (0 if first else min(round(move_frames), int(0.4 * motion)))
+                    keys.append(CameraKey(arrive, _farther(pose, PUSH_IN)))
                 previous, first = (*view, captions), False
             s.target, s.side, s.tall = box, captions == "side", captions == "tall"
             if s.referents:  # their labels: LABEL_SIZE of the picture where the camera arrives
@@ -397,6 +401,18 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
             if s.motion_end > keys[-1].frame and keys[-1].pose != pose:
                 keys.append(CameraKey(s.motion_end, pose))
     return keys
+
+
+HOLD_LOSS = 0.05  # a step keeps the view on screen if its subject is inside it and at most this much smaller (area)
+
+
+def _held(on_screen: Pose, pose: Pose, subject: Box, frame: Frame) -> bool:
+    """Whether the view on screen already frames `subject` (inside the free region of `frame`)
+    within HOLD_LOSS of the size `pose` would give it: a move that would hardly show."""
+    points = corners(*subject)
+    here, there = screen_box(points, on_screen, frame.aspect), screen_box(points, pose, frame.aspect)
+    return (here is not None and there is not None and frame.free().contains(here)
+            and here.area >= (1.0 - HOLD_LOSS) * there.area)
 
 
 def _farther(pose: Pose, share: float) -> Pose:
