@@ -23,6 +23,11 @@ LAYERS_PER_COLUMN = 12  # deep models wrap into columns of this many layers
 COLUMN_SPACING = 10  # margins between columns: room for the group labels beside each column
 
 
+def dwarfed(config: ModelConfig) -> bool:
+    """Whether vocabulary-wide blocks dwarf the model: its vocabulary is more than DWARF times C."""
+    return config.vocab_size > DWARF * config.n_embd
+
+
 def margin(config: ModelConfig) -> float:
     """Gap between blocks, world units: max(12, C / 10)."""
     return max(12.0, config.n_embd / 10)
@@ -117,7 +122,7 @@ class Layout:
     def dwarfing(self) -> list[Block]:
         """The vocabulary-wide blocks, where the vocabulary is more than DWARF times the width C
         (GPT-2's 50,257 rows beside its 768-wide stack), else none."""
-        if self.config.vocab_size <= DWARF * self.config.n_embd:
+        if not dwarfed(self.config):
             return []
         return [b for b in self.blocks if "n_vocab" in (b.rows.label, b.cols.label)]
 
@@ -313,7 +318,7 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = A
 
     def misfit(k: int) -> float:
         columns = _columns(groups, k, config.n_layer)
-        if fit == LAYERS or config.vocab_size > DWARF * config.n_embd:
+        if fit == LAYERS or dwarfed(config):
             columns = [c for c in ([g for g in c if g[1] >= 0] for c in columns) if c]
         extents = [_column_extent(c, gap, n_tokens) for c in columns]
         width = sum(left + right for left, right in extents) + COLUMN_SPACING * gap * (len(columns) - 1)
@@ -357,9 +362,9 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
                  headings: bool = True) -> Layout:
     """Place every block of `config` for `n_tokens` tokens; the top centre of the first column sits
     at `origin`. Layers wrap into columns of `layers_per_column` (None: auto_layers_per_column for a
-    frame of `aspect`, fitting `fit`); sections stacked in a column stand apart by room for their
-    headings and group labels unless `headings` is False (a comparison's models, seen from afar); then the embedding and the output get columns of their own. Columns read
-    left to right."""
+    frame of `aspect`, fitting `fit`); then the embedding and the output get columns of their own.
+    Columns read left to right. Sections stacked in a column stand apart by room for their headings
+    and group labels unless `headings` is False (a comparison's models, seen from afar)."""
     if not 1 <= n_tokens <= config.block_size:
         raise ValueError(f"n_tokens must be in 1..{config.block_size}, got {n_tokens}")
     per_column = layers_per_column or auto_layers_per_column(config, n_tokens, aspect, fit)

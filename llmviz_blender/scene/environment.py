@@ -9,7 +9,7 @@ import numpy as np
 from mathutils import Vector
 
 from ..layout import Layout
-from ..composition import Frame, Pose, compose
+from ..composition import Frame, Pose
 from ..composition.theme import theme
 from ..composition.camera import FOV_Y, framed, still_view
 from . import compat, datablocks, label_keys, materials
@@ -20,8 +20,8 @@ from .shading import THEME_NODES
 CAMERA = "LLMViz Camera"
 AMBIENT_COLOR = (0.012, 0.012, 0.016)  # the faint ambient light (in both themes)
 AMBIENT = 0.6
-BACKDROP = "LLMViz Backdrop"
-BODY_LABELS = 0.25  # a body's labels (Layout.body) are those centred within this share of its size round it  # the world's node that camera rays see
+BACKDROP = "LLMViz Backdrop"  # the world's node that camera rays see
+BODY_LABELS = 0.25  # a body's labels (Layout.body) are those centred within this share of its size round it
 
 
 def bounds(layouts: list[Layout]) -> tuple[np.ndarray, np.ndarray]:
