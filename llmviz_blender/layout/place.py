@@ -279,9 +279,8 @@ def _extent(band: Band, gap: float, t: int) -> tuple[float, float]:
     """Width of a band left and right of its centre lane's centre."""
     half = ((t - 1) * PITCH + CELL) / 2
     def side(blocks: list[Block]) -> float:
-        heads = {b.head for b in blocks}
-        seq = [b for b in blocks if b.head == min(heads)] if heads else []
-        return sum(_width(b) + gap for b in seq)
+        first = min((b.head for b in blocks), default=None)
+        return sum(_width(b) + gap for b in blocks if b.head == first)
     return half + side(band.left), half + side(band.right)
 
 
@@ -328,14 +327,15 @@ def auto_layers_per_column(config: ModelConfig, n_tokens: int, aspect: float = A
     return min(range(config.n_layer, 0, -1), key=misfit)
 
 
-def _placed(config: ModelConfig, n_tokens: int, columns, gap: float, room: float, spacing: float) -> Layout:
-    """The blocks of `columns` placed left to right, `spacing` apart, each column's bands top down;
-    a section below another in its column stands `room` lower (its heading goes there)."""
+def _placed(config: ModelConfig, n_tokens: int, columns, extents, gap: float, room: float,
+            spacing: float) -> Layout:
+    """The blocks of `columns` (of `extents`: _column_extent) placed left to right, `spacing` apart,
+    each column's bands top down; a section below another in its column stands `room` lower (its
+    heading goes there)."""
     blocks: list[Block] = []
     cx = 0.0
     previous_right = None
-    for column in columns:
-        left, right = _column_extent(column, gap, n_tokens)
+    for column, (left, right) in zip(columns, extents):
         if previous_right is not None:
             cx += previous_right + left + spacing
         z, section = 0.0, None
@@ -372,11 +372,12 @@ def model_layout(config: ModelConfig, n_tokens: int, origin=(0.0, 0.0, 0.0),
         raise ValueError(f"layers_per_column must be positive, got {per_column}")
     gap = margin(config)
     columns = _columns(bands(config, n_tokens), per_column, config.n_layer)
-    layout = _placed(config, n_tokens, columns, gap, 0.0, COLUMN_SPACING * gap)
+    extents = [_column_extent(c, gap, n_tokens) for c in columns]
+    layout = _placed(config, n_tokens, columns, extents, gap, 0.0, COLUMN_SPACING * gap)
     if headings and any(len({name for name, _, _ in column}) > 1 for column in columns):  # stacked sections:
         for _ in range(ROOM_ROUNDS):  # room for their headings and group labels, sized for the picture it makes
             heading = heading_size(layout)
-            layout = _placed(config, n_tokens, columns, gap, HEADING_ROOM * heading,
+            layout = _placed(config, n_tokens, columns, extents, gap, HEADING_ROOM * heading,
                              max(COLUMN_SPACING * gap, GROUP_ROOM * heading))
     layout.layers_per_column = per_column
     layout.translate(np.asarray(origin, float))

@@ -80,8 +80,9 @@ def prepare(preset_or_config=None, weights=None, tokens=None, lod: str = "auto",
     the model is the weights file's own (a Hugging Face GPT-2 folder brings its tokenizer);
     `tokenizer` replaces the model's tokenizer; `prompt` is text read by the tokenizer. A model
     with weights is refused when its memory estimate (layout.texels) exceeds `value_budget` bytes
-    (None: texels.DEFAULT_VALUE_BUDGET; a `draft` render's colour images counted too). Layers wrap into columns that suit a frame of `aspect`:
-    the whole model, or for `camera` "layers" (that still) the transformer layers."""
+    (None: texels.DEFAULT_VALUE_BUDGET; a `draft` render's colour images counted too). Layers wrap
+    into columns that suit a frame of `aspect`: the whole model, or for `camera` "layers" (that
+    still) the transformer layers."""
     if layers_per_column is not None and (isinstance(layers_per_column, bool) or not isinstance(
             layers_per_column, int) or layers_per_column < 1):
         raise lay.LayoutError(f"layers per column must be a positive integer, got {layers_per_column!r}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..composition import Frame, Pose
-from ..composition.camera import FIT_ROUNDS, corners, framed, project, screen_box
+from ..composition.camera import FIT_ROUNDS, corners, fill, framed, project, screen_box
 from ..composition.frame import SIDE_ASPECT
 from .. import i18n
 from ..defaults import ALWAYS, ASPECT, HIGHLIGHT_FRAMES, NEVER
@@ -380,11 +380,10 @@ def _camera(chapters: list[list[Step]], timing: Timing, frame: Frame, room: np.n
             if previous is None or not (previous[1] == s.formula and all(
                     np.array_equal(a, b) for a, b in zip(previous[0], s.subject))) or captions != previous[2]:
                 known = (np.asarray(s.subject, float).tobytes(), s.formula, captions)
-                if known not in composed:
-                    composed[known] = framed(s.subject, replace(frame, formula=s.formula, side=captions == "side",
-                                                                tall=captions == "tall"), room, label)
-                pose, box = composed[known]
                 shown = replace(frame, formula=s.formula, side=captions == "side", tall=captions == "tall")
+                if known not in composed:
+                    composed[known] = framed(s.subject, shown, room, label)
+                pose, box = composed[known]
                 if keys and _held(keys[-1].pose, pose, s.subject, shown):  # a move hardly seen: the camera holds
                     pose = keys[-1].pose
                 else:
@@ -409,10 +408,8 @@ HOLD_LOSS = 0.05  # a step keeps the view on screen if its subject is inside it 
 def _held(on_screen: Pose, pose: Pose, subject: Box, frame: Frame) -> bool:
     """Whether the view on screen already frames `subject` (inside the free region of `frame`)
     within HOLD_LOSS of the size `pose` would give it: a move that would hardly show."""
-    points = corners(*subject)
-    here, there = screen_box(points, on_screen, frame.aspect), screen_box(points, pose, frame.aspect)
-    return (here is not None and there is not None and frame.free().contains(here)
-            and here.area >= (1.0 - HOLD_LOSS) * there.area)
+    (here, inside), (there, _) = fill([subject], on_screen, frame), fill([subject], pose, frame)
+    return inside and here >= (1.0 - HOLD_LOSS) * there
 
 
 def _farther(pose: Pose, share: float) -> Pose:
